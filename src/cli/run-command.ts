@@ -1,0 +1,57 @@
+/**
+ * The one error handler every command runs under: a known failure (MnistError, a commander usage
+ * error) becomes one line on stderr, `<command>: <message>`, and its documented exit code; anything
+ * else is a bug, reported as such, with its stack only under --debug.
+ */
+import { Command, CommanderError } from "commander";
+import { MnistError } from "../errors.js";
+
+export const EXIT = {
+  ok: 0,
+  /** A failure with a file, the data or the environment (missing model, corrupt IDX, unwritable --out, …). */
+  failure: 1,
+  /** A bad flag or config value, or an unknown flag. */
+  usage: 2,
+  /** An unexpected internal error (a bug: please report it). */
+  internal: 70,
+  /** Interrupted by SIGINT/SIGTERM. */
+  interrupted: 130,
+} as const;
+
+/** Commander configured to report usage errors as `<name>: <message>` and throw instead of exiting. */
+export function newProgram(name: string): Command {
+  return new Command(name)
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(`${name}: ${str.replace(/^error: /, "")}`) })
+    .showSuggestionAfterError(true);
+}
+
+export async function runCommand(name: string, argv: string[], main: (argv: string[]) => Promise<number | void>): Promise<never> {
+  const debug = argv.includes("--debug");
+  let code: number;
+  try {
+    code = (await main(argv)) ?? EXIT.ok;
+  } catch (err) {
+    code = reportError(name, err, debug);
+  }
+  // Let pending stdout/stderr writes drain before exiting (pipes are asynchronous).
+  process.exitCode = code;
+  await new Promise<void>((resolve) => process.stdout.write("", () => resolve()));
+  process.exit(code);
+}
+
+export function reportError(name: string, err: unknown, debug: boolean): number {
+  if (err instanceof CommanderError) {
+    // commander has already printed its message; help and --version are not errors.
+    return err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help" ? EXIT.ok : EXIT.usage;
+  }
+  if (err instanceof MnistError) {
+    process.stderr.write(`${name}: ${err.message}\n`);
+    if (debug && err.stack) process.stderr.write(err.stack + "\n");
+    return err.exitCode;
+  }
+  const e = err as Error;
+  process.stderr.write(`${name}: internal error: ${e?.message ?? String(err)} (this is a bug; rerun with --debug for details)\n`);
+  if (debug && e?.stack) process.stderr.write(e.stack + "\n");
+  return EXIT.internal;
+}

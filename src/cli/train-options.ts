@@ -1,0 +1,54 @@
+/**
+ * mnist-train's options: the hyperparameter schema plus where the data comes from. The same
+ * schema validates the flags, a `--config` file and the config.json a run writes (which can be fed
+ * back with --config to repeat the run).
+ */
+import { z } from "zod";
+import { UsageError } from "../errors.js";
+import { readJsonFile } from "../io/files.js";
+import { describeZodIssue } from "../io/zod-message.js";
+import { DATA_SOURCES } from "../data/mnist.js";
+import { HyperparametersSchema } from "../train/hyperparameters.js";
+
+export const TrainOptionsSchema = HyperparametersSchema.extend({
+  dataSource: z.enum(DATA_SOURCES as ["bundled", "download"], { error: `must be ${DATA_SOURCES.join(" or ")}` }).default("bundled"),
+  dataDir: z.string({ error: "must be a folder path" }).min(1, { error: "must be a folder path" }).optional(),
+});
+export type TrainOptions = z.output<typeof TrainOptionsSchema>;
+
+/** The schema's defaults, for --help. */
+export const TRAIN_DEFAULTS = TrainOptionsSchema.parse({});
+
+/** Keys that take numbers, so flag strings can be converted before validation. */
+const NUMERIC_KEYS = new Set(["iters", "batchSize", "lr", "hiddenSize", "weightInitStd", "seed", "evalEvery", "trainLimit", "testLimit"]);
+const NUMBER_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/**
+ * Flag strings → typed values (numbers only when the text is a plain decimal number, so "1e-1" is
+ * 0.1 but "0x10", "" and "abc" stay strings and fail validation with their text quoted).
+ */
+export function flagValues(flags: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(flags)) {
+    if (value === undefined) continue;
+    out[key] = NUMERIC_KEYS.has(key) && typeof value === "string" && NUMBER_TEXT.test(value.trim()) ? Number(value) : value;
+  }
+  return out;
+}
+
+/** Resolve options: schema defaults < config file < flags. */
+export async function resolveTrainOptions(flags: Record<string, unknown>, configFile?: string): Promise<TrainOptions> {
+  const fromFile = configFile ? await readJsonFile(configFile, TrainOptionsSchema.partial(), 1024 * 1024, (f, d) => new UsageError(`${f}: ${d}`)) : {};
+  const given = flagValues(flags);
+  const parsed = TrainOptionsSchema.safeParse({ ...stripUndefined(fromFile), ...given });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    // A bad value here came from a flag (the file was valid on its own).
+    throw new UsageError(describeZodIssue(issue, given, "flag"));
+  }
+  return parsed.data;
+}
+
+function stripUndefined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}

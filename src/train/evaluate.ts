@@ -1,0 +1,44 @@
+/**
+ * Predictions and accuracy over a whole split, chunk by chunk: the pixels stay bytes and each
+ * chunk is normalized as it is gathered, so a 60,000-image pass never holds a float copy of the set.
+ */
+import { argmaxRows } from "../core/kernels.js";
+import { PIXEL_SCALE, type MnistSplit } from "../data/mnist.js";
+import type { TwoLayerNet } from "../model/two-layer-net.js";
+
+const CHUNK = 1000;
+
+/** Predicted class of each of the first `limit` images. */
+export function predictSplit(net: TwoLayerNet, split: MnistSplit, limit = split.count): Int32Array {
+  const D = split.rows * split.cols;
+  const count = Math.min(limit, split.count);
+  const predicted = new Int32Array(count);
+  const x = new Float64Array(Math.min(CHUNK, count) * D); // [chunk × D]
+  for (let start = 0; start < count; start += CHUNK) {
+    const n = Math.min(CHUNK, count - start);
+    const bytes = split.images.subarray(start * D, (start + n) * D);
+    for (let i = 0; i < bytes.length; i++) x[i] = PIXEL_SCALE[bytes[i]];
+    const y = net.predict(n === x.length / D ? x : x.subarray(0, n * D));
+    argmaxRows(y, n, net.outputSize, predicted.subarray(start, start + n));
+  }
+  return predicted;
+}
+
+/** Fraction of the first `limit` images classified correctly. */
+export function accuracyOnSplit(net: TwoLayerNet, split: MnistSplit, limit = split.count): number {
+  const predicted = predictSplit(net, split, limit);
+  let correct = 0;
+  for (let i = 0; i < predicted.length; i++) if (predicted[i] === split.labels[i]) correct++;
+  return correct / predicted.length;
+}
+
+/** Copy images `indices` of `split` into `x` [n × D] as normalized floats and their labels into `t`. */
+export function gatherBatch(split: MnistSplit, indices: Int32Array, x: Float64Array, t: Uint8Array): void {
+  const D = split.rows * split.cols;
+  for (let r = 0; r < indices.length; r++) {
+    const src = indices[r] * D;
+    const dst = r * D;
+    for (let j = 0; j < D; j++) x[dst + j] = PIXEL_SCALE[split.images[src + j]];
+    t[r] = split.labels[indices[r]];
+  }
+}
