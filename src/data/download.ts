@@ -145,7 +145,7 @@ async function fetchVerified(spec: MnistFileSpec, mirrors: string[], options: Do
       if (!last.retry) break;
     }
     if (last && !last.ok) {
-      const tries = last.retry && retries > 0 ? ` (${retries + 1} attempts)` : "";
+      const tries = last.retry && retries > 0 ? ` after ${retries + 1} attempts` : "";
       failures.push({ url, what: `${last.what}${tries}`, wrongBytes: last.wrongBytes });
     }
   }
@@ -183,7 +183,7 @@ async function attemptOnce(url: string, file: string, spec: MnistFileSpec, optio
     const bytes = concat(chunks, received);
     const actual = sha256Hex(bytes);
     if (received !== total || actual !== spec.gzSha256) {
-      return { ok: false, retry: false, what: `wrong bytes (${received} bytes, sha256 ${actual})`, wrongBytes: { sha256: actual } };
+      return { ok: false, retry: false, what: `wrong bytes (${received} bytes, sha256 ${actual.slice(0, 12)}…)`, wrongBytes: { sha256: actual } };
     }
     return { ok: true, bytes };
   } catch (err) {
@@ -206,8 +206,10 @@ function describeNetworkError(err: unknown, timeoutMs: number): string {
   const e = err as Error & { cause?: unknown };
   if (e?.name === "TimeoutError" || (e?.cause as Error | undefined)?.name === "TimeoutError") return `timed out after ${timeoutMs} ms`;
   const cause = e?.cause as (Error & { code?: string }) | undefined;
-  const detail = cause?.code ?? cause?.message ?? e?.message ?? String(err);
-  return `network error (${String(detail).replace(/\s+/g, " ")})`;
+  // "terminated: other side closed" for a cut transfer; "connect ECONNREFUSED …" rather than "fetch failed: …".
+  const parts = [e?.message === "fetch failed" ? undefined : e?.message, cause?.message || cause?.code].filter((p) => p);
+  const detail = parts.length > 0 ? parts.join(": ") : String(err);
+  return `network error (${detail.replace(/\s+/g, " ")})`;
 }
 
 function errorCode(err: unknown): string {
