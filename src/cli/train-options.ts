@@ -20,7 +20,7 @@ export type TrainOptions = z.output<typeof TrainOptionsSchema>;
 export const TRAIN_DEFAULTS = TrainOptionsSchema.parse({});
 
 /** Keys that take numbers, so flag strings can be converted before validation. */
-const NUMERIC_KEYS = new Set(["iters", "batchSize", "lr", "hiddenSize", "weightInitStd", "seed", "evalEvery", "trainLimit", "testLimit"]);
+const NUMERIC_KEYS = new Set(["iters", "batchSize", "lr", "hiddenSize", "weightInitStd", "seed", "evalEvery", "trainLimit", "testLimit", "limit"]);
 const NUMBER_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /**
@@ -44,7 +44,7 @@ export async function resolveTrainOptions(flags: Record<string, unknown>, config
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     // A bad value here came from a flag (the file was valid on its own).
-    throw new UsageError(describeZodIssue(issue, given, "flag"));
+    throw new UsageError(describeZodIssue(issue, flags, "flag"));
   }
   return parsed.data;
 }

@@ -1,0 +1,123 @@
+/**
+ * mnist-eval model.json: test accuracy, per-class accuracy and the confusion matrix of a saved
+ * model, plus the hyperparameters it was trained with. Results on stdout; errors on stderr.
+ */
+import { Chalk, supportsColor, type ChalkInstance } from "chalk";
+import { Option } from "commander";
+import { z } from "zod";
+import { DATA_SOURCES, loadMnistRaw } from "../data/mnist.js";
+import { FileFormatError, UsageError } from "../errors.js";
+import { readJsonFile } from "../io/files.js";
+import { describeZodIssue } from "../io/zod-message.js";
+import { ModelJsonSchema, netFromModelJson, type ModelJson } from "../model/model-json.js";
+import { predictSplit } from "../train/evaluate.js";
+import { limitSplit } from "../train/trainer.js";
+import { EXIT, newProgram } from "./run-command.js";
+import { flagValues } from "./train-options.js";
+
+const NAME = "mnist-eval";
+/** model.json for a 784-50-10 net is under 1 MB; this bounds what a hostile file can make us parse. */
+export const MAX_MODEL_BYTES = 256 * 1024 * 1024;
+
+const EvalFlagsSchema = z.strictObject({
+  dataSource: z.enum(DATA_SOURCES as ["bundled", "download"], { error: `must be ${DATA_SOURCES.join(" or ")}` }).default("bundled"),
+  dataDir: z.string().min(1).optional(),
+  limit: z.number({ error: "must be a number" }).int({ error: "must be a whole number" }).min(1, { error: "must be a positive whole number" }).optional(),
+});
+
+export interface EvalReport {
+  model: string;
+  testAccuracy: number;
+  count: number;
+  /** perClass[k]: accuracy on the test images whose label is k (null when there are none). */
+  perClass: (number | null)[];
+  /** confusion[true][predicted] counts. */
+  confusion: number[][];
+  hyperparameters: unknown;
+  recordedTestAccuracy: number | null;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = newProgram(NAME)
+    .description("Evaluate a trained model.json on the MNIST test set.")
+    .argument("<model>", "model.json written by mnist-train")
+    .addOption(new Option("--data-source <source>", "bundled (offline, default) or download"))
+    .option("--data-dir <dir>", "download cache folder (default: data)")
+    .option("--limit <n>", "evaluate only the first N test images")
+    .option("--json", "print the report as one JSON line")
+    .option("--no-color", "no colours (also: NO_COLOR=1)")
+    .option("--debug", "show stack traces on errors")
+    .helpOption("-h, --help");
+  program.parse(argv, { from: "user" });
+  const flags = program.opts();
+  const modelFile = program.args[0];
+  const raw = { dataSource: flags.dataSource, dataDir: flags.dataDir, limit: flags.limit };
+  const parsed = EvalFlagsSchema.safeParse(flagValues(raw));
+  if (!parsed.success) throw new UsageError(describeZodIssue(parsed.error.issues[0], raw, "flag"));
+  const options = parsed.data;
+
+  const model = await readJsonFile(modelFile, ModelJsonSchema, MAX_MODEL_BYTES);
+  const net = netFromModelJson(model);
+  const data = await loadMnistRaw({ source: options.dataSource, dataDir: options.dataDir });
+  const D = data.test.rows * data.test.cols;
+  if (net.inputSize !== D || net.outputSize !== 10) {
+    throw new FileFormatError(modelFile, `the model is ${net.inputSize}-${net.hiddenSize}-${net.outputSize}, but MNIST needs ${D} inputs and 10 outputs`);
+  }
+  const test = limitSplit(data.test, options.limit);
+  const predicted = predictSplit(net, test);
+  const report = buildReport(modelFile, model, predicted, test.labels);
+
+  if (flags.json) process.stdout.write(JSON.stringify(report) + "\n");
+  else {
+    const color = flags.color !== false && !process.env.NO_COLOR && process.stdout.isTTY === true;
+    process.stdout.write(formatReport(report, new Chalk({ level: color && supportsColor ? supportsColor.level : 0 })));
+  }
+  return EXIT.ok;
+}
+
+export function buildReport(modelFile: string, model: ModelJson, predicted: Int32Array, labels: Uint8Array): EvalReport {
+  const confusion = Array.from({ length: 10 }, () => new Array<number>(10).fill(0));
+  let correct = 0;
+  for (let i = 0; i < predicted.length; i++) {
+    confusion[labels[i]][predicted[i]]++;
+    if (predicted[i] === labels[i]) correct++;
+  }
+  const perClass = confusion.map((row, k) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    return total === 0 ? null : row[k] / total;
+  });
+  return {
+    model: modelFile,
+    testAccuracy: correct / predicted.length,
+    count: predicted.length,
+    perClass,
+    confusion,
+    hyperparameters: model.training?.hyperparameters ?? null,
+    recordedTestAccuracy: model.training?.testAccuracy ?? null,
+  };
+}
+
+export function formatReport(r: EvalReport, c: ChalkInstance): string {
+  const lines: string[] = [];
+  lines.push(`${c.bold("model")}          ${r.model}`);
+  if (r.hyperparameters) {
+    const hp = Object.entries(r.hyperparameters as Record<string, unknown>).map(([k, v]) => `${k}=${v}`).join(" ");
+    lines.push(`${c.bold("trained with")}   ${hp}`);
+  }
+  lines.push(`${c.bold("test accuracy")}  ${c.cyan(r.testAccuracy.toFixed(4))}  (${Math.round(r.testAccuracy * r.count)} of ${r.count} images)`);
+  lines.push("");
+  lines.push(c.bold("per class"));
+  lines.push("  " + r.perClass.map((_, k) => String(k).padStart(6)).join(""));
+  lines.push("  " + r.perClass.map((a) => (a === null ? "     -" : a.toFixed(3).padStart(6))).join(""));
+  lines.push("");
+  lines.push(c.bold("confusion matrix") + c.dim("  (rows: true label, columns: predicted)"));
+  lines.push("       " + r.confusion.map((_, k) => String(k).padStart(6)).join(""));
+  r.confusion.forEach((row, i) => {
+    const cells = row.map((n, j) => {
+      const cell = String(n).padStart(6);
+      return i === j ? c.green.bold(cell) : n === 0 ? c.dim(cell) : cell;
+    });
+    lines.push(`  ${String(i).padStart(3)}  ${cells.join("")}`);
+  });
+  return lines.join("\n") + "\n";
+}
