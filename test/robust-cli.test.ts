@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } fr
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
+import { reportError } from "../src/cli/run-command.js";
 import { ROOT, runBin, tempDir, type RunResult } from "./helpers.js";
 
 const tmp = tempDir();
@@ -153,10 +154,14 @@ describe("interrupt and resume", () => {
     }
     // a checkpoint whose config.json was edited since
     const dir = path.join(tmp.dir, "tampered");
-    const { child, done } = startBin("mnist-train", [...RUN, "--iters", "100000", "--out", dir]);
+    const { child, done } = startBin("mnist-train", [...RUN.filter((a) => a !== "--quiet"), "--iters", "100000", "--out", dir]);
     await waitForRows(path.join(dir, "loss.csv"), 1);
     child.kill("SIGINT");
-    expect((await done).code).toBe(130);
+    const interrupted = await done;
+    expect(interrupted.code).toBe(130);
+    expect(interrupted.stderr.trim().split("\n").at(-1)).toMatch(
+      /^mnist-train: interrupted after \d+ iterations; checkpoint written, no model\.json; continue with: mnist-train --resume .*tampered$/,
+    );
     const config = JSON.parse(text(dir, "config.json"));
     writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...config, lr: 0.5 }, null, 2) + "\n");
     let r = await runBin("mnist-train", ["--resume", dir]);
@@ -191,6 +196,22 @@ describe("divergence", () => {
     expect(loss).toHaveLength(at + 2);
     expect(loss[at + 1]).toBe(`${at},NaN`);
     expect(readdirSync(dir).sort()).toEqual(["config.json", "epochs.csv", "loss.csv"]);
+  });
+});
+
+describe("internal errors", () => {
+  it("an unexpected exception is exit 70, one line, the stack only with --debug", () => {
+    const lines: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((s: string) => (lines.push(s), true)) as typeof process.stderr.write;
+    try {
+      expect(reportError("mnist-train", new TypeError("x is undefined"), false)).toBe(70);
+      expect(lines).toEqual(["mnist-train: internal error: x is undefined (this is a bug; rerun with --debug for details)\n"]);
+      expect(reportError("mnist-train", new TypeError("x is undefined"), true)).toBe(70);
+      expect(lines[2]).toMatch(/^TypeError: x is undefined\n\s+at /);
+    } finally {
+      process.stderr.write = write;
+    }
   });
 });
 
