@@ -54,135 +54,134 @@ function buildProgram() {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // Until training starts there is nothing to save: a signal ends the process at once, as 130.
+  const signals = new SignalState();
+  signals.install();
+  try {
+    return await trainMain(argv, signals);
+  } finally {
+    signals.uninstall();
+  }
+}
+
+async function trainMain(argv: string[], signals: SignalState): Promise<number> {
   const program = buildProgram();
   program.parse(argv, { from: "user" });
   const flags = program.opts();
   const { json, quiet, color, config, out, force, resume } = flags as Record<string, unknown>;
   const hyperFlags = { ...flags };
   for (const key of ["json", "quiet", "color", "config", "out", "force", "debug", "resume"]) delete hyperFlags[key];
+  const chalk = stderrChalk(color !== false);
+  const log = (line: string) => {
+    if (!quiet) process.stderr.write(line + "\n");
+  };
+  let runDir: string;
+  let hp: ResolvedHyperparameters & TrainOptions;
+  let configSha256: string;
+  let checkpoint: CheckpointJson | undefined;
+  if (resume !== undefined) {
+    runDir = resume as string;
+    ({ hp, configSha256, checkpoint } = await openResume(runDir, hyperFlags, { config, out, force }));
+  } else {
+    const options = await resolveTrainOptions(hyperFlags, config as string | undefined);
+    runDir = (out as string | undefined) ?? defaultRunDir();
+    await prepareRunDir(runDir, Boolean(force));
+    hp = options as ResolvedHyperparameters & TrainOptions; // seed and evalEvery are fixed below
+    configSha256 = "";
+  }
 
-  // Until training starts there is nothing to save: a signal ends the process at once, as 130.
-  const signals = new SignalState();
-  signals.install();
+  const data = await loadMnistRaw({ source: hp.dataSource, dataDir: hp.dataDir });
+  if (!checkpoint) {
+    hp = resolveHyperparameters(hp, data.train.count);
+    const configText = JSON.stringify(hp, null, 2) + "\n";
+    configSha256 = sha256(configText);
+    await writeFileAtomic(path.join(runDir, "config.json"), configText);
+  }
+  const trainSize = limitSplit(data.train, hp.trainLimit).count;
+  const testSize = limitSplit(data.test, hp.testLimit).count;
+  const D = data.train.rows * data.train.cols;
+  const checkpointFile = path.join(runDir, "checkpoint.json");
+  let resumeFrom: TrainState | undefined;
+  if (checkpoint) {
+    const state = stateFromCheckpoint(checkpoint, { inputSize: D, hiddenSize: hp.hiddenSize, outputSize: 10 });
+    if (typeof state === "string") throw new FileFormatError(checkpointFile, state);
+    resumeFrom = state;
+  }
+
+  log(
+    chalk.bold(`${NAME}: `) +
+      `784-${hp.hiddenSize}-10 sigmoid net, ${hp.grad} gradient, ${hp.iters} iterations of batch ${hp.batchSize}, lr ${hp.lr}, seed ${hp.seed}; ` +
+      `${trainSize} training / ${testSize} test images (${hp.dataSource}); run folder ${runDir}` +
+      (resumeFrom ? `; resuming at iteration ${resumeFrom.iteration}` : ""),
+  );
+  const csv = new CsvReporter(runDir, resumeFrom && { iteration: resumeFrom.iteration, epoch: resumeFrom.epoch });
+  const consoleReporter = new ConsoleReporter({ chalk, progress: !quiet && process.stderr.isTTY === true });
+  const writeCheckpoint = (state: TrainState) => {
+    csv.flush(); // the CSVs never lag behind the checkpoint (rows ahead of it are trimmed on resume)
+    writeFileAtomicSync(checkpointFile, JSON.stringify(toCheckpointJson(state, configSha256)) + "\n");
+  };
+  const checkpointer: TrainListener = { checkpoint: writeCheckpoint };
+  const listeners = quiet ? [csv, checkpointer] : [csv, consoleReporter, checkpointer];
+
+  const abort = new AbortController();
+  // First signal: stop after this iteration and save; second: flush what is buffered and leave.
+  signals.onFirst = () => abort.abort();
+  signals.onSecond = () => csv.flush();
+  let result: TrainResult;
   try {
-    return await run();
+    result = await train({ train: data.train, test: data.test }, hp, { listeners, signal: abort.signal, resumeFrom, checkpointEvery: hp.checkpointEvery });
   } finally {
-    signals.uninstall();
+    csv.close();
+    consoleReporter.stop();
   }
 
-  async function run(): Promise<number> {
-    const chalk = stderrChalk(color !== false);
-    const log = (line: string) => {
-      if (!quiet) process.stderr.write(line + "\n");
-    };
-    let runDir: string;
-    let hp: ResolvedHyperparameters & TrainOptions;
-    let configSha256: string;
-    let checkpoint: CheckpointJson | undefined;
-    if (resume !== undefined) {
-      runDir = resume as string;
-      ({ hp, configSha256, checkpoint } = await openResume(runDir, hyperFlags, { config, out, force }));
-    } else {
-      const options = await resolveTrainOptions(hyperFlags, config as string | undefined);
-      runDir = (out as string | undefined) ?? defaultRunDir();
-      await prepareRunDir(runDir, Boolean(force));
-      hp = options as ResolvedHyperparameters & TrainOptions; // seed and evalEvery are fixed below
-      configSha256 = "";
-    }
-
-    const data = await loadMnistRaw({ source: hp.dataSource, dataDir: hp.dataDir });
-    if (!checkpoint) {
-      hp = resolveHyperparameters(hp, data.train.count);
-      const configText = JSON.stringify(hp, null, 2) + "\n";
-      configSha256 = sha256(configText);
-      await writeFileAtomic(path.join(runDir, "config.json"), configText);
-    }
-    const trainSize = limitSplit(data.train, hp.trainLimit).count;
-    const testSize = limitSplit(data.test, hp.testLimit).count;
-    const D = data.train.rows * data.train.cols;
-    const checkpointFile = path.join(runDir, "checkpoint.json");
-    let resumeFrom: TrainState | undefined;
-    if (checkpoint) {
-      const state = stateFromCheckpoint(checkpoint, { inputSize: D, hiddenSize: hp.hiddenSize, outputSize: 10 });
-      if (typeof state === "string") throw new FileFormatError(checkpointFile, state);
-      resumeFrom = state;
-    }
-
-    log(
-      chalk.bold(`${NAME}: `) +
-        `784-${hp.hiddenSize}-10 sigmoid net, ${hp.grad} gradient, ${hp.iters} iterations of batch ${hp.batchSize}, lr ${hp.lr}, seed ${hp.seed}; ` +
-        `${trainSize} training / ${testSize} test images (${hp.dataSource}); run folder ${runDir}` +
-        (resumeFrom ? `; resuming at iteration ${resumeFrom.iteration}` : ""),
-    );
-    const csv = new CsvReporter(runDir, resumeFrom && { iteration: resumeFrom.iteration, epoch: resumeFrom.epoch });
-    const consoleReporter = new ConsoleReporter({ chalk, progress: !quiet && process.stderr.isTTY === true });
-    const writeCheckpoint = (state: TrainState) => {
-      csv.flush(); // the CSVs never lag behind the checkpoint (rows ahead of it are trimmed on resume)
-      writeFileAtomicSync(checkpointFile, JSON.stringify(toCheckpointJson(state, configSha256)) + "\n");
-    };
-    const checkpointer: TrainListener = { checkpoint: writeCheckpoint };
-    const listeners = quiet ? [csv, checkpointer] : [csv, consoleReporter, checkpointer];
-
-    const abort = new AbortController();
-    // First signal: stop after this iteration and save; second: flush what is buffered and leave.
-    signals.onFirst = () => abort.abort();
-    signals.onSecond = () => csv.flush();
-    let result: TrainResult;
-    try {
-      result = await train({ train: data.train, test: data.test }, hp, { listeners, signal: abort.signal, resumeFrom, checkpointEvery: hp.checkpointEvery });
-    } finally {
-      csv.close();
-      consoleReporter.stop();
-    }
-
-    if (result.diverged) {
-      const { iteration, loss } = result.diverged;
-      throw new DivergedError(`loss became ${loss} at iteration ${iteration} (lr ${hp.lr}); try a smaller --lr`);
-    }
-    if (result.interrupted) {
-      writeCheckpoint(result.state);
-      log(
-        `${NAME}: interrupted after ${result.iterations} iterations; checkpoint written, no model.json; ` +
-          `continue with: mnist-train --resume ${runDir}`,
-      );
-      return EXIT.interrupted;
-    }
-    const modelFile = path.join(runDir, "model.json");
-    const { dataSource: _s, dataDir: _d, checkpointEvery: _c, ...hyperparameters } = hp;
-    const model = toModelJson(result.net, {
-      hyperparameters,
-      seed: hp.seed,
-      iterations: result.iterations,
-      finalLoss: result.finalLoss,
-      trainAccuracy: result.trainAccuracy,
-      testAccuracy: result.testAccuracy,
-      datasetSha256: data.datasetSha256,
-    });
-    await writeFileAtomic(modelFile, JSON.stringify(model) + "\n");
-    // The run is complete: a checkpoint left from it would only invite resuming a finished run.
-    await fs.rm(checkpointFile, { force: true });
-
-    log(
-      `${chalk.bold("done")} in ${result.wallTimeS.toFixed(1)} s: final loss ${result.finalLoss.toFixed(4)}, ` +
-        `train ${chalk.green(result.trainAccuracy.toFixed(4))}, test ${chalk.cyan(result.testAccuracy.toFixed(4))}; model ${modelFile}`,
-    );
-    if (json) {
-      process.stdout.write(
-        JSON.stringify({
-          runDir,
-          model: modelFile,
-          hyperparameters,
-          seed: hp.seed,
-          iterations: result.iterations,
-          finalLoss: result.finalLoss,
-          trainAccuracy: result.trainAccuracy,
-          testAccuracy: result.testAccuracy,
-          wallTimeS: result.wallTimeS,
-        }) + "\n",
-      );
-    }
-    return EXIT.ok;
+  if (result.diverged) {
+    const { iteration, loss } = result.diverged;
+    throw new DivergedError(`loss became ${loss} at iteration ${iteration} (lr ${hp.lr}); try a smaller --lr`);
   }
+  if (result.interrupted) {
+    writeCheckpoint(result.state);
+    log(
+      `${NAME}: interrupted after ${result.iterations} iterations; checkpoint written, no model.json; ` +
+        `continue with: mnist-train --resume ${runDir}`,
+    );
+    return EXIT.interrupted;
+  }
+  const modelFile = path.join(runDir, "model.json");
+  const { dataSource: _s, dataDir: _d, checkpointEvery: _c, ...hyperparameters } = hp;
+  const model = toModelJson(result.net, {
+    hyperparameters,
+    seed: hp.seed,
+    iterations: result.iterations,
+    finalLoss: result.finalLoss,
+    trainAccuracy: result.trainAccuracy,
+    testAccuracy: result.testAccuracy,
+    datasetSha256: data.datasetSha256,
+  });
+  await writeFileAtomic(modelFile, JSON.stringify(model) + "\n");
+  // The run is complete: a checkpoint left from it would only invite resuming a finished run.
+  await fs.rm(checkpointFile, { force: true });
+
+  log(
+    `${chalk.bold("done")} in ${result.wallTimeS.toFixed(1)} s: final loss ${result.finalLoss.toFixed(4)}, ` +
+      `train ${chalk.green(result.trainAccuracy.toFixed(4))}, test ${chalk.cyan(result.testAccuracy.toFixed(4))}; model ${modelFile}`,
+  );
+  if (json) {
+    process.stdout.write(
+      JSON.stringify({
+        runDir,
+        model: modelFile,
+        hyperparameters,
+        seed: hp.seed,
+        iterations: result.iterations,
+        finalLoss: result.finalLoss,
+        trainAccuracy: result.trainAccuracy,
+        testAccuracy: result.testAccuracy,
+        wallTimeS: result.wallTimeS,
+      }) + "\n",
+    );
+  }
+  return EXIT.ok;
 }
 
 /**
