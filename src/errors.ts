@@ -30,6 +30,13 @@ export type IdxErrorKind =
   | "unsupported-type"
   | "bad-label";
 
+/** Training stopped because the loss became NaN or infinite: exit 3. */
+export class DivergedError extends MnistError {
+  constructor(message: string) {
+    super(message, 3);
+  }
+}
+
 /** A malformed IDX file (or a pair of files that do not belong together). */
 export class IdxFormatError extends MnistError {
   readonly kind: IdxErrorKind;

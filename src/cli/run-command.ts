@@ -12,6 +12,8 @@ export const EXIT = {
   failure: 1,
   /** A bad flag or config value, or an unknown flag. */
   usage: 2,
+  /** Training diverged: the loss became NaN or infinite (no model.json written). */
+  diverged: 3,
   /** An unexpected internal error (a bug: please report it). */
   internal: 70,
   /** Interrupted by SIGINT/SIGTERM. */

@@ -23,11 +23,18 @@ export async function prepareRunDir(dir: string, force: boolean): Promise<void> 
   if (entries.length > 0 && !force) {
     throw new MnistError(`--out ${dir}: the folder is not empty (${entries.length} entries); choose another, or pass --force to overwrite`);
   }
+  await checkWritable(dir, "--out ");
+}
+
+/** Prove `dir` accepts new files (and renames), before any work that would be lost if it did not. */
+export async function checkWritable(dir: string, prefix = ""): Promise<void> {
   const probe = path.join(dir, `.write-test-${process.pid}`);
   try {
     await fs.writeFile(probe, "");
-    await fs.rm(probe);
+    await fs.rename(probe, probe + ".renamed");
+    await fs.rm(probe + ".renamed");
   } catch (err) {
-    throw new MnistError(`--out ${dir}: the run folder is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    await fs.rm(probe, { force: true }).catch(() => undefined);
+    throw new MnistError(`${prefix}${dir}: the run folder is not writable (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
 }

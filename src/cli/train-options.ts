@@ -13,6 +13,13 @@ import { HyperparametersSchema } from "../train/hyperparameters.js";
 export const TrainOptionsSchema = HyperparametersSchema.extend({
   dataSource: z.enum(DATA_SOURCES as ["bundled", "download"], { error: `must be ${DATA_SOURCES.join(" or ")}` }).default("bundled"),
   dataDir: z.string({ error: "must be a folder path" }).min(1, { error: "must be a folder path" }).optional(),
+  /** Write checkpoint.json every N iterations (does not change the results; not a hyperparameter). */
+  checkpointEvery: z
+    .number({ error: "must be a number" })
+    .int({ error: "must be a whole number" })
+    .min(1, { error: "must be a positive whole number" })
+    .max(1e9, { error: "must be at most 1000000000" })
+    .optional(),
 });
 export type TrainOptions = z.output<typeof TrainOptionsSchema>;
 
@@ -20,7 +27,7 @@ export type TrainOptions = z.output<typeof TrainOptionsSchema>;
 export const TRAIN_DEFAULTS = TrainOptionsSchema.parse({});
 
 /** Keys that take numbers, so flag strings can be converted before validation. */
-const NUMERIC_KEYS = new Set(["iters", "batchSize", "lr", "hiddenSize", "weightInitStd", "seed", "evalEvery", "trainLimit", "testLimit", "limit"]);
+const NUMERIC_KEYS = new Set(["iters", "batchSize", "lr", "hiddenSize", "weightInitStd", "seed", "evalEvery", "trainLimit", "testLimit", "limit", "checkpointEvery"]);
 const NUMBER_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /**

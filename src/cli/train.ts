@@ -2,21 +2,25 @@
  * mnist-train: parse and validate options → load MNIST → train → write the run folder → summary.
  * Wiring only: the math lives in src/model and src/train, the files in src/io and the reporters.
  */
-import { randomInt } from "node:crypto";
+import { createHash, randomInt } from "node:crypto";
+import { existsSync, promises as fs } from "node:fs";
 import path from "node:path";
 import { Option } from "commander";
 import { loadMnistRaw } from "../data/mnist.js";
-import { writeFileAtomic } from "../io/files.js";
+import { DivergedError, FileFormatError, MnistError, UsageError } from "../errors.js";
+import { parseJsonText, readJsonFile, writeFileAtomic, writeFileAtomicSync } from "../io/files.js";
+import { describeZodIssue, kebab } from "../io/zod-message.js";
 import { toModelJson } from "../model/model-json.js";
-import { defaultEvalEvery, limitSplit, train, type TrainResult } from "../train/trainer.js";
+import { CheckpointSchema, MAX_CHECKPOINT_BYTES, stateFromCheckpoint, toCheckpointJson, type CheckpointJson } from "../train/checkpoint.js";
+import { defaultEvalEvery, limitSplit, train, type TrainListener, type TrainResult, type TrainState } from "../train/trainer.js";
 import type { ResolvedHyperparameters } from "../train/hyperparameters.js";
 import { GRAD_MODES } from "../train/hyperparameters.js";
 import { CsvReporter } from "./reporters/csv.js";
 import { ConsoleReporter } from "./reporters/console.js";
 import { EXIT, newProgram } from "./run-command.js";
-import { defaultRunDir, prepareRunDir } from "./run-dir.js";
+import { checkWritable, defaultRunDir, prepareRunDir } from "./run-dir.js";
 import { stderrChalk } from "./style.js";
-import { resolveTrainOptions, TRAIN_DEFAULTS, type TrainOptions } from "./train-options.js";
+import { flagValues, resolveTrainOptions, TRAIN_DEFAULTS, TrainOptionsSchema, type TrainOptions } from "./train-options.js";
 
 const NAME = "mnist-train";
 
@@ -38,6 +42,8 @@ function buildProgram() {
     .option("--data-dir <dir>", "download cache folder (default: data)")
     .option("--out <dir>", "run folder (default: runs/<timestamp>-<id>)")
     .option("--force", "write into a non-empty --out folder")
+    .option("--resume <run-dir>", "continue an interrupted run from its checkpoint.json (options come from its config.json)")
+    .option("--checkpoint-every <n>", "also write checkpoint.json every N iterations (default: only on interruption)")
     .option("--config <file>", "JSON file of options (same names as the flags, in camelCase); flags override it")
     .option("--json", "print one JSON summary line on stdout")
     .option("--quiet", "no progress bar or per-epoch lines")
@@ -48,59 +54,101 @@ function buildProgram() {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // Until training starts there is nothing to save: a signal ends the process at once, as 130.
+  const signals = new SignalState();
+  signals.install();
+  try {
+    return await trainMain(argv, signals);
+  } finally {
+    signals.uninstall();
+  }
+}
+
+async function trainMain(argv: string[], signals: SignalState): Promise<number> {
   const program = buildProgram();
   program.parse(argv, { from: "user" });
   const flags = program.opts();
-  const { json, quiet, color, config, out, force } = flags as Record<string, unknown>;
+  const { json, quiet, color, config, out, force, resume } = flags as Record<string, unknown>;
   const hyperFlags = { ...flags };
-  for (const key of ["json", "quiet", "color", "config", "out", "force", "debug"]) delete hyperFlags[key];
-  const options = await resolveTrainOptions(hyperFlags, config as string | undefined);
-
+  for (const key of ["json", "quiet", "color", "config", "out", "force", "debug", "resume"]) delete hyperFlags[key];
   const chalk = stderrChalk(color !== false);
   const log = (line: string) => {
     if (!quiet) process.stderr.write(line + "\n");
   };
-  const runDir = (out as string | undefined) ?? defaultRunDir();
-  await prepareRunDir(runDir, Boolean(force));
+  let runDir: string;
+  let hp: ResolvedHyperparameters & TrainOptions;
+  let configSha256: string;
+  let checkpoint: CheckpointJson | undefined;
+  if (resume !== undefined) {
+    runDir = resume as string;
+    ({ hp, configSha256, checkpoint } = await openResume(runDir, hyperFlags, { config, out, force }));
+  } else {
+    const options = await resolveTrainOptions(hyperFlags, config as string | undefined);
+    runDir = (out as string | undefined) ?? defaultRunDir();
+    await prepareRunDir(runDir, Boolean(force));
+    hp = options as ResolvedHyperparameters & TrainOptions; // seed and evalEvery are fixed below
+    configSha256 = "";
+  }
 
-  const data = await loadMnistRaw({ source: options.dataSource, dataDir: options.dataDir });
-  const hp = resolveHyperparameters(options, data.train.count);
+  const data = await loadMnistRaw({ source: hp.dataSource, dataDir: hp.dataDir });
+  if (!checkpoint) {
+    hp = resolveHyperparameters(hp, data.train.count);
+    const configText = JSON.stringify(hp, null, 2) + "\n";
+    configSha256 = sha256(configText);
+    await writeFileAtomic(path.join(runDir, "config.json"), configText);
+  }
   const trainSize = limitSplit(data.train, hp.trainLimit).count;
   const testSize = limitSplit(data.test, hp.testLimit).count;
-  await writeFileAtomic(path.join(runDir, "config.json"), JSON.stringify(hp, null, 2) + "\n");
+  const D = data.train.rows * data.train.cols;
+  const checkpointFile = path.join(runDir, "checkpoint.json");
+  let resumeFrom: TrainState | undefined;
+  if (checkpoint) {
+    const state = stateFromCheckpoint(checkpoint, { inputSize: D, hiddenSize: hp.hiddenSize, outputSize: 10 });
+    if (typeof state === "string") throw new FileFormatError(checkpointFile, state);
+    resumeFrom = state;
+  }
 
   log(
     chalk.bold(`${NAME}: `) +
       `784-${hp.hiddenSize}-10 sigmoid net, ${hp.grad} gradient, ${hp.iters} iterations of batch ${hp.batchSize}, lr ${hp.lr}, seed ${hp.seed}; ` +
-      `${trainSize} training / ${testSize} test images (${hp.dataSource}); run folder ${runDir}`,
+      `${trainSize} training / ${testSize} test images (${hp.dataSource}); run folder ${runDir}` +
+      (resumeFrom ? `; resuming at iteration ${resumeFrom.iteration}` : ""),
   );
-  const csv = new CsvReporter(runDir);
+  const csv = new CsvReporter(runDir, resumeFrom && { iteration: resumeFrom.iteration, epoch: resumeFrom.epoch });
   const consoleReporter = new ConsoleReporter({ chalk, progress: !quiet && process.stderr.isTTY === true });
-  const listeners = quiet ? [csv] : [csv, consoleReporter];
+  const writeCheckpoint = (state: TrainState) => {
+    csv.flush(); // the CSVs never lag behind the checkpoint (rows ahead of it are trimmed on resume)
+    writeFileAtomicSync(checkpointFile, JSON.stringify(toCheckpointJson(state, configSha256)) + "\n");
+  };
+  const checkpointer: TrainListener = { checkpoint: writeCheckpoint };
+  const listeners = quiet ? [csv, checkpointer] : [csv, consoleReporter, checkpointer];
 
   const abort = new AbortController();
-  const onSignal = () => {
-    if (abort.signal.aborted) process.exit(EXIT.interrupted); // second signal: leave now
-    abort.abort();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  // First signal: stop after this iteration and save; second: flush what is buffered and leave.
+  signals.onFirst = () => abort.abort();
+  signals.onSecond = () => csv.flush();
   let result: TrainResult;
   try {
-    result = await train({ train: data.train, test: data.test }, hp, { listeners, signal: abort.signal });
+    result = await train({ train: data.train, test: data.test }, hp, { listeners, signal: abort.signal, resumeFrom, checkpointEvery: hp.checkpointEvery });
   } finally {
     csv.close();
     consoleReporter.stop();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
   }
 
+  if (result.diverged) {
+    const { iteration, loss } = result.diverged;
+    throw new DivergedError(`loss became ${loss} at iteration ${iteration} (lr ${hp.lr}); try a smaller --lr`);
+  }
   if (result.interrupted) {
-    log(`${NAME}: interrupted after ${result.iterations} iterations; loss.csv and epochs.csv hold what ran; no model.json written`);
+    writeCheckpoint(result.state);
+    log(
+      `${NAME}: interrupted after ${result.iterations} iterations; checkpoint written, no model.json; ` +
+        `continue with: mnist-train --resume ${runDir}`,
+    );
     return EXIT.interrupted;
   }
   const modelFile = path.join(runDir, "model.json");
-  const { dataSource: _s, dataDir: _d, ...hyperparameters } = hp;
+  const { dataSource: _s, dataDir: _d, checkpointEvery: _c, ...hyperparameters } = hp;
   const model = toModelJson(result.net, {
     hyperparameters,
     seed: hp.seed,
@@ -111,6 +159,8 @@ export async function main(argv: string[]): Promise<number> {
     datasetSha256: data.datasetSha256,
   });
   await writeFileAtomic(modelFile, JSON.stringify(model) + "\n");
+  // The run is complete: a checkpoint left from it would only invite resuming a finished run.
+  await fs.rm(checkpointFile, { force: true });
 
   log(
     `${chalk.bold("done")} in ${result.wallTimeS.toFixed(1)} s: final loss ${result.finalLoss.toFixed(4)}, ` +
@@ -132,6 +182,98 @@ export async function main(argv: string[]): Promise<number> {
     );
   }
   return EXIT.ok;
+}
+
+/**
+ * SIGINT/SIGTERM: before training, exit 130 at once; during it, the first signal asks the trainer to
+ * stop after the current iteration (the CLI then writes the checkpoint), a second one exits at once.
+ * Every file is written atomically or appended, so exiting at any point corrupts nothing.
+ */
+class SignalState {
+  onFirst?: () => void;
+  onSecond?: () => void;
+  private count = 0;
+  private readonly handler = () => {
+    this.count++;
+    if (this.count === 1 && this.onFirst) {
+      this.onFirst();
+      return;
+    }
+    try {
+      this.onSecond?.();
+    } finally {
+      process.exit(EXIT.interrupted);
+    }
+  };
+  install(): void {
+    process.on("SIGINT", this.handler);
+    process.on("SIGTERM", this.handler);
+  }
+  uninstall(): void {
+    process.off("SIGINT", this.handler);
+    process.off("SIGTERM", this.handler);
+  }
+}
+
+/** Options that may accompany --resume: they change the output, not the computation. */
+const RESUME_FLAGS = new Set(["checkpointEvery"]);
+
+/** --resume RUN_DIR: the run's options from its config.json, and its checkpoint. */
+async function openResume(
+  runDir: string,
+  hyperFlags: Record<string, unknown>,
+  other: Record<string, unknown>,
+): Promise<{ hp: ResolvedHyperparameters & TrainOptions; configSha256: string; checkpoint: CheckpointJson }> {
+  const conflicting = [
+    ...Object.entries(hyperFlags).filter(([k, v]) => v !== undefined && !RESUME_FLAGS.has(k)),
+    ...Object.entries(other).filter(([, v]) => v !== undefined),
+  ].map(([k]) => `--${kebab(k)}`);
+  if (conflicting.length > 0) {
+    throw new UsageError(`--resume continues a run with the options in its config.json; ${conflicting.join(", ")} cannot be given with it`);
+  }
+  let stat;
+  try {
+    stat = await fs.stat(runDir);
+  } catch {
+    throw new MnistError(`--resume ${runDir}: no such run folder`);
+  }
+  if (!stat.isDirectory()) throw new MnistError(`--resume ${runDir}: not a folder`);
+  const checkpointFile = path.join(runDir, "checkpoint.json");
+  if (!existsSync(checkpointFile)) {
+    const why = existsSync(path.join(runDir, "model.json")) ? "the run is complete (model.json exists)" : "no checkpoint.json in it";
+    throw new MnistError(`--resume ${runDir}: nothing to resume: ${why}`);
+  }
+  const configFile = path.join(runDir, "config.json");
+  let configText: string;
+  try {
+    const st = await fs.stat(configFile);
+    if (st.size > 1024 * 1024) throw new FileFormatError(configFile, `is ${st.size} bytes, more than the ${1024 * 1024} a valid file can be`);
+    configText = await fs.readFile(configFile, "utf8");
+  } catch (err) {
+    if (err instanceof MnistError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new FileFormatError(configFile, code === "ENOENT" ? "no such file" : `cannot read (${code})`);
+  }
+  const recorded = parseJsonText(configText, configFile, TrainOptionsSchema);
+  if (recorded.seed === undefined || recorded.evalEvery === undefined) {
+    throw new FileFormatError(configFile, `"${recorded.seed === undefined ? "seed" : "evalEvery"}" is missing (a run's config.json records it)`);
+  }
+  const checkpoint = await readJsonFile(checkpointFile, CheckpointSchema, MAX_CHECKPOINT_BYTES);
+  const configSha256 = sha256(configText);
+  if (checkpoint.configSha256 !== configSha256) {
+    throw new FileFormatError(checkpointFile, "was written for a different config.json (the run's config.json was changed since)");
+  }
+  if (checkpoint.iteration >= recorded.iters) {
+    throw new FileFormatError(checkpointFile, `"iteration" is ${checkpoint.iteration}, but the run has only ${recorded.iters} iterations`);
+  }
+  const merged = TrainOptionsSchema.safeParse({ ...recorded, ...flagValues({ checkpointEvery: hyperFlags.checkpointEvery }) });
+  if (!merged.success) throw new UsageError(describeZodIssue(merged.error.issues[0], hyperFlags, "flag"));
+  await checkWritable(runDir, "--resume ");
+  return { hp: merged.data as ResolvedHyperparameters & TrainOptions, configSha256, checkpoint };
+}
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
 }
 
 /** Fix every choice the run leaves open: a seed when none was given, the evaluation interval. */

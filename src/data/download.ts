@@ -8,7 +8,7 @@
  * This module never prints; callers that want a progress bar pass `onProgress`.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ChecksumError, DownloadError, MnistError } from "../errors.js";
@@ -98,6 +98,9 @@ interface GzBytes {
 async function readCached(gzPath: string, spec: MnistFileSpec): Promise<GzBytes | undefined> {
   let bytes: Uint8Array;
   try {
+    // A file of the wrong size cannot be the pinned one: replace it without reading it (it may be huge).
+    const st = await stat(gzPath);
+    if (!st.isFile() || st.size !== spec.gzBytes) return undefined;
     bytes = await readFile(gzPath);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;

@@ -3,7 +3,7 @@
  * a file and a crash never leaves one) and bounded JSON reads that fail with one clear line.
  */
 import { randomBytes } from "node:crypto";
-import { promises as fs } from "node:fs";
+import { promises as fs, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { z } from "zod";
 import { FileFormatError, MnistError } from "../errors.js";
@@ -16,6 +16,21 @@ export async function writeFileAtomic(file: string, contents: string | Uint8Arra
     await fs.rename(tmp, file);
   } catch (err) {
     await fs.rm(tmp, { force: true });
+    throw new MnistError(`${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/**
+ * writeFileAtomic, synchronously: for checkpoints written from a signal path or a training event,
+ * where no other callback (a second Ctrl-C's exit) may run between the write and the rename.
+ */
+export function writeFileAtomicSync(file: string, contents: string | Uint8Array): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  try {
+    writeFileSync(tmp, contents);
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
     throw new MnistError(`${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
 }
@@ -45,6 +60,20 @@ export async function readJsonFile<S extends z.ZodType>(
   } catch (err) {
     throw new FileFormatError(file, `cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
+  return parseJsonText(text, file, schema, invalidValue);
+}
+
+/**
+ * The pure half of readJsonFile: JSON text → validated value, or a FileFormatError (or whatever
+ * `invalidValue` makes) naming `file`. Strict schemas reject `__proto__`, `constructor` and any
+ * other unknown key, and JSON.parse makes them plain own properties, so no prototype is touched.
+ */
+export function parseJsonText<S extends z.ZodType>(
+  text: string,
+  file: string,
+  schema: S,
+  invalidValue: (file: string, detail: string) => Error = (f, d) => new FileFormatError(f, d),
+): z.output<S> {
   let value: unknown;
   try {
     value = JSON.parse(text);

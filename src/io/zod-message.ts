@@ -35,7 +35,10 @@ export function describeZodIssue(issue: Issue, root: unknown, style: "key" | "fl
   }
   const name = style === "flag" ? `--${kebab(String(path[0] ?? ""))}` : path.length ? `"${path.join(".")}"` : "the file";
   const value = valueAt(root, path);
-  const message = value === undefined && issue.code === "invalid_type" ? "is missing" : issue.message;
+  let message = issue.message;
+  if (issue.code === "invalid_type" && value === undefined && path.length > 0) message = "is missing";
+  // zod's own wording ("Invalid input: expected object, received array") → "must be an object".
+  else if (issue.code === "invalid_type" && /^Invalid input/.test(issue.message)) message = `must be ${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}`;
   return `${name} ${message}${formatGot(value)}`;
 }
 

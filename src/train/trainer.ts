@@ -7,10 +7,15 @@
  * extra forward pass). When i % evalEvery === 0 (i = 0 included), accuracy over the training and
  * test sets. If the last iteration is not such a point, one more evaluation follows it, so the
  * final model's accuracy is always reported.
+ *
+ * Robustness: a non-finite loss stops the run at once (`diverged` in the result); an abort stops it
+ * after the iteration in progress with no final evaluation, so that a run resumed from the
+ * returned `state` (options.resumeFrom) continues the exact same computation: same RNG stream,
+ * parameters, iteration and evaluation counters, hence bit-identical parameters and CSV rows.
  */
-import { Rng } from "../core/rng.js";
+import { Rng, type RngState } from "../core/rng.js";
 import type { MnistSplit } from "../data/mnist.js";
-import { TwoLayerNet, type Grads } from "../model/two-layer-net.js";
+import { PARAM_NAMES, TwoLayerNet, type Grads, type Params } from "../model/two-layer-net.js";
 import { accuracyOnSplit, gatherBatch } from "./evaluate.js";
 import type { ResolvedHyperparameters } from "./hyperparameters.js";
 
@@ -39,6 +44,32 @@ export interface TrainResult {
   wallTimeS: number;
   /** True when a stop was requested (signal) before all iterations ran. */
   interrupted: boolean;
+  /** Set when the loss became NaN or infinite: training stopped after that iteration. */
+  diverged?: { iteration: number; loss: number };
+  /**
+   * The state after the last completed iteration, before any final evaluation: what a checkpoint
+   * stores to resume an interrupted run.
+   */
+  state: TrainState;
+}
+
+/** Everything needed to continue a run exactly where it stopped (a checkpoint's contents). */
+export interface TrainState {
+  /** Iterations completed: the next iteration to run. */
+  iteration: number;
+  /** Evaluations emitted so far: the index of the next one. */
+  epoch: number;
+  /** Iteration of the last evaluation (-1 when none). */
+  evaluatedAt: number;
+  /** Loss of the last completed iteration (NaN when none). */
+  finalLoss: number;
+  trainAccuracy: number;
+  testAccuracy: number;
+  /** Seconds of training so far (added to on resume, so elapsed times continue). */
+  elapsedS: number;
+  rng: RngState;
+  /** Copies of the parameters. */
+  params: Params;
 }
 
 export interface TrainListener {
@@ -46,6 +77,8 @@ export interface TrainListener {
   iteration?(e: IterationEvent): void;
   epoch?(e: EpochEvent): void;
   done?(e: TrainResult): void;
+  /** Every `checkpointEvery` completed iterations: a snapshot (copies) to store. */
+  checkpoint?(e: TrainState): void;
 }
 
 export interface TrainData {
@@ -59,6 +92,10 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** How often the loop yields to the event loop (ms), so timers, progress bars and signals run. */
   yieldEveryMs?: number;
+  /** Continue from a state returned in TrainResult.state or passed to a `checkpoint` listener. */
+  resumeFrom?: TrainState;
+  /** Emit a `checkpoint` event every N completed iterations (never at the last one). */
+  checkpointEvery?: number;
 }
 
 /** One epoch = max(floor(trainSize / batchSize), 1) iterations (the book's iter_per_epoch). */
@@ -80,30 +117,45 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   const testSet = limitSplit(data.test, hp.testLimit);
   const D = trainSet.rows * trainSet.cols;
   const rng = new Rng(hp.seed);
-  const net = initialNet(D, 10, hp, rng);
+  const resume = options.resumeFrom;
+  const net = resume ? restoredNet(D, 10, hp, rng, resume) : initialNet(D, 10, hp, rng);
   const B = hp.batchSize;
   const x = new Float64Array(B * D); // [B × D] the minibatch, normalized
   const t = new Uint8Array(B); // [B] its labels
   const indices = new Int32Array(B);
   const yieldEveryMs = options.yieldEveryMs ?? 50;
+  const checkpointEvery = options.checkpointEvery ?? 0;
 
   emit("start", { totalIterations: hp.iters, trainSize: trainSet.count, testSize: testSet.count, hyperparameters: hp });
-  const t0 = performance.now();
-  let lastYield = t0;
-  let epoch = 0;
-  let finalLoss = Number.NaN;
-  let trainAccuracy = Number.NaN;
-  let testAccuracy = Number.NaN;
-  let evaluatedAt = -1;
-  let i = 0;
+  // Elapsed time continues from the checkpoint's.
+  const t0 = performance.now() - (resume?.elapsedS ?? 0) * 1000;
+  let lastYield = performance.now();
+  let epoch = resume?.epoch ?? 0;
+  let finalLoss = resume?.finalLoss ?? Number.NaN;
+  let trainAccuracy = resume?.trainAccuracy ?? Number.NaN;
+  let testAccuracy = resume?.testAccuracy ?? Number.NaN;
+  let evaluatedAt = resume?.evaluatedAt ?? -1;
+  let diverged: TrainResult["diverged"];
+  let i = resume?.iteration ?? 0;
   const evaluate = (iteration: number) => {
     trainAccuracy = accuracyOnSplit(net, trainSet);
     testAccuracy = accuracyOnSplit(net, testSet);
     evaluatedAt = iteration;
     emit("epoch", { epoch: epoch++, iteration, trainAccuracy, testAccuracy, elapsedS: (performance.now() - t0) / 1000 });
   };
+  const snapshot = (): TrainState => ({
+    iteration: i,
+    epoch,
+    evaluatedAt,
+    finalLoss,
+    trainAccuracy,
+    testAccuracy,
+    elapsedS: (performance.now() - t0) / 1000,
+    rng: rng.getState(),
+    params: { W1: net.params.W1.slice(), b1: net.params.b1.slice(), W2: net.params.W2.slice(), b2: net.params.b2.slice() },
+  });
 
-  for (; i < hp.iters; i++) {
+  while (i < hp.iters) {
     if (options.signal?.aborted) break;
     rng.choice(trainSet.count, B, indices);
     gatherBatch(trainSet, indices, x, t);
@@ -111,7 +163,15 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
     net.sgdStep(grads, hp.lr);
     finalLoss = net.loss(x, t);
     emit("iteration", { iteration: i, loss: finalLoss });
+    if (!Number.isFinite(finalLoss)) {
+      // Once NaN/Infinity is in the weights it never leaves: stop now, evaluate nothing.
+      diverged = { iteration: i, loss: finalLoss };
+      i++;
+      break;
+    }
     if (i % hp.evalEvery === 0) evaluate(i);
+    i++;
+    if (checkpointEvery > 0 && i % checkpointEvery === 0 && i < hp.iters) emit("checkpoint", snapshot());
     const now = performance.now();
     if (now - lastYield >= yieldEveryMs) {
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -119,7 +179,10 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
     }
   }
   const completed = i;
-  if (completed > 0 && evaluatedAt !== completed - 1) evaluate(completed - 1);
+  const interrupted = completed < hp.iters && !diverged;
+  // The state before any final evaluation: resuming from it replays exactly what an uninterrupted run does.
+  const state = snapshot();
+  if (!interrupted && !diverged && completed > 0 && evaluatedAt !== completed - 1) evaluate(completed - 1);
   const result: TrainResult = {
     net,
     iterations: completed,
@@ -127,10 +190,25 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
     trainAccuracy,
     testAccuracy,
     wallTimeS: (performance.now() - t0) / 1000,
-    interrupted: completed < hp.iters,
+    interrupted,
+    ...(diverged ? { diverged } : {}),
+    state,
   };
   emit("done", result);
   return result;
+}
+
+/** The network of a resumed run: the checkpoint's parameters, and the generator where it stopped. */
+function restoredNet(inputSize: number, outputSize: number, hp: ResolvedHyperparameters, rng: Rng, state: TrainState): TwoLayerNet {
+  const net = new TwoLayerNet(inputSize, hp.hiddenSize, outputSize, { weightInitStd: 0 });
+  for (const name of PARAM_NAMES) {
+    if (state.params[name].length !== net.params[name].length) {
+      throw new RangeError(`resume state: ${name} has ${state.params[name].length} values, expected ${net.params[name].length}`);
+    }
+    net.params[name].set(state.params[name]);
+  }
+  rng.setState(state.rng);
+  return net;
 }
 
 /** The first `limit` examples of a split (views, no copies). */

@@ -3,16 +3,23 @@
  * streamed while training: rows are buffered briefly and appended with synchronous writes, so
  * whatever was trained is on disk when the process stops, even on a signal.
  */
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
 import path from "node:path";
+import { writeFileAtomicSync } from "../../io/files.js";
 import type { EpochEvent, IterationEvent, TrainListener } from "../../train/trainer.js";
 
 class CsvStream {
   private fd: number;
   private pending: string[] = [];
-  constructor(file: string, header: string) {
-    this.fd = openSync(file, "w");
-    writeSync(this.fd, header + "\n");
+  /** `keepRows`: continue an existing file (a resumed run), keeping only the rows it accepts. */
+  constructor(file: string, header: string, keepRows?: (firstField: number) => boolean) {
+    if (keepRows) {
+      trimCsv(file, header, keepRows);
+      this.fd = openSync(file, "a");
+    } else {
+      this.fd = openSync(file, "w");
+      writeSync(this.fd, header + "\n");
+    }
   }
   row(line: string): void {
     this.pending.push(line);
@@ -31,14 +38,34 @@ class CsvStream {
   }
 }
 
+/**
+ * Rewrite `file` (atomically) with its header and only the complete rows whose first field passes
+ * `keep`: after a crash, rows written after the last checkpoint, or a half-written last line, go.
+ */
+function trimCsv(file: string, header: string, keep: (firstField: number) => boolean): void {
+  const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+  const lines = text.split("\n").slice(1, -1); // no header; the last piece is "" or a line cut short
+  const rows = lines.filter((line) => {
+    const first = line.split(",", 1)[0];
+    return /^\d+$/.test(first) && keep(Number(first));
+  });
+  writeFileAtomicSync(file, [header, ...rows].join("\n") + "\n");
+}
+
+/** Where a resumed run continues: rows for iterations and evaluations before these are kept. */
+export interface CsvResume {
+  iteration: number;
+  epoch: number;
+}
+
 export class CsvReporter implements TrainListener {
   private loss: CsvStream;
   private epochs: CsvStream;
   private lastFlush = Date.now();
 
-  constructor(runDir: string) {
-    this.loss = new CsvStream(path.join(runDir, "loss.csv"), "iteration,loss");
-    this.epochs = new CsvStream(path.join(runDir, "epochs.csv"), "epoch,iteration,train_acc,test_acc,elapsed_s");
+  constructor(runDir: string, resume?: CsvResume) {
+    this.loss = new CsvStream(path.join(runDir, "loss.csv"), "iteration,loss", resume && ((i) => i < resume.iteration));
+    this.epochs = new CsvStream(path.join(runDir, "epochs.csv"), "epoch,iteration,train_acc,test_acc,elapsed_s", resume && ((e) => e < resume.epoch));
   }
 
   iteration(e: IterationEvent): void {
