@@ -127,6 +127,13 @@ describe("the lr sweep script", () => {
     for (const label of ["lr-0.1", "lr-1", "lr-partial"]) expect(svg).toContain(`>${label}</text>`);
   });
 
+  it("mnist-report expands a glob the shell left alone; files it matches (logs, svg) are ignored", async () => {
+    const r = await runBin("mnist-report", [path.join(SWEEP, "*"), "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe("");
+    expect(JSON.parse(r.stdout).runs.map((x: { run: string }) => path.basename(x.run)).sort()).toEqual(["lr-0.1", "lr-1", "lr-partial"]);
+  });
+
   it("mnist-report: a missing folder is exit 1, --json with --csv exit 2", async () => {
     let r = await runBin("mnist-report", [path.join(tmp.dir, "nope")]);
     expect(r.code).toBe(1);

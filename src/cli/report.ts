@@ -62,16 +62,24 @@ export async function main(argv: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-/** Each argument: a run folder, or a folder whose subfolders are runs. Anything else is noted and skipped. */
+/** Each argument (or glob): a run folder, or a folder whose subfolders are runs. Files are ignored; other folders noted and skipped. */
 export async function expandRunDirs(args: string[], note: (line: string) => void): Promise<string[]> {
   const dirs: string[] = [];
+  const expanded: string[] = [];
   for (const arg of args) {
+    const exists = await fs.stat(arg).then(() => true, () => false);
+    // A pattern the shell did not expand (quoted, or a shell without globbing): expand it here.
+    if (!exists && /[*?[]/.test(arg)) {
+      const matches = await expandGlob(arg);
+      if (matches.length === 0) throw new MnistError(`${arg}: no folder matches`);
+      expanded.push(...matches);
+    } else expanded.push(arg);
+  }
+  for (const arg of expanded) {
     const stat = await fs.stat(arg).catch(() => null);
     if (!stat) throw new MnistError(`${arg}: no such folder`);
-    if (!stat.isDirectory()) {
-      note(`skipping ${arg}: not a folder`);
-      continue;
-    }
+    // Files a glob picks up beside the run folders (logs, overlay.svg) are not runs: skipped quietly.
+    if (!stat.isDirectory()) continue;
     if (await isRunDir(arg)) {
       dirs.push(arg);
       continue;
@@ -83,6 +91,30 @@ export async function expandRunDirs(args: string[], note: (line: string) => void
     dirs.push(...runs);
   }
   return [...new Set(dirs)];
+}
+
+/** `*`, `?` and `[…]` in any path segment (no `**`), matched against folder entries, sorted. */
+export async function expandGlob(pattern: string): Promise<string[]> {
+  const absolute = path.isAbsolute(pattern);
+  const segments = pattern.split(/[\\/]+/).filter((s, i) => s !== "" || i === 0);
+  let paths = [absolute ? path.parse(path.resolve(pattern)).root : ""];
+  for (const segment of segments) {
+    if (segment === "") continue;
+    if (!/[*?[]/.test(segment)) {
+      paths = paths.map((p) => (p ? path.join(p, segment) : segment));
+      continue;
+    }
+    const re = new RegExp(
+      "^" + segment.replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".").replace(/\[!/g, "[^") + "$",
+    );
+    const next: string[] = [];
+    for (const p of paths) {
+      const entries = await fs.readdir(p || ".").catch(() => [] as string[]);
+      for (const e of entries.sort()) if (re.test(e) && !(e.startsWith(".") && !segment.startsWith("."))) next.push(p ? path.join(p, e) : e);
+    }
+    paths = next;
+  }
+  return paths;
 }
 
 /** Short legend labels: the folder names, or the paths when names repeat. */
