@@ -29,7 +29,7 @@ describe("mnist-train", () => {
     expect(summary.hyperparameters).toMatchObject({ iters: 30, batchSize: 20, lr: 0.1, hiddenSize: 50, grad: "analytic", evalEvery: 25 });
     expect(summary.testAccuracy).toBeGreaterThanOrEqual(0);
     expect(summary.testAccuracy).toBeLessThanOrEqual(1);
-    expect(readdirSync(out).sort()).toEqual(["config.json", "epochs.csv", "loss.csv", "model.json"]);
+    expect(readdirSync(out).sort()).toEqual(["config.json", "curves.svg", "epochs.csv", "loss.csv", "model.json", "summary.json"]);
     // human logs went to stderr, plain (piped): epoch lines in the documented form
     expect(r.stderr).toMatch(/^epoch 0  train 0\.\d{4}  test 0\.\d{4}/m);
   });

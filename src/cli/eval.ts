@@ -13,6 +13,7 @@ import { ModelJsonSchema, netFromModelJson, type ModelJson } from "../model/mode
 import { predictSplit } from "../train/evaluate.js";
 import { limitSplit } from "../train/trainer.js";
 import { EXIT, newProgram } from "./run-command.js";
+import { formatErrors, parseShowErrors } from "./show-errors.js";
 import { flagValues } from "./train-options.js";
 
 const NAME = "mnist-eval";
@@ -45,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     .option("--data-dir <dir>", "download cache folder (default: data)")
     .option("--limit <n>", "evaluate only the first N test images")
     .option("--json", "print the report as one JSON line")
+    .option("--show-errors <n>", "draw the first N misclassified test digits with their true and predicted labels")
     .option("--no-color", "no colours (also: NO_COLOR=1)")
     .option("--debug", "show stack traces on errors")
     .helpOption("-h, --help");
@@ -55,6 +57,7 @@ export async function main(argv: string[]): Promise<number> {
   const parsed = EvalFlagsSchema.safeParse(flagValues(raw));
   if (!parsed.success) throw new UsageError(describeZodIssue(parsed.error.issues[0], raw, "flag"));
   const options = parsed.data;
+  const showErrors = parseShowErrors(flags.showErrors);
 
   const model = await readJsonFile(modelFile, ModelJsonSchema, MAX_MODEL_BYTES);
   const net = netFromModelJson(model);
@@ -71,6 +74,7 @@ export async function main(argv: string[]): Promise<number> {
   else {
     const color = flags.color !== false && !process.env.NO_COLOR && process.stdout.isTTY === true;
     process.stdout.write(formatReport(report, new Chalk({ level: color && supportsColor ? supportsColor.level : 0 })));
+    if (showErrors) process.stdout.write(formatErrors(test, predicted, showErrors, process.stdout.columns ?? 80));
   }
   return EXIT.ok;
 }

@@ -11,6 +11,8 @@ import { DivergedError, FileFormatError, MnistError, UsageError } from "../error
 import { parseJsonText, readJsonFile, writeFileAtomic, writeFileAtomicSync } from "../io/files.js";
 import { describeZodIssue, kebab } from "../io/zod-message.js";
 import { toModelJson } from "../model/model-json.js";
+import { finishRunFolder } from "../report/finish-run.js";
+import { terminalLossChart } from "../report/terminal-chart.js";
 import { CheckpointSchema, MAX_CHECKPOINT_BYTES, stateFromCheckpoint, toCheckpointJson, type CheckpointJson } from "../train/checkpoint.js";
 import { defaultEvalEvery, limitSplit, train, type TrainListener, type TrainResult, type TrainState } from "../train/trainer.js";
 import type { ResolvedHyperparameters } from "../train/hyperparameters.js";
@@ -166,21 +168,21 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     `${chalk.bold("done")} in ${result.wallTimeS.toFixed(1)} s: final loss ${result.finalLoss.toFixed(4)}, ` +
       `train ${chalk.green(result.trainAccuracy.toFixed(4))}, test ${chalk.cyan(result.testAccuracy.toFixed(4))}; model ${modelFile}`,
   );
-  if (json) {
-    process.stdout.write(
-      JSON.stringify({
-        runDir,
-        model: modelFile,
-        hyperparameters,
-        seed: hp.seed,
-        iterations: result.iterations,
-        finalLoss: result.finalLoss,
-        trainAccuracy: result.trainAccuracy,
-        testAccuracy: result.testAccuracy,
-        wallTimeS: result.wallTimeS,
-      }) + "\n",
-    );
-  }
+  const summary = {
+    runDir,
+    model: modelFile,
+    hyperparameters,
+    seed: hp.seed,
+    iterations: result.iterations,
+    finalLoss: result.finalLoss,
+    trainAccuracy: result.trainAccuracy,
+    testAccuracy: result.testAccuracy,
+    wallTimeS: result.wallTimeS,
+  };
+  // summary.json (this line, for mnist-report) and curves.svg (the book's Fig. 4-11 and 4-12).
+  const run = await finishRunFolder(runDir, summary);
+  if (!quiet && process.stderr.isTTY) process.stderr.write(terminalLossChart(run.loss.map((p) => p.loss), chalk));
+  if (json) process.stdout.write(JSON.stringify(summary) + "\n");
   return EXIT.ok;
 }
 

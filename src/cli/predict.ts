@@ -1,0 +1,86 @@
+/**
+ * mnist-predict model.json image.png…: classify pictures of digits (your own handwriting, from any
+ * paint program). Each PNG goes through MNIST's own preprocessing (src/image/mnist-preprocess.ts);
+ * prints the digit and the ten probabilities, and with --show the 28×28 input the network saw.
+ */
+import { promises as fs } from "node:fs";
+import { Chalk, supportsColor, type ChalkInstance } from "chalk";
+import { FileFormatError } from "../errors.js";
+import { PIXEL_SCALE } from "../data/mnist.js";
+import { readJsonFile } from "../io/files.js";
+import { digitArt } from "../image/digit-art.js";
+import { decodePng, FIELD, mnistFromImage } from "../image/mnist-preprocess.js";
+import { ModelJsonSchema, netFromModelJson } from "../model/model-json.js";
+import { MAX_MODEL_BYTES } from "./eval.js";
+import { EXIT, newProgram } from "./run-command.js";
+
+const NAME = "mnist-predict";
+/** A photo of a digit is a few MB; this bounds what we decode. */
+const MAX_IMAGE_BYTES = 64 * 1024 * 1024;
+
+export interface Prediction {
+  image: string;
+  digit: number;
+  probabilities: number[];
+  /** The picture had dark ink on a light background and was inverted. */
+  inverted: boolean;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = newProgram(NAME)
+    .description("Classify PNG pictures of digits with a trained model (MNIST preprocessing: invert, crop, fit 20×20, centre by mass in 28×28).")
+    .argument("<model>", "model.json written by mnist-train")
+    .argument("<image...>", "PNG files, one digit each (dark on light or light on dark)")
+    .option("--show", "draw the 28×28 input the network sees, with Unicode shading")
+    .option("--json", "print one JSON line: { model, predictions: [{ image, digit, probabilities, inverted }] }")
+    .option("--no-color", "no colours (also: NO_COLOR=1)")
+    .option("--debug", "show stack traces on errors")
+    .helpOption("-h, --help");
+  program.parse(argv, { from: "user" });
+  const flags = program.opts();
+  const [modelFile, ...images] = program.args;
+
+  const model = await readJsonFile(modelFile, ModelJsonSchema, MAX_MODEL_BYTES);
+  const net = netFromModelJson(model);
+  if (net.inputSize !== FIELD * FIELD || net.outputSize !== 10) {
+    throw new FileFormatError(modelFile, `the model is ${net.inputSize}-${net.hiddenSize}-${net.outputSize}, but digits need ${FIELD * FIELD} inputs and 10 outputs`);
+  }
+  const inputs = [];
+  for (const image of images) {
+    const stat = await fs.stat(image).catch(() => null);
+    if (!stat) throw new FileFormatError(image, "no such file");
+    if (!stat.isFile()) throw new FileFormatError(image, "is not a regular file");
+    if (stat.size > MAX_IMAGE_BYTES) throw new FileFormatError(image, `is ${stat.size} bytes, more than the ${MAX_IMAGE_BYTES} accepted`);
+    inputs.push({ image, ...mnistFromImage(decodePng(await fs.readFile(image), image), image) });
+  }
+
+  const x = new Float64Array(FIELD * FIELD);
+  const results = inputs.map(({ image, pixels, inverted }) => {
+    for (let i = 0; i < x.length; i++) x[i] = PIXEL_SCALE[pixels[i]];
+    const probabilities = Array.from(net.predict(x));
+    const digit = probabilities.indexOf(Math.max(...probabilities));
+    return { prediction: { image, digit, probabilities, inverted } satisfies Prediction, pixels };
+  });
+
+  if (flags.json) {
+    process.stdout.write(JSON.stringify({ model: modelFile, predictions: results.map((r) => r.prediction) }) + "\n");
+  } else {
+    const color = flags.color !== false && !process.env.NO_COLOR && process.stdout.isTTY === true;
+    const c = new Chalk({ level: color && supportsColor ? supportsColor.level : 0 });
+    const blocks = results.map((r) => formatPrediction(r.prediction, c, flags.show ? r.pixels : undefined));
+    process.stdout.write(blocks.join("\n"));
+  }
+  return EXIT.ok;
+}
+
+export function formatPrediction(p: Prediction, c: ChalkInstance, pixels?: Uint8Array): string {
+  const lines: string[] = [];
+  lines.push(`${c.bold(p.image)}: ${c.green.bold(String(p.digit))}  ${c.dim(`(p = ${p.probabilities[p.digit].toFixed(3)}${p.inverted ? "; dark ink on a light background, inverted" : ""})`)}`);
+  if (pixels) lines.push(...digitArt(pixels, FIELD, "full").map((l) => "  " + l));
+  p.probabilities.forEach((prob, k) => {
+    const bar = "█".repeat(Math.round(prob * 30));
+    const row = `  ${k}  ${prob.toFixed(4)}  ${bar}`;
+    lines.push(k === p.digit ? c.green(row) : row);
+  });
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,229 @@
+/**
+ * The book's two figures for a run, as one SVG: the loss per iteration (Fig. 4-11, raw and
+ * smoothed) beside the train/test accuracy per epoch (Fig. 4-12, train solid, test dashed), titled
+ * with the hyperparameters. Pure: run data → Vega-Lite spec → SVG string (Vega renders headless,
+ * no canvas or browser). The overlay of several runs for mnist-report is built the same way.
+ */
+import type { TopLevelSpec } from "vega-lite";
+import type { EpochPoint, LossPoint, RunData } from "./run-data.js";
+
+/** Raw loss points drawn at most (10,000 iterations → every 10th): keeps curves.svg small. */
+export const MAX_RAW_POINTS = 1000;
+/** Moving-average window of the smoothed loss, in iterations. */
+export const SMOOTH_WINDOW = 100;
+const TRAIN_SIZE = 60_000;
+
+export const SERIES = { train: "train", test: "test" } as const;
+
+/** Iterations per epoch as the trainer counts them: max(floor(train size / batch size), 1). */
+export function itersPerEpoch(config: Record<string, unknown>): number {
+  const trainSize = Math.min(num(config.trainLimit) ?? TRAIN_SIZE, TRAIN_SIZE);
+  const batch = num(config.batchSize) ?? 100;
+  return Math.max(Math.floor(trainSize / batch), 1);
+}
+
+/** Trailing moving average over `window` points (shorter at the start); NaN points are skipped. */
+export function movingAverage(values: number[], window: number): number[] {
+  const out = new Array<number>(values.length);
+  let sum = 0;
+  let count = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (Number.isFinite(values[i])) {
+      sum += values[i];
+      count++;
+    }
+    const j = i - window;
+    if (j >= 0 && Number.isFinite(values[j])) {
+      sum -= values[j];
+      count--;
+    }
+    out[i] = count > 0 ? sum / count : Number.NaN;
+  }
+  return out;
+}
+
+export interface LossSeries {
+  rows: { iteration: number; loss: number | null; series: string }[];
+  rawLabel: string;
+  smoothLabel: string;
+  stride: number;
+}
+
+/** Raw loss (every `stride`-th iteration when there are many) and its moving average, long form. */
+export function lossSeries(loss: LossPoint[], maxRaw = MAX_RAW_POINTS, window = SMOOTH_WINDOW): LossSeries {
+  const stride = Math.max(1, Math.ceil(loss.length / maxRaw));
+  const rawLabel = stride === 1 ? "loss (every iteration)" : `loss (1 in ${stride} iterations)`;
+  const smoothLabel = `moving average (${window} iterations)`;
+  const smooth = movingAverage(
+    loss.map((p) => p.loss),
+    window,
+  );
+  const rows: LossSeries["rows"] = [];
+  const finite = (v: number) => (Number.isFinite(v) ? v : null);
+  for (let i = 0; i < loss.length; i += stride) rows.push({ iteration: loss[i].iteration, loss: finite(loss[i].loss), series: rawLabel });
+  for (let i = 0; i < loss.length; i += stride) rows.push({ iteration: loss[i].iteration, loss: finite(smooth[i]), series: smoothLabel });
+  // Always end on the last iteration, so the curve reaches the final loss.
+  const last = loss.length - 1;
+  if (last >= 0 && last % stride !== 0) {
+    rows.push({ iteration: loss[last].iteration, loss: finite(loss[last].loss), series: rawLabel });
+    rows.push({ iteration: loss[last].iteration, loss: finite(smooth[last]), series: smoothLabel });
+  }
+  return { rows, rawLabel, smoothLabel, stride };
+}
+
+/** Accuracy per epoch, long form: x = iteration / iterations per epoch (0, 1, 2, … and a final fraction). */
+export function accuracySeries(epochs: EpochPoint[], perEpoch: number, run?: string) {
+  return epochs.flatMap((e) => {
+    const epoch = round(e.iteration / perEpoch, 4);
+    return [
+      { epoch, accuracy: e.trainAccuracy, split: SERIES.train, ...(run ? { run } : {}) },
+      { epoch, accuracy: e.testAccuracy, split: SERIES.test, ...(run ? { run } : {}) },
+    ];
+  });
+}
+
+/** "lr 0.1 · hidden 50 · batch 100 · 10000 iterations · seed 1" (and the subsets, when limited). */
+export function hyperparameterTitle(config: Record<string, unknown>): string {
+  const parts = [
+    `lr ${config.lr ?? "?"}`,
+    `hidden ${config.hiddenSize ?? "?"}`,
+    `batch ${config.batchSize ?? "?"}`,
+    `${config.iters ?? "?"} iterations`,
+    `seed ${config.seed ?? "?"}`,
+  ];
+  if (config.grad && config.grad !== "analytic") parts.push(`${config.grad} gradient`);
+  if (config.trainLimit !== undefined) parts.push(`${config.trainLimit} train images`);
+  if (config.testLimit !== undefined) parts.push(`${config.testLimit} test images`);
+  return parts.join(" · ");
+}
+
+const WIDTH = 360;
+const HEIGHT = 240;
+const DASH = { domain: [SERIES.train, SERIES.test], range: [[1, 0], [6, 4]] };
+
+export function curvesSpec(run: RunData): TopLevelSpec {
+  const loss = lossSeries(run.loss);
+  const perEpoch = itersPerEpoch(run.config);
+  const s = run.summary;
+  const results = [
+    s.finalLoss !== null ? `final loss ${s.finalLoss.toFixed(4)}` : null,
+    s.trainAccuracy !== null ? `train ${s.trainAccuracy.toFixed(4)}` : null,
+    s.testAccuracy !== null ? `test ${s.testAccuracy.toFixed(4)}` : null,
+    run.complete ? null : "incomplete run",
+  ].filter((x): x is string => x !== null);
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title: { text: hyperparameterTitle(run.config), subtitle: results.join(" · "), anchor: "start" },
+    background: "white",
+    padding: 12,
+    hconcat: [
+      {
+        title: "Loss per iteration",
+        width: WIDTH,
+        height: HEIGHT,
+        data: { values: loss.rows },
+        mark: { type: "line", strokeWidth: 1.5, clip: true },
+        encoding: {
+          x: { field: "iteration", type: "quantitative", title: "iteration" },
+          y: { field: "loss", type: "quantitative", title: "loss", scale: { zero: true } },
+          color: {
+            field: "series",
+            type: "nominal",
+            title: null,
+            scale: { domain: [loss.rawLabel, loss.smoothLabel], range: ["#9ecae1", "#08519c"] },
+            legend: { orient: "top-right", labelLimit: 400 },
+          },
+          order: { field: "series", sort: "descending" },
+        },
+      },
+      {
+        title: "Accuracy per epoch",
+        width: WIDTH,
+        height: HEIGHT,
+        data: { values: accuracySeries(run.epochs, perEpoch) },
+        mark: { type: "line", point: true, strokeWidth: 2 },
+        encoding: {
+          x: { field: "epoch", type: "quantitative", title: `epochs (${perEpoch} iterations each)` },
+          y: { field: "accuracy", type: "quantitative", title: "accuracy", scale: { domain: [0, 1] } },
+          color: { field: "split", type: "nominal", title: null, scale: { domain: DASH.domain, range: ["#1f77b4", "#ff7f0e"] }, legend: { orient: "bottom-right" } },
+          strokeDash: { field: "split", type: "nominal", title: null, scale: DASH, legend: null },
+        },
+      },
+    ],
+    resolve: { scale: { color: "independent" }, legend: { color: "independent" } },
+  } as TopLevelSpec;
+}
+
+/** Several runs on the same axes: smoothed loss per run, and accuracy per epoch (train solid, test dashed). */
+export function overlaySpec(runs: { label: string; run: RunData }[]): TopLevelSpec {
+  const lossRows = runs.flatMap(({ label, run }) =>
+    lossSeries(run.loss).rows
+      .filter((r) => !r.series.startsWith("loss"))
+      .map((r) => ({ iteration: r.iteration, loss: r.loss, run: label })),
+  );
+  const accRows = runs.flatMap(({ label, run }) => accuracySeries(run.epochs, itersPerEpoch(run.config), label));
+  const order = runs.map((r) => r.label);
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title: { text: `${runs.length} runs`, subtitle: "loss: moving average over 100 iterations · accuracy: train solid, test dashed", anchor: "start" },
+    background: "white",
+    padding: 12,
+    hconcat: [
+      {
+        title: "Loss per iteration (smoothed)",
+        width: WIDTH,
+        height: HEIGHT,
+        data: { values: lossRows },
+        mark: { type: "line", strokeWidth: 1.5, clip: true },
+        encoding: {
+          x: { field: "iteration", type: "quantitative" },
+          y: { field: "loss", type: "quantitative", scale: { zero: true } },
+          color: { field: "run", type: "nominal", scale: { domain: order } },
+        },
+      },
+      {
+        title: "Accuracy per epoch",
+        width: WIDTH,
+        height: HEIGHT,
+        data: { values: accRows },
+        mark: { type: "line", strokeWidth: 1.5 },
+        encoding: {
+          x: { field: "epoch", type: "quantitative", title: "epochs" },
+          y: { field: "accuracy", type: "quantitative", scale: { domain: [0, 1] } },
+          color: { field: "run", type: "nominal", scale: { domain: order } },
+          strokeDash: { field: "split", type: "nominal", title: null, scale: DASH },
+          detail: { field: "split" },
+        },
+      },
+    ],
+    resolve: { scale: { color: "shared" } },
+  } as TopLevelSpec;
+}
+
+/** Render a Vega-Lite spec to an SVG string, headless (Vega's "none" renderer, no canvas needed). */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  // Loaded on demand: vega is large and only the commands that draw need it.
+  const [vega, vl] = await Promise.all([import("vega"), import("vega-lite")]);
+  // Vega-Lite would print its warnings on stdout; a chart's stdout belongs to the command's results.
+  const quiet = { level: () => quiet, error: (...a: unknown[]) => { throw new Error(a.join(" ")); }, warn: () => quiet, info: () => quiet, debug: () => quiet };
+  const compiled = vl.compile(spec, { logger: quiet as never }).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: "none", logLevel: vega.Error });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+export async function curvesSvg(run: RunData): Promise<string> {
+  return renderSvg(curvesSpec(run));
+}
+
+function num(v: unknown): number | undefined {
+  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

@@ -1,0 +1,142 @@
+/**
+ * Reading a run folder back: config.json (the resolved options), loss.csv, epochs.csv, and, for a
+ * completed run, summary.json (the `--json` summary line, wall time included) or model.json. A
+ * folder whose run was interrupted has no model.json: it still reads, marked incomplete, with
+ * whatever its CSVs hold.
+ */
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { FileFormatError } from "../errors.js";
+import { readJsonFile } from "../io/files.js";
+
+export interface LossPoint {
+  iteration: number;
+  loss: number;
+}
+
+export interface EpochPoint {
+  epoch: number;
+  iteration: number;
+  trainAccuracy: number;
+  testAccuracy: number;
+  elapsedS: number;
+}
+
+/** What a completed run records about itself (summary.json is the `--json` line of mnist-train). */
+export interface RunSummary {
+  iterations: number;
+  finalLoss: number | null;
+  trainAccuracy: number | null;
+  testAccuracy: number | null;
+  /** null when only model.json is there (runs written before summary.json existed). */
+  wallTimeS: number | null;
+}
+
+export interface RunData {
+  dir: string;
+  /** config.json: the resolved options (hyperparameters, seed, limits, data source). */
+  config: Record<string, unknown>;
+  loss: LossPoint[];
+  epochs: EpochPoint[];
+  /** model.json was written: training ran to the end. */
+  complete: boolean;
+  /** For a complete run, its recorded results; for an incomplete one, the last CSV rows. */
+  summary: RunSummary;
+}
+
+export const SUMMARY_FILE = "summary.json";
+
+/** The summary.json / `--json` line mnist-train writes at the end of a run. */
+export const SummarySchema = z.object({
+  iterations: z.number().int().min(0),
+  finalLoss: z.number().nullable(),
+  trainAccuracy: z.number().nullable(),
+  testAccuracy: z.number().nullable(),
+  wallTimeS: z.number().nullable(),
+});
+
+const ModelTrainingSchema = z.object({
+  training: z.object({ iterations: z.number(), finalLoss: z.number().nullable(), trainAccuracy: z.number().nullable(), testAccuracy: z.number().nullable() }),
+});
+
+/** Is `dir` a run folder (has config.json or loss.csv)? */
+export async function isRunDir(dir: string): Promise<boolean> {
+  for (const f of ["config.json", "loss.csv"]) {
+    if (await exists(path.join(dir, f))) return true;
+  }
+  return false;
+}
+
+export async function readRun(dir: string): Promise<RunData> {
+  const config = await readJson(path.join(dir, "config.json"), z.record(z.string(), z.unknown()));
+  const loss = parseCsv(await readText(path.join(dir, "loss.csv")), path.join(dir, "loss.csv"), ["iteration", "loss"]).map(
+    ([iteration, l]) => ({ iteration, loss: l }),
+  );
+  const epochs = parseCsv(await readText(path.join(dir, "epochs.csv")), path.join(dir, "epochs.csv"), [
+    "epoch",
+    "iteration",
+    "train_acc",
+    "test_acc",
+    "elapsed_s",
+  ]).map(([epoch, iteration, trainAccuracy, testAccuracy, elapsedS]) => ({ epoch, iteration, trainAccuracy, testAccuracy, elapsedS }));
+  const complete = await exists(path.join(dir, "model.json"));
+  let summary: RunSummary;
+  if (complete && (await exists(path.join(dir, SUMMARY_FILE)))) {
+    summary = await readJson(path.join(dir, SUMMARY_FILE), SummarySchema);
+  } else if (complete) {
+    const { training } = await readJson(path.join(dir, "model.json"), ModelTrainingSchema);
+    summary = { ...training, wallTimeS: null };
+  } else {
+    const last = epochs.at(-1);
+    summary = {
+      iterations: loss.length,
+      finalLoss: loss.at(-1)?.loss ?? null,
+      trainAccuracy: last?.trainAccuracy ?? null,
+      testAccuracy: last?.testAccuracy ?? null,
+      wallTimeS: last?.elapsedS ?? null,
+    };
+  }
+  return { dir, config, loss, epochs, complete, summary };
+}
+
+/** Rows of numbers under an expected header. A trailing partial line (a run still writing) is dropped. */
+export function parseCsv(text: string, file: string, header: string[]): number[][] {
+  const lines = text.split("\n");
+  if (lines[0].trim() !== header.join(",")) throw new FileFormatError(file, `expected the header "${header.join(",")}"`);
+  const rows: number[][] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    if (line.trim() === "") continue;
+    // The last line without its newline may be half-written by a run still in progress.
+    if (i === lines.length - 1 && !text.endsWith("\n")) break;
+    const cells = line.split(",");
+    if (cells.length !== header.length) throw new FileFormatError(file, `line ${i + 1} has ${cells.length} fields, expected ${header.length}`);
+    // "NaN" (a diverged loss) parses to NaN and is kept: the curves show where it stops.
+    rows.push(cells.map(Number));
+  }
+  return rows;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function readText(file: string): Promise<string> {
+  try {
+    return await fs.readFile(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new FileFormatError(file, code === "ENOENT" ? "no such file" : `cannot read (${code})`);
+  }
+}
+
+/** model.json can be large (float64 weights); config.json and summary.json are small. */
+const MAX_JSON_BYTES = 256 * 1024 * 1024;
+
+function readJson<S extends z.ZodType>(file: string, schema: S): Promise<z.output<S>> {
+  return readJsonFile(file, schema, MAX_JSON_BYTES);
+}
