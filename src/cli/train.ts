@@ -16,6 +16,7 @@ import { ConsoleReporter } from "./reporters/console.js";
 import { EXIT, newProgram } from "./run-command.js";
 import { defaultRunDir, prepareRunDir } from "./run-dir.js";
 import { stderrChalk } from "./style.js";
+import { parseThreads } from "./threads.js";
 import { resolveTrainOptions, TRAIN_DEFAULTS, type TrainOptions } from "./train-options.js";
 
 const NAME = "mnist-train";
@@ -29,6 +30,7 @@ function buildProgram() {
     .option("--lr <x>", `learning rate (default ${d.lr})`)
     .option("--hidden-size <n>", `hidden units (default ${d.hiddenSize})`)
     .addOption(new Option("--grad <mode>", `gradient: ${GRAD_MODES.join(" or ")} (default ${d.grad})`))
+    .option("--threads <n>", "--grad numerical: worker threads (default: every core; the result does not depend on it)")
     .option("--weight-init-std <x>", `std of the Gaussian initial weights (default ${d.weightInitStd})`)
     .option("--seed <n>", "random seed for weights and minibatches (default: random, recorded)")
     .option("--eval-every <n>", "iterations between accuracy evaluations (default: one epoch = max(floor(train size / batch size), 1))")
@@ -52,8 +54,9 @@ export async function main(argv: string[]): Promise<number> {
   program.parse(argv, { from: "user" });
   const flags = program.opts();
   const { json, quiet, color, config, out, force } = flags as Record<string, unknown>;
+  const threads = parseThreads(flags.threads as string | undefined);
   const hyperFlags = { ...flags };
-  for (const key of ["json", "quiet", "color", "config", "out", "force", "debug"]) delete hyperFlags[key];
+  for (const key of ["json", "quiet", "color", "config", "out", "force", "debug", "threads"]) delete hyperFlags[key];
   const options = await resolveTrainOptions(hyperFlags, config as string | undefined);
 
   const chalk = stderrChalk(color !== false);
@@ -87,7 +90,7 @@ export async function main(argv: string[]): Promise<number> {
   process.on("SIGTERM", onSignal);
   let result: TrainResult;
   try {
-    result = await train({ train: data.train, test: data.test }, hp, { listeners, signal: abort.signal });
+    result = await train({ train: data.train, test: data.test }, hp, { listeners, signal: abort.signal, numerical: { threads } });
   } finally {
     csv.close();
     consoleReporter.stop();

@@ -10,6 +10,7 @@
  */
 import { Rng } from "../core/rng.js";
 import type { MnistSplit } from "../data/mnist.js";
+import { NumericalGradientPool } from "../model/numerical-gradient-pool.js";
 import { TwoLayerNet, type Grads } from "../model/two-layer-net.js";
 import { accuracyOnSplit, gatherBatch } from "./evaluate.js";
 import type { ResolvedHyperparameters } from "./hyperparameters.js";
@@ -59,6 +60,11 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** How often the loop yields to the event loop (ms), so timers, progress bars and signals run. */
   yieldEveryMs?: number;
+  /**
+   * --grad numerical: `threads` for the fast numerical gradient (default: every core; 1 = no
+   * workers), or `naive: true` for the book's loop (two forward passes per parameter; very slow).
+   */
+  numerical?: { threads?: number; naive?: boolean };
 }
 
 /** One epoch = max(floor(trainSize / batchSize), 1) iterations (the book's iter_per_epoch). */
@@ -86,6 +92,8 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   const t = new Uint8Array(B); // [B] its labels
   const indices = new Int32Array(B);
   const yieldEveryMs = options.yieldEveryMs ?? 50;
+  // One worker pool for the whole run; idle workers do not keep the process alive after an error.
+  const numerical = hp.grad === "numerical" && !options.numerical?.naive ? new NumericalGradientPool(options.numerical?.threads) : undefined;
 
   emit("start", { totalIterations: hp.iters, trainSize: trainSet.count, testSize: testSet.count, hyperparameters: hp });
   const t0 = performance.now();
@@ -107,7 +115,8 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
     if (options.signal?.aborted) break;
     rng.choice(trainSet.count, B, indices);
     gatherBatch(trainSet, indices, x, t);
-    const grads: Grads = hp.grad === "analytic" ? net.gradient(x, t) : net.numericalGradient(x, t);
+    const grads: Grads =
+      hp.grad === "analytic" ? net.gradient(x, t) : numerical ? await numerical.gradient(net, x, t) : net.numericalGradient(x, t);
     net.sgdStep(grads, hp.lr);
     finalLoss = net.loss(x, t);
     emit("iteration", { iteration: i, loss: finalLoss });
@@ -118,6 +127,7 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
       lastYield = performance.now();
     }
   }
+  await numerical?.close();
   const completed = i;
   if (completed > 0 && evaluatedAt !== completed - 1) evaluate(completed - 1);
   const result: TrainResult = {
