@@ -124,8 +124,18 @@ export function prepareBase(params: Params, dimsIn: { I: number; H: number; O: n
     wmax: alloc(H),
   };
   const { z, q, zq, y, mom, dif, W2 } = base;
-  // The network's forward pass, as TwoLayerNet.forward computes it.
-  matmul(base.x, base.W1, N, I, H, z, base.b1); // a1
+  // The network's forward pass, as TwoLayerNet.forward computes it (the reference matmul's order
+  // of additions), skipping the pixels that are 0: adding 0·w changes nothing, so a1 is the same.
+  for (let n = 0; n < N; n++) {
+    const o = n * H;
+    for (let j = 0; j < H; j++) z[o + j] = base.b1[j];
+    for (let i = 0; i < I; i++) {
+      const v = base.x[n * I + i];
+      if (v === 0) continue;
+      const r = i * H;
+      for (let j = 0; j < H; j++) z[o + j] += v * base.W1[r + j];
+    }
+  }
   for (let i = 0; i < z.length; i++) {
     const a = z[i];
     z[i] = 1 / (1 + Math.exp(-a));
