@@ -18,5 +18,7 @@ export type { FloatArray, Labels } from "./core/functions.js";
 export { Rng } from "./core/rng.js";
 export type { RngState } from "./core/rng.js";
 export { TwoLayerNet, PARAM_NAMES } from "./model/two-layer-net.js";
+export { fastNumericalGradient } from "./model/numerical-gradient.js";
+export { NumericalGradientPool } from "./model/numerical-gradient-pool.js";
 export type { Params, Grads, ParamName, TwoLayerNetOptions } from "./model/two-layer-net.js";
 export { MnistError, UsageError, IdxFormatError, ChecksumError, DownloadError, FileFormatError } from "./errors.js";

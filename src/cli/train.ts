@@ -22,6 +22,7 @@ import { ConsoleReporter } from "./reporters/console.js";
 import { EXIT, newProgram } from "./run-command.js";
 import { checkWritable, defaultRunDir, prepareRunDir } from "./run-dir.js";
 import { stderrChalk } from "./style.js";
+import { parseThreads } from "./threads.js";
 import { flagValues, resolveTrainOptions, TRAIN_DEFAULTS, TrainOptionsSchema, type TrainOptions } from "./train-options.js";
 
 const NAME = "mnist-train";
@@ -35,6 +36,7 @@ function buildProgram() {
     .option("--lr <x>", `learning rate (default ${d.lr})`)
     .option("--hidden-size <n>", `hidden units (default ${d.hiddenSize})`)
     .addOption(new Option("--grad <mode>", `gradient: ${GRAD_MODES.join(" or ")} (default ${d.grad})`))
+    .option("--threads <n>", "--grad numerical: worker threads (default: every core; the result does not depend on it)")
     .option("--weight-init-std <x>", `std of the Gaussian initial weights (default ${d.weightInitStd})`)
     .option("--seed <n>", "random seed for weights and minibatches (default: random, recorded)")
     .option("--eval-every <n>", "iterations between accuracy evaluations (default: one epoch = max(floor(train size / batch size), 1))")
@@ -71,8 +73,9 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
   program.parse(argv, { from: "user" });
   const flags = program.opts();
   const { json, quiet, color, config, out, force, resume } = flags as Record<string, unknown>;
+  const threads = parseThreads(flags.threads as string | undefined);
   const hyperFlags = { ...flags };
-  for (const key of ["json", "quiet", "color", "config", "out", "force", "debug", "resume"]) delete hyperFlags[key];
+  for (const key of ["json", "quiet", "color", "config", "out", "force", "debug", "resume", "threads"]) delete hyperFlags[key];
   const chalk = stderrChalk(color !== false);
   const log = (line: string) => {
     if (!quiet) process.stderr.write(line + "\n");
@@ -131,7 +134,13 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
   signals.onSecond = () => csv.flush();
   let result: TrainResult;
   try {
-    result = await train({ train: data.train, test: data.test }, hp, { listeners, signal: abort.signal, resumeFrom, checkpointEvery: hp.checkpointEvery });
+    result = await train({ train: data.train, test: data.test }, hp, {
+      listeners,
+      signal: abort.signal,
+      resumeFrom,
+      checkpointEvery: hp.checkpointEvery,
+      numerical: { threads },
+    });
   } finally {
     csv.close();
     consoleReporter.stop();

@@ -15,6 +15,7 @@
  */
 import { Rng, type RngState } from "../core/rng.js";
 import type { MnistSplit } from "../data/mnist.js";
+import { NumericalGradientPool } from "../model/numerical-gradient-pool.js";
 import { PARAM_NAMES, TwoLayerNet, type Grads, type Params } from "../model/two-layer-net.js";
 import { accuracyOnSplit, gatherBatch } from "./evaluate.js";
 import type { ResolvedHyperparameters } from "./hyperparameters.js";
@@ -96,6 +97,11 @@ export interface TrainOptions {
   resumeFrom?: TrainState;
   /** Emit a `checkpoint` event every N completed iterations (never at the last one). */
   checkpointEvery?: number;
+  /**
+   * --grad numerical: `threads` for the fast numerical gradient (default: every core; 1 = no
+   * workers), or `naive: true` for the book's loop (two forward passes per parameter; very slow).
+   */
+  numerical?: { threads?: number; naive?: boolean };
 }
 
 /** One epoch = max(floor(trainSize / batchSize), 1) iterations (the book's iter_per_epoch). */
@@ -125,6 +131,8 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   const indices = new Int32Array(B);
   const yieldEveryMs = options.yieldEveryMs ?? 50;
   const checkpointEvery = options.checkpointEvery ?? 0;
+  // One worker pool for the whole run; idle workers do not keep the process alive after an error.
+  const numerical = hp.grad === "numerical" && !options.numerical?.naive ? new NumericalGradientPool(options.numerical?.threads) : undefined;
 
   emit("start", { totalIterations: hp.iters, trainSize: trainSet.count, testSize: testSet.count, hyperparameters: hp });
   // Elapsed time continues from the checkpoint's.
@@ -159,7 +167,8 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
     if (options.signal?.aborted) break;
     rng.choice(trainSet.count, B, indices);
     gatherBatch(trainSet, indices, x, t);
-    const grads: Grads = hp.grad === "analytic" ? net.gradient(x, t) : net.numericalGradient(x, t);
+    const grads: Grads =
+      hp.grad === "analytic" ? net.gradient(x, t) : numerical ? await numerical.gradient(net, x, t) : net.numericalGradient(x, t);
     net.sgdStep(grads, hp.lr);
     finalLoss = net.loss(x, t);
     emit("iteration", { iteration: i, loss: finalLoss });
@@ -178,6 +187,7 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
       lastYield = performance.now();
     }
   }
+  await numerical?.close();
   const completed = i;
   const interrupted = completed < hp.iters && !diverged;
   // The state before any final evaluation: resuming from it replays exactly what an uninterrupted run does.

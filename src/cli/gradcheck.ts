@@ -1,0 +1,196 @@
+/**
+ * mnist-gradcheck: the book's gradient_check.py. On a real minibatch (the first --batch-size
+ * training images by default, like x_train[:3]) and a freshly initialized network, compares the
+ * numerical gradient (central differences, h = 1e-4, computed by the fast incremental method)
+ * with back-propagation, per parameter tensor: mean and max |numerical − backprop| and the max
+ * relative error |n − b| / max(|n|, |b|). Exits 1 when the max relative error exceeds --tolerance.
+ */
+import { Chalk, supportsColor, type ChalkInstance } from "chalk";
+import { Option } from "commander";
+import { z } from "zod";
+import { CEE_DELTA } from "../core/functions.js";
+import { DATA_SOURCES, loadMnistRaw, PIXEL_SCALE } from "../data/mnist.js";
+import { MnistError, UsageError } from "../errors.js";
+import { describeZodIssue } from "../io/zod-message.js";
+import { fastNumericalGradient } from "../model/numerical-gradient.js";
+import { PARAM_NAMES, TwoLayerNet, type Grads, type ParamName } from "../model/two-layer-net.js";
+import { EXIT, newProgram } from "./run-command.js";
+
+const NAME = "mnist-gradcheck";
+
+const num = () => z.number({ error: "must be a number" });
+const whole = (min: number, max: number) =>
+  num().int({ error: "must be a whole number" }).min(min, { error: min === 1 ? "must be a positive whole number" : `must be at least ${min}` }).max(max, { error: `must be at most ${max}` });
+
+export const GradcheckOptionsSchema = z.strictObject({
+  batchSize: whole(1, 10_000).default(3),
+  hiddenSize: whole(1, 10_000).default(50),
+  weightInitStd: num().nonnegative({ error: "must be zero or positive" }).finite({ error: "must be finite" }).default(0.01),
+  seed: whole(0, 2 ** 32 - 1).default(0),
+  /** First training image of the batch. */
+  offset: whole(0, 59_999).default(0),
+  tolerance: num().positive({ error: "must be a positive number" }).finite({ error: "must be finite" }).default(1e-2),
+  dataSource: z.enum(DATA_SOURCES as ["bundled", "download"], { error: `must be ${DATA_SOURCES.join(" or ")}` }).default("bundled"),
+  dataDir: z.string().min(1).optional(),
+});
+export type GradcheckOptions = z.output<typeof GradcheckOptionsSchema>;
+
+export interface TensorReport {
+  shape: number[];
+  /** mean |numerical − backprop| (what the book's gradient_check.py prints). */
+  meanAbsDiff: number;
+  maxAbsDiff: number;
+  /** max over entries of |n − b| / max(|n|, |b|) (entries where both are 0 count as 0). */
+  maxRelError: number;
+  /** The same against the exact derivative of the book's loss −log(y + 1e-7) (no δ bias). */
+  maxRelErrorSameLoss: number;
+  /** max |numerical|, for scale. */
+  maxAbs: number;
+}
+
+export interface GradcheckReport {
+  network: { inputSize: number; hiddenSize: number; outputSize: number; weightInitStd: number; seed: number };
+  batch: { size: number; offset: number };
+  h: number;
+  numericalSeconds: number;
+  tensors: Record<ParamName, TensorReport>;
+  maxRelError: number;
+  tolerance: number;
+  pass: boolean;
+}
+
+const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+export async function main(argv: string[]): Promise<number> {
+  const program = newProgram(NAME)
+    .description("Gradient check (the book's gradient_check.py): numerical gradient vs back-propagation on a real MNIST minibatch.")
+    .option("--batch-size <n>", "images in the minibatch (default 3)")
+    .option("--offset <n>", "first training image of the minibatch (default 0: the book's x_train[:3])")
+    .option("--hidden-size <n>", "hidden units (default 50)")
+    .option("--weight-init-std <x>", "std of the Gaussian initial weights (default 0.01)")
+    .option("--seed <n>", "seed of the initial weights (default 0)")
+    .option("--tolerance <x>", "fail (exit 1) when the max relative error of any parameter exceeds this (default 1e-2)")
+    .addOption(new Option("--data-source <source>", "bundled (offline, default) or download"))
+    .option("--data-dir <dir>", "download cache folder (default: data)")
+    .option("--json", "print the report as one JSON line")
+    .option("--no-color", "no colours (also: NO_COLOR=1)")
+    .option("--debug", "show stack traces on errors")
+    .helpOption("-h, --help");
+  program.parse(argv, { from: "user" });
+  const flags = program.opts();
+  const raw: Record<string, unknown> = {};
+  for (const key of ["batchSize", "offset", "hiddenSize", "weightInitStd", "seed", "tolerance", "dataSource", "dataDir"]) {
+    const v = flags[key];
+    if (v === undefined) continue;
+    raw[key] = key !== "dataSource" && key !== "dataDir" && typeof v === "string" && NUMERIC.test(v.trim()) ? Number(v) : v;
+  }
+  const parsed = GradcheckOptionsSchema.safeParse(raw);
+  if (!parsed.success) throw new UsageError(describeZodIssue(parsed.error.issues[0], flags, "flag"));
+  const o = parsed.data;
+
+  const data = await loadMnistRaw({ source: o.dataSource, dataDir: o.dataDir });
+  const D = data.train.rows * data.train.cols;
+  if (o.offset + o.batchSize > data.train.count) {
+    throw new UsageError(`--offset ${o.offset} + --batch-size ${o.batchSize} is past the ${data.train.count} training images`);
+  }
+  const bytes = data.train.images.subarray(o.offset * D, (o.offset + o.batchSize) * D);
+  const x = Float64Array.from(bytes, (v) => PIXEL_SCALE[v]);
+  const t = data.train.labels.slice(o.offset, o.offset + o.batchSize);
+  const net = new TwoLayerNet(D, o.hiddenSize, 10, { weightInitStd: o.weightInitStd, seed: o.seed });
+
+  const report = gradientCheck(net, x, t, o);
+  if (flags.json) process.stdout.write(JSON.stringify(report) + "\n");
+  else {
+    const color = flags.color !== false && !process.env.NO_COLOR && process.stdout.isTTY === true;
+    process.stdout.write(formatReport(report, new Chalk({ level: color && supportsColor ? supportsColor.level : 0 })));
+  }
+  if (!report.pass) {
+    const worst = PARAM_NAMES.reduce((a, b) => (report.tensors[b].maxRelError > report.tensors[a].maxRelError ? b : a));
+    throw new MnistError(`max relative error ${report.maxRelError.toExponential(2)} (in ${worst}) exceeds --tolerance ${o.tolerance}`, EXIT.failure);
+  }
+  return EXIT.ok;
+}
+
+export function gradientCheck(net: TwoLayerNet, x: Float64Array, t: Uint8Array, o: Pick<GradcheckOptions, "batchSize" | "offset" | "seed" | "weightInitStd" | "tolerance">): GradcheckReport {
+  const t0 = performance.now();
+  const numerical = fastNumericalGradient(net, x, t);
+  const numericalSeconds = (performance.now() - t0) / 1000;
+  const backprop = net.gradient(x, t);
+  const sameLoss = bookLossGradient(net, x, t);
+  const shapes: Record<ParamName, number[]> = {
+    W1: [net.inputSize, net.hiddenSize], b1: [net.hiddenSize], W2: [net.hiddenSize, net.outputSize], b2: [net.outputSize],
+  };
+  const tensors = {} as Record<ParamName, TensorReport>;
+  for (const k of PARAM_NAMES) {
+    const n = numerical[k], b = backprop[k], s = sameLoss[k];
+    let sum = 0, maxAbsDiff = 0, maxRelError = 0, maxRelErrorSameLoss = 0, maxAbs = 0;
+    for (let i = 0; i < n.length; i++) {
+      const d = Math.abs(n[i] - b[i]);
+      sum += d;
+      maxAbsDiff = Math.max(maxAbsDiff, d);
+      maxRelError = Math.max(maxRelError, relError(n[i], b[i]));
+      maxRelErrorSameLoss = Math.max(maxRelErrorSameLoss, relError(n[i], s[i]));
+      maxAbs = Math.max(maxAbs, Math.abs(n[i]));
+    }
+    tensors[k] = { shape: shapes[k], meanAbsDiff: sum / n.length, maxAbsDiff, maxRelError, maxRelErrorSameLoss, maxAbs };
+  }
+  const maxRelError = Math.max(...PARAM_NAMES.map((k) => tensors[k].maxRelError));
+  return {
+    network: { inputSize: net.inputSize, hiddenSize: net.hiddenSize, outputSize: net.outputSize, weightInitStd: o.weightInitStd, seed: o.seed },
+    batch: { size: o.batchSize, offset: o.offset },
+    h: 1e-4,
+    numericalSeconds,
+    tensors,
+    maxRelError,
+    tolerance: o.tolerance,
+    pass: !(maxRelError > o.tolerance),
+  };
+}
+
+function relError(a: number, b: number): number {
+  const scale = Math.max(Math.abs(a), Math.abs(b));
+  return scale === 0 ? 0 : Math.abs(a - b) / scale;
+}
+
+/**
+ * The exact derivative of the book's loss −(1/N) Σ log(y_t + δ): back-propagation differentiates
+ * −log y_t; with δ, image n's gradient is scaled by c_n = y_t / (y_t + δ). Computed image by image.
+ */
+export function bookLossGradient(net: TwoLayerNet, x: Float64Array, t: Uint8Array): Grads {
+  const N = t.length, D = net.inputSize, O = net.outputSize;
+  const y = net.predict(x);
+  const out: Grads = {
+    W1: new Float64Array(net.params.W1.length), b1: new Float64Array(net.params.b1.length),
+    W2: new Float64Array(net.params.W2.length), b2: new Float64Array(net.params.b2.length),
+  };
+  for (let n = 0; n < N; n++) {
+    const g = net.gradient(x.subarray(n * D, (n + 1) * D), t.subarray(n, n + 1));
+    const yt = y[n * O + t[n]];
+    const c = yt / (yt + CEE_DELTA) / N;
+    for (const k of PARAM_NAMES) for (let i = 0; i < out[k].length; i++) out[k][i] += c * g[k][i];
+  }
+  return out;
+}
+
+export function formatReport(r: GradcheckReport, c: ChalkInstance): string {
+  const e = (v: number) => v.toExponential(2);
+  const lines: string[] = [];
+  lines.push(
+    `${c.bold("gradient check")}  ${r.network.inputSize}-${r.network.hiddenSize}-${r.network.outputSize} net (seed ${r.network.seed}, init std ${r.network.weightInitStd}), ` +
+      `training images ${r.batch.offset}..${r.batch.offset + r.batch.size - 1}, h = ${r.h}; numerical gradient in ${r.numericalSeconds.toFixed(2)} s`,
+  );
+  lines.push("");
+  lines.push(c.dim("        mean |num−bp|  max |num−bp|  max rel err  max rel err (δ-loss)  max |num|"));
+  for (const k of PARAM_NAMES) {
+    const t = r.tensors[k];
+    const rel = t.maxRelError > r.tolerance ? c.red(e(t.maxRelError).padStart(11)) : e(t.maxRelError).padStart(11);
+    lines.push(`  ${k.padEnd(4)}  ${e(t.meanAbsDiff).padStart(13)}  ${e(t.maxAbsDiff).padStart(12)}  ${rel}  ${e(t.maxRelErrorSameLoss).padStart(20)}  ${e(t.maxAbs).padStart(9)}`);
+  }
+  lines.push("");
+  lines.push(
+    r.pass
+      ? c.green(`ok: max relative error ${e(r.maxRelError)} ≤ tolerance ${r.tolerance}`)
+      : c.red(`FAIL: max relative error ${e(r.maxRelError)} > tolerance ${r.tolerance}`),
+  );
+  return lines.join("\n") + "\n";
+}
