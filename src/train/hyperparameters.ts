@@ -17,6 +17,9 @@ const positive = () =>
 export const GRAD_MODES = ["analytic", "numerical"] as const;
 export type GradMode = (typeof GRAD_MODES)[number];
 
+export const DTYPES = ["float32", "float64"] as const;
+export type Dtype = (typeof DTYPES)[number];
+
 export const HyperparametersSchema = z.strictObject({
   /** SGD updates (the book's iters_num). */
   iters: int(1, 1e9).default(10000),
@@ -36,6 +39,8 @@ export const HyperparametersSchema = z.strictObject({
   /** Use only the first N training / test images. */
   trainLimit: int(1, 60_000).optional(),
   testLimit: int(1, 10_000).optional(),
+  /** Compute precision of the fast path (the model is float64 either way). */
+  dtype: z.enum(DTYPES, { error: `must be ${DTYPES.join(" or ")}` }).default("float64"),
 });
 
 export type HyperparametersInput = z.input<typeof HyperparametersSchema>;

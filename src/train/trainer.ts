@@ -8,6 +8,7 @@
  * test sets. If the last iteration is not such a point, one more evaluation follows it, so the
  * final model's accuracy is always reported.
  */
+import { FastNet, PREDICT_CHUNK } from "../core/fast-net.js";
 import { Rng } from "../core/rng.js";
 import type { MnistSplit } from "../data/mnist.js";
 import { TwoLayerNet, type Grads } from "../model/two-layer-net.js";
@@ -59,6 +60,11 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** How often the loop yields to the event loop (ms), so timers, progress bars and signals run. */
   yieldEveryMs?: number;
+  /**
+   * `fast` (default for analytic gradients): the WebAssembly kernels in hp.dtype (float64: bit for
+   * bit the reference run). `reference`: the plain float64 TypeScript kernels.
+   */
+  kernels?: "fast" | "reference";
 }
 
 /** One epoch = max(floor(trainSize / batchSize), 1) iterations (the book's iter_per_epoch). */
@@ -82,10 +88,19 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   const rng = new Rng(hp.seed);
   const net = initialNet(D, 10, hp, rng);
   const B = hp.batchSize;
-  const x = new Float64Array(B * D); // [B × D] the minibatch, normalized
+  const x = new Float64Array(options.kernels === "reference" || hp.grad !== "analytic" ? B * D : 0); // [B × D] the minibatch, normalized
   const t = new Uint8Array(B); // [B] its labels
   const indices = new Int32Array(B);
   const yieldEveryMs = options.yieldEveryMs ?? 50;
+  const fast = hp.grad === "analytic" && (options.kernels ?? "fast") === "fast" ? new FastNet(hp.dtype, D, net.hiddenSize, net.outputSize, Math.max(B, PREDICT_CHUNK)) : undefined;
+  fast?.setParams(net.params);
+  const fastAccuracy = (split: MnistSplit) => {
+    const predicted = new Int32Array(split.count);
+    fast!.predictRange(split.images, 0, split.count, predicted);
+    let correct = 0;
+    for (let j = 0; j < predicted.length; j++) if (predicted[j] === split.labels[j]) correct++;
+    return correct / split.count;
+  };
 
   emit("start", { totalIterations: hp.iters, trainSize: trainSet.count, testSize: testSet.count, hyperparameters: hp });
   const t0 = performance.now();
@@ -97,8 +112,8 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   let evaluatedAt = -1;
   let i = 0;
   const evaluate = (iteration: number) => {
-    trainAccuracy = accuracyOnSplit(net, trainSet);
-    testAccuracy = accuracyOnSplit(net, testSet);
+    trainAccuracy = fast ? fastAccuracy(trainSet) : accuracyOnSplit(net, trainSet);
+    testAccuracy = fast ? fastAccuracy(testSet) : accuracyOnSplit(net, testSet);
     evaluatedAt = iteration;
     emit("epoch", { epoch: epoch++, iteration, trainAccuracy, testAccuracy, elapsedS: (performance.now() - t0) / 1000 });
   };
@@ -106,10 +121,14 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   for (; i < hp.iters; i++) {
     if (options.signal?.aborted) break;
     rng.choice(trainSet.count, B, indices);
-    gatherBatch(trainSet, indices, x, t);
-    const grads: Grads = hp.grad === "analytic" ? net.gradient(x, t) : net.numericalGradient(x, t);
-    net.sgdStep(grads, hp.lr);
-    finalLoss = net.loss(x, t);
+    if (fast) {
+      finalLoss = fast.trainStep(trainSet.images, trainSet.labels, indices, hp.lr);
+    } else {
+      gatherBatch(trainSet, indices, x, t);
+      const grads: Grads = hp.grad === "analytic" ? net.gradient(x, t) : net.numericalGradient(x, t);
+      net.sgdStep(grads, hp.lr);
+      finalLoss = net.loss(x, t);
+    }
     emit("iteration", { iteration: i, loss: finalLoss });
     if (i % hp.evalEvery === 0) evaluate(i);
     const now = performance.now();
@@ -119,6 +138,7 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
     }
   }
   const completed = i;
+  fast?.getParams(net.params);
   if (completed > 0 && evaluatedAt !== completed - 1) evaluate(completed - 1);
   const result: TrainResult = {
     net,

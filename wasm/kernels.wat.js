@@ -1,0 +1,236 @@
+/**
+ * Source of the WebAssembly SIMD kernels: a WAT text generator, one module per element type.
+ * `npm run build` (scripts/build-wasm.js) assembles kernelsWat("f32") and kernelsWat("f64") with
+ * wabt's wat2wasm into dist/wasm/kernels-f32.wasm and kernels-f64.wasm.
+ *
+ * Layout conventions (all pointers are byte offsets into the module's memory, 16-byte aligned):
+ *   a row of H hidden values is HV vectors (Hp = HV × lanes values, the tail padded with 0);
+ *   W1 is [D × Hp], W2 is [Hp × Op] (Op = OV × lanes, padded with 0).
+ * A batch of images is turned into CSR form first (only the non-zero pixels): row r's entries are
+ * starts[r] .. starts[r+1]-1 of `offs` (byte offset of the pixel's W1 row: p × Hp × size) and `vals`
+ * (the normalized pixel). Skipping exact zeros changes no value: x·0 adds ±0.
+ * Every product accumulates in the reference order (bias, then pixels in ascending order), one
+ * IEEE multiply and one add per term in each lane (no fused multiply-add), so it is deterministic.
+ */
+
+const TYPES = {
+  f32: {
+    size: 4, lanes: 4, int: "i32x4", bits: 23, bias: 127, lo: -87, hi: 88,
+    ln2hi: "0.693359375", ln2lo: "-2.12194440e-4",
+    // Taylor coefficients 1/k!, k = 0..7 (|r| ≤ ln2/2: truncation error < 6e-9 relative)
+    poly: 7,
+  },
+  f64: {
+    size: 8, lanes: 2, int: "i64x2", bits: 52, bias: 1023, lo: -708, hi: 709,
+    ln2hi: "6.93147180369123816490e-01", ln2lo: "1.90821492927058770002e-10",
+    poly: 13, // truncation error < 2e-17 relative
+  },
+};
+
+function factorialInverse(k) {
+  let f = 1;
+  for (let i = 2; i <= k; i++) f *= i;
+  return (1 / f).toPrecision(17);
+}
+
+export function kernelsWat(type) {
+  const t = TYPES[type];
+  if (!t) throw new Error(`unknown type ${type}`);
+  const T = type; // scalar type
+  const V = `${type}x${t.lanes}`; // vector shape
+  const S = t.size;
+
+  // exp(x) for a vector on the stack's local $ex (result left on the stack).
+  const vexp = (x) => {
+    const coeffs = [];
+    for (let k = t.poly; k >= 0; k--) coeffs.push(factorialInverse(k));
+    // Horner: p = c_n; p = p*r + c_{n-1} ...
+    let horner = `(${V}.splat (${T}.const ${coeffs[0]}))`;
+    for (let i = 1; i < coeffs.length; i++) {
+      horner = `(${V}.add (${V}.mul ${horner} (local.get $er)) (${V}.splat (${T}.const ${coeffs[i]})))`;
+    }
+    const toInt = type === "f32"
+      ? `(i32x4.trunc_sat_f32x4_s (local.get $en))`
+      : `(i64x2.extend_low_i32x4_s (i32x4.trunc_sat_f64x2_s_zero (local.get $en)))`;
+    return `
+      (local.set $ex (${V}.min (${V}.max ${x} (${V}.splat (${T}.const ${t.lo}))) (${V}.splat (${T}.const ${t.hi}))))
+      (local.set $en (${V}.nearest (${V}.mul (local.get $ex) (${V}.splat (${T}.const 1.4426950408889634)))))
+      (local.set $er (${V}.sub (${V}.sub (local.get $ex) (${V}.mul (local.get $en) (${V}.splat (${T}.const ${t.ln2hi}))))
+                               (${V}.mul (local.get $en) (${V}.splat (${T}.const ${t.ln2lo})))))
+      (${V}.mul ${horner}
+        (${t.int}.shl (${t.int}.add ${toInt} (${t.int}.splat (${type === "f32" ? "i32" : "i64"}.const ${t.bias}))) (i32.const ${t.bits})))`;
+  };
+  const expLocals = `(local $ex v128) (local $en v128) (local $er v128)`;
+
+  // One block of `w` vectors of the hidden layer: acc = bias; acc += v × W1[p]; (σ) store.
+  const hiddenBlock = (w) => {
+    const accs = [...Array(w).keys()];
+    return `
+      ;; blocks of ${w} vectors
+      (block $hb${w}_done (loop $hb${w}
+        (br_if $hb${w}_done (i32.gt_u (i32.add (local.get $jb) (i32.const ${w})) (local.get $HV)))
+        (local.set $colOff (i32.shl (local.get $jb) (i32.const 4)))
+        ${accs.map((i) => `(local.set $a${i} (v128.load offset=${16 * i} (i32.add (local.get $b) (local.get $colOff))))`).join("\n        ")}
+        (local.set $k (local.get $s))
+        (block $nz${w}_done (loop $nz${w}
+          (br_if $nz${w}_done (i32.ge_u (local.get $k) (local.get $e)))
+          (local.set $wp (i32.add (i32.add (local.get $W) (local.get $colOff)) (i32.load (i32.add (local.get $offs) (i32.shl (local.get $k) (i32.const 2))))))
+          (local.set $v (${V}.splat (${T}.load (i32.add (local.get $vals) (i32.shl (local.get $k) (i32.const ${Math.log2(S)}))))))
+          ${accs.map((i) => `(local.set $a${i} (${V}.add (local.get $a${i}) (${V}.mul (local.get $v) (v128.load offset=${16 * i} (local.get $wp)))))`).join("\n          ")}
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $nz${w})))
+        ${accs.map((i) => `(v128.store offset=${16 * i} (i32.add (local.get $zrow) (local.get $colOff))
+            (if (result v128) (local.get $act)
+              (then (${V}.div (${V}.splat (${T}.const 1)) (${V}.add (${V}.splat (${T}.const 1)) ${vexp(`(${V}.neg (local.get $a${i}))`)})))
+              (else (local.get $a${i}))))`).join("\n        ")}
+        (local.set $jb (i32.add (local.get $jb) (i32.const ${w})))
+        (br $hb${w})))`;
+  };
+
+  // One block of `w` vectors of the input-weight gradient: G[p] += v × dZ[r] for the row's pixels.
+  const gradBlock = (w) => {
+    const d = [...Array(w).keys()];
+    return `
+      (block $gb${w}_done (loop $gb${w}
+        (br_if $gb${w}_done (i32.gt_u (i32.add (local.get $jb) (i32.const ${w})) (local.get $HV)))
+        (local.set $colOff (i32.shl (local.get $jb) (i32.const 4)))
+        ${d.map((i) => `(local.set $a${i} (v128.load offset=${16 * i} (i32.add (local.get $zrow) (local.get $colOff))))`).join("\n        ")}
+        (local.set $k (local.get $s))
+        (block $gnz${w}_done (loop $gnz${w}
+          (br_if $gnz${w}_done (i32.ge_u (local.get $k) (local.get $e)))
+          (local.set $wp (i32.add (i32.add (local.get $G) (local.get $colOff)) (i32.load (i32.add (local.get $offs) (i32.shl (local.get $k) (i32.const 2))))))
+          (local.set $v (${V}.splat (${T}.load (i32.add (local.get $vals) (i32.shl (local.get $k) (i32.const ${Math.log2(S)}))))))
+          ${d.map((i) => `(v128.store offset=${16 * i} (local.get $wp) (${V}.add (v128.load offset=${16 * i} (local.get $wp)) (${V}.mul (local.get $v) (local.get $a${i}))))`).join("\n          ")}
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $gnz${w})))
+        (local.set $jb (i32.add (local.get $jb) (i32.const ${w})))
+        (br $gb${w})))`;
+  };
+
+  const accLocals = [...Array(8).keys()].map((i) => `(local $a${i} v128)`).join(" ");
+
+  return `(module
+  (memory (export "memory") 1)
+
+  ;; CSR of n contiguous rows of D pixel bytes at $img. Entry: offs = p × rowBytes, vals = table[byte].
+  ;; starts[0..n] are entry indices. Returns the number of entries. 16-byte all-zero runs are skipped.
+  (func (export "csr") (param $img i32) (param $n i32) (param $D i32) (param $rowBytes i32) (param $table i32)
+        (param $starts i32) (param $offs i32) (param $vals i32) (result i32)
+    (local $r i32) (local $p i32) (local $row i32) (local $cnt i32) (local $byte i32) (local $end16 i32) (local $q i32)
+    (local.set $end16 (i32.and (local.get $D) (i32.const -16)))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
+      (i32.store (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2))) (local.get $cnt))
+      (local.set $row (i32.add (local.get $img) (i32.mul (local.get $r) (local.get $D))))
+      (local.set $p (i32.const 0))
+      (block $chunks_done (loop $chunks
+        (br_if $chunks_done (i32.ge_u (local.get $p) (local.get $end16)))
+        (if (v128.any_true (v128.load align=1 (i32.add (local.get $row) (local.get $p))))
+          (then
+            (local.set $q (i32.add (local.get $p) (i32.const 16)))
+            (block $in_done (loop $in
+              (br_if $in_done (i32.ge_u (local.get $p) (local.get $q)))
+              (local.set $byte (i32.load8_u (i32.add (local.get $row) (local.get $p))))
+              (if (local.get $byte) (then
+                (i32.store (i32.add (local.get $offs) (i32.shl (local.get $cnt) (i32.const 2))) (i32.mul (local.get $p) (local.get $rowBytes)))
+                (${T}.store (i32.add (local.get $vals) (i32.shl (local.get $cnt) (i32.const ${Math.log2(S)})))
+                  (${T}.load (i32.add (local.get $table) (i32.shl (local.get $byte) (i32.const ${Math.log2(S)})))))
+                (local.set $cnt (i32.add (local.get $cnt) (i32.const 1)))))
+              (local.set $p (i32.add (local.get $p) (i32.const 1)))
+              (br $in))))
+          (else (local.set $p (i32.add (local.get $p) (i32.const 16)))))
+        (br $chunks)))
+      (block $tail_done (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $p) (local.get $D)))
+        (local.set $byte (i32.load8_u (i32.add (local.get $row) (local.get $p))))
+        (if (local.get $byte) (then
+          (i32.store (i32.add (local.get $offs) (i32.shl (local.get $cnt) (i32.const 2))) (i32.mul (local.get $p) (local.get $rowBytes)))
+          (${T}.store (i32.add (local.get $vals) (i32.shl (local.get $cnt) (i32.const ${Math.log2(S)})))
+            (${T}.load (i32.add (local.get $table) (i32.shl (local.get $byte) (i32.const ${Math.log2(S)})))))
+          (local.set $cnt (i32.add (local.get $cnt) (i32.const 1)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $tail)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows)))
+    (i32.store (i32.add (local.get $starts) (i32.shl (local.get $n) (i32.const 2))) (local.get $cnt))
+    (local.get $cnt))
+
+  ;; Z[n × Hp] = act(x · W1 + b) for the CSR rows; act = sigmoid when $act ≠ 0, else identity.
+  (func (export "hidden") (param $starts i32) (param $offs i32) (param $vals i32) (param $n i32)
+        (param $W i32) (param $b i32) (param $Z i32) (param $HV i32) (param $act i32)
+    (local $r i32) (local $s i32) (local $e i32) (local $zrow i32) (local $jb i32) (local $colOff i32) (local $k i32)
+    (local $wp i32) (local $v v128) ${accLocals} ${expLocals}
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
+      (local.set $s (i32.load (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
+      (local.set $e (i32.load offset=4 (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
+      (local.set $zrow (i32.add (local.get $Z) (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4))))
+      (local.set $jb (i32.const 0))
+      ${hiddenBlock(8)}
+      ${hiddenBlock(4)}
+      ${hiddenBlock(1)}
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows))))
+
+  ;; A[n × Op] = Z · W2 + b2, Z [n × Hp], W2 [Hp × Op] (Op = OV vectors); Hp = HV vectors.
+  (func (export "logits") (param $Z i32) (param $n i32) (param $HV i32) (param $W2 i32) (param $b2 i32) (param $A i32) (param $OV i32)
+    (local $r i32) (local $ov i32) (local $h i32) (local $Hp i32) (local $zrow i32) (local $acc v128) (local $acc2 v128)
+    (local $wp i32) (local $rowBytesO i32)
+    (local.set $Hp (i32.mul (local.get $HV) (i32.const ${t.lanes})))
+    (local.set $rowBytesO (i32.shl (local.get $OV) (i32.const 4)))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
+      (local.set $zrow (i32.add (local.get $Z) (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4))))
+      (local.set $ov (i32.const 0))
+      (block $ov_done (loop $ovl
+        (br_if $ov_done (i32.ge_u (local.get $ov) (local.get $OV)))
+        (local.set $acc (v128.load (i32.add (local.get $b2) (i32.shl (local.get $ov) (i32.const 4)))))
+        (local.set $wp (i32.add (local.get $W2) (i32.shl (local.get $ov) (i32.const 4))))
+        (local.set $h (i32.const 0))
+        (block $h_done (loop $hl
+          (br_if $h_done (i32.ge_u (local.get $h) (local.get $Hp)))
+          (local.set $acc (${V}.add (local.get $acc)
+            (${V}.mul (${V}.splat (${T}.load (i32.add (local.get $zrow) (i32.shl (local.get $h) (i32.const ${Math.log2(S)})))))
+                      (v128.load (local.get $wp)))))
+          (local.set $wp (i32.add (local.get $wp) (local.get $rowBytesO)))
+          (local.set $h (i32.add (local.get $h) (i32.const 1)))
+          (br $hl)))
+        (v128.store (i32.add (i32.add (local.get $A) (i32.mul (local.get $r) (local.get $rowBytesO))) (i32.shl (local.get $ov) (i32.const 4)))
+          (local.get $acc))
+        (local.set $ov (i32.add (local.get $ov) (i32.const 1)))
+        (br $ovl)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows))))
+
+  ;; G[D × Hp] += xᵀ · dZ for the CSR rows (G must start at 0; sgd() re-zeroes it).
+  (func (export "grad_w1") (param $starts i32) (param $offs i32) (param $vals i32) (param $n i32)
+        (param $dZ i32) (param $G i32) (param $HV i32)
+    (local $r i32) (local $s i32) (local $e i32) (local $zrow i32) (local $jb i32) (local $colOff i32) (local $k i32)
+    (local $wp i32) (local $v v128) ${accLocals}
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
+      (local.set $s (i32.load (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
+      (local.set $e (i32.load offset=4 (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
+      (local.set $zrow (i32.add (local.get $dZ) (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4))))
+      (local.set $jb (i32.const 0))
+      ${gradBlock(8)}
+      ${gradBlock(4)}
+      ${gradBlock(1)}
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows))))
+
+  ;; W[nv vectors] -= lr × G, then G = 0.
+  (func (export "sgd") (param $W i32) (param $G i32) (param $nv i32) (param $lr ${T})
+    (local $i i32) (local $l v128) (local $p i32)
+    (local.set $l (${V}.splat (local.get $lr)))
+    (block $done (loop $lp
+      (br_if $done (i32.ge_u (local.get $i) (local.get $nv)))
+      (local.set $p (i32.shl (local.get $i) (i32.const 4)))
+      (v128.store (i32.add (local.get $W) (local.get $p))
+        (${V}.sub (v128.load (i32.add (local.get $W) (local.get $p))) (${V}.mul (local.get $l) (v128.load (i32.add (local.get $G) (local.get $p))))))
+      (v128.store (i32.add (local.get $G) (local.get $p)) (v128.const i32x4 0 0 0 0))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $lp))))
+)
+`;
+}
