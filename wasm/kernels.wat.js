@@ -33,6 +33,9 @@ function factorialInverse(k) {
   return (1 / f).toPrecision(17);
 }
 
+/** Widest register block (vectors of accumulators kept in registers across a row's pixels). */
+const WIDE = Number(process.env.KERNELS_WIDE ?? 8);
+
 export function kernelsWat(type) {
   const t = TYPES[type];
   if (!t) throw new Error(`unknown type ${type}`);
@@ -107,7 +110,7 @@ export function kernelsWat(type) {
         (br $gb${w})))`;
   };
 
-  const accLocals = [...Array(8).keys()].map((i) => `(local $a${i} v128)`).join(" ");
+  const accLocals = [...Array(WIDE).keys()].map((i) => `(local $a${i} v128)`).join(" ");
 
   return `(module
   (memory (export "memory") 1)
@@ -116,7 +119,7 @@ export function kernelsWat(type) {
   ;; starts[0..n] are entry indices. Returns the number of entries. 16-byte all-zero runs are skipped.
   (func (export "csr") (param $img i32) (param $n i32) (param $D i32) (param $rowBytes i32) (param $table i32)
         (param $starts i32) (param $offs i32) (param $vals i32) (result i32)
-    (local $r i32) (local $p i32) (local $row i32) (local $cnt i32) (local $byte i32) (local $end16 i32) (local $q i32)
+    (local $r i32) (local $p i32) (local $row i32) (local $cnt i32) (local $byte i32) (local $end16 i32) (local $q i32) (local $mask i32)
     (local.set $end16 (i32.and (local.get $D) (i32.const -16)))
     (block $rows_done (loop $rows
       (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
@@ -127,17 +130,19 @@ export function kernelsWat(type) {
         (br_if $chunks_done (i32.ge_u (local.get $p) (local.get $end16)))
         (if (v128.any_true (v128.load align=1 (i32.add (local.get $row) (local.get $p))))
           (then
-            (local.set $q (i32.add (local.get $p) (i32.const 16)))
+            ;; visit only the non-zero bytes of the chunk: lowest set bit of the zero-test mask first
+            (local.set $mask (i8x16.bitmask (i8x16.ne (v128.load align=1 (i32.add (local.get $row) (local.get $p))) (v128.const i32x4 0 0 0 0))))
             (block $in_done (loop $in
-              (br_if $in_done (i32.ge_u (local.get $p) (local.get $q)))
-              (local.set $byte (i32.load8_u (i32.add (local.get $row) (local.get $p))))
-              (if (local.get $byte) (then
-                (i32.store (i32.add (local.get $offs) (i32.shl (local.get $cnt) (i32.const 2))) (i32.mul (local.get $p) (local.get $rowBytes)))
-                (${T}.store (i32.add (local.get $vals) (i32.shl (local.get $cnt) (i32.const ${Math.log2(S)})))
-                  (${T}.load (i32.add (local.get $table) (i32.shl (local.get $byte) (i32.const ${Math.log2(S)})))))
-                (local.set $cnt (i32.add (local.get $cnt) (i32.const 1)))))
-              (local.set $p (i32.add (local.get $p) (i32.const 1)))
-              (br $in))))
+              (br_if $in_done (i32.eqz (local.get $mask)))
+              (local.set $q (i32.add (local.get $p) (i32.ctz (local.get $mask))))
+              (local.set $byte (i32.load8_u (i32.add (local.get $row) (local.get $q))))
+              (i32.store (i32.add (local.get $offs) (i32.shl (local.get $cnt) (i32.const 2))) (i32.mul (local.get $q) (local.get $rowBytes)))
+              (${T}.store (i32.add (local.get $vals) (i32.shl (local.get $cnt) (i32.const ${Math.log2(S)})))
+                (${T}.load (i32.add (local.get $table) (i32.shl (local.get $byte) (i32.const ${Math.log2(S)})))))
+              (local.set $cnt (i32.add (local.get $cnt) (i32.const 1)))
+              (local.set $mask (i32.and (local.get $mask) (i32.sub (local.get $mask) (i32.const 1))))
+              (br $in)))
+            (local.set $p (i32.add (local.get $p) (i32.const 16))))
           (else (local.set $p (i32.add (local.get $p) (i32.const 16)))))
         (br $chunks)))
       (block $tail_done (loop $tail
@@ -166,7 +171,7 @@ export function kernelsWat(type) {
       (local.set $e (i32.load offset=4 (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
       (local.set $zrow (i32.add (local.get $Z) (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4))))
       (local.set $jb (i32.const 0))
-      ${hiddenBlock(8)}
+      ${hiddenBlock(WIDE)}
       ${hiddenBlock(4)}
       ${hiddenBlock(1)}
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
@@ -231,6 +236,107 @@ export function kernelsWat(type) {
       (v128.store (i32.add (local.get $G) (local.get $p)) (v128.const i32x4 0 0 0 0))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $lp))))
+
+  ;; The small layers' backward pass and updates, for n rows (reference order throughout):
+  ;;   gW2 = Zᵀ·dY, gb2 = Σ dY, dZ = (dY·W2ᵀ) ⊙ (1 − Z) Z, gb1 = Σ dZ; then b1, W2, b2 −= lr × g.
+  ;; dY [n × Op] (lanes ≥ O zero), Z/dZ [n × Hp]; scratch: gW2 [Hp × Op], gb1 [Hp], gb2 [Op].
+  ;; Only rows h < H of W2 and lanes h < H of dZ are written (the padding stays 0).
+  (func (export "backward_small") (param $Z i32) (param $dY i32) (param $n i32) (param $H i32) (param $HV i32) (param $O i32) (param $OV i32)
+        (param $W2 i32) (param $b1 i32) (param $b2 i32) (param $dZ i32) (param $gW2 i32) (param $gb1 i32) (param $gb2 i32) (param $lr ${T})
+    (local $r i32) (local $h i32) (local $o i32) (local $ov i32) (local $zrow i32) (local $yrow i32) (local $p i32) (local $q i32)
+    (local $s ${T}) (local $z ${T}) (local $l v128) (local $rowBytesO i32) (local $rowBytesH i32)
+    (local.set $rowBytesO (i32.shl (local.get $OV) (i32.const 4)))
+    (local.set $rowBytesH (i32.shl (local.get $HV) (i32.const 4)))
+    (memory.fill (local.get $gW2) (i32.const 0) (i32.mul (local.get $H) (local.get $rowBytesO)))
+    (memory.fill (local.get $gb1) (i32.const 0) (local.get $rowBytesH))
+    (memory.fill (local.get $gb2) (i32.const 0) (local.get $rowBytesO))
+    ;; gW2[h] += Z[r,h] × dY[r]   (r ascending, h < H)
+    (local.set $r (i32.const 0))
+    (block $r1_done (loop $r1
+      (br_if $r1_done (i32.ge_u (local.get $r) (local.get $n)))
+      (local.set $zrow (i32.add (local.get $Z) (i32.mul (local.get $r) (local.get $rowBytesH))))
+      (local.set $yrow (i32.add (local.get $dY) (i32.mul (local.get $r) (local.get $rowBytesO))))
+      (local.set $h (i32.const 0))
+      (block $h1_done (loop $h1
+        (br_if $h1_done (i32.ge_u (local.get $h) (local.get $H)))
+        (local.set $l (${V}.splat (${T}.load (i32.add (local.get $zrow) (i32.shl (local.get $h) (i32.const ${Math.log2(S)}))))))
+        (local.set $p (i32.add (local.get $gW2) (i32.mul (local.get $h) (local.get $rowBytesO))))
+        (local.set $ov (i32.const 0))
+        (block $o1_done (loop $o1
+          (br_if $o1_done (i32.ge_u (local.get $ov) (local.get $rowBytesO)))
+          (v128.store (i32.add (local.get $p) (local.get $ov))
+            (${V}.add (v128.load (i32.add (local.get $p) (local.get $ov))) (${V}.mul (local.get $l) (v128.load (i32.add (local.get $yrow) (local.get $ov))))))
+          (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
+          (br $o1)))
+        (local.set $h (i32.add (local.get $h) (i32.const 1)))
+        (br $h1)))
+      ;; gb2 += dY[r]
+      (local.set $ov (i32.const 0))
+      (block $o2_done (loop $o2
+        (br_if $o2_done (i32.ge_u (local.get $ov) (local.get $rowBytesO)))
+        (v128.store (i32.add (local.get $gb2) (local.get $ov))
+          (${V}.add (v128.load (i32.add (local.get $gb2) (local.get $ov))) (v128.load (i32.add (local.get $yrow) (local.get $ov)))))
+        (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
+        (br $o2)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $r1)))
+    ;; dZ[r,h] = (Σ_o dY[r,o] W2[h,o]) × ((1 − z) z), then gb1 += dZ[r]
+    (local.set $r (i32.const 0))
+    (block $r3_done (loop $r3
+      (br_if $r3_done (i32.ge_u (local.get $r) (local.get $n)))
+      (local.set $zrow (i32.add (local.get $Z) (i32.mul (local.get $r) (local.get $rowBytesH))))
+      (local.set $yrow (i32.add (local.get $dY) (i32.mul (local.get $r) (local.get $rowBytesO))))
+      (local.set $h (i32.const 0))
+      (block $h3_done (loop $h3
+        (br_if $h3_done (i32.ge_u (local.get $h) (local.get $H)))
+        (local.set $p (i32.add (local.get $W2) (i32.mul (local.get $h) (local.get $rowBytesO))))
+        (local.set $s (${T}.const 0))
+        (local.set $o (i32.const 0))
+        (block $o3_done (loop $o3
+          (br_if $o3_done (i32.ge_u (local.get $o) (local.get $O)))
+          (local.set $q (i32.shl (local.get $o) (i32.const ${Math.log2(S)})))
+          (local.set $s (${T}.add (local.get $s) (${T}.mul (${T}.load (i32.add (local.get $yrow) (local.get $q))) (${T}.load (i32.add (local.get $p) (local.get $q))))))
+          (local.set $o (i32.add (local.get $o) (i32.const 1)))
+          (br $o3)))
+        (local.set $q (i32.shl (local.get $h) (i32.const ${Math.log2(S)})))
+        (local.set $z (${T}.load (i32.add (local.get $zrow) (local.get $q))))
+        (${T}.store (i32.add (i32.add (local.get $dZ) (i32.mul (local.get $r) (local.get $rowBytesH))) (local.get $q))
+          (${T}.mul (local.get $s) (${T}.mul (${T}.sub (${T}.const 1) (local.get $z)) (local.get $z))))
+        (local.set $h (i32.add (local.get $h) (i32.const 1)))
+        (br $h3)))
+      (local.set $p (i32.add (local.get $dZ) (i32.mul (local.get $r) (local.get $rowBytesH))))
+      (local.set $ov (i32.const 0))
+      (block $o4_done (loop $o4
+        (br_if $o4_done (i32.ge_u (local.get $ov) (local.get $rowBytesH)))
+        (v128.store (i32.add (local.get $gb1) (local.get $ov))
+          (${V}.add (v128.load (i32.add (local.get $gb1) (local.get $ov))) (v128.load (i32.add (local.get $p) (local.get $ov)))))
+        (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
+        (br $o4)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $r3)))
+    ;; updates
+    (local.set $l (${V}.splat (local.get $lr)))
+    (local.set $ov (i32.const 0))
+    (block $u1_done (loop $u1
+      (br_if $u1_done (i32.ge_u (local.get $ov) (local.get $rowBytesH)))
+      (v128.store (i32.add (local.get $b1) (local.get $ov))
+        (${V}.sub (v128.load (i32.add (local.get $b1) (local.get $ov))) (${V}.mul (local.get $l) (v128.load (i32.add (local.get $gb1) (local.get $ov))))))
+      (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
+      (br $u1)))
+    (local.set $ov (i32.const 0))
+    (block $u2_done (loop $u2
+      (br_if $u2_done (i32.ge_u (local.get $ov) (i32.mul (local.get $H) (local.get $rowBytesO))))
+      (v128.store (i32.add (local.get $W2) (local.get $ov))
+        (${V}.sub (v128.load (i32.add (local.get $W2) (local.get $ov))) (${V}.mul (local.get $l) (v128.load (i32.add (local.get $gW2) (local.get $ov))))))
+      (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
+      (br $u2)))
+    (local.set $ov (i32.const 0))
+    (block $u3_done (loop $u3
+      (br_if $u3_done (i32.ge_u (local.get $ov) (local.get $rowBytesO)))
+      (v128.store (i32.add (local.get $b2) (local.get $ov))
+        (${V}.sub (v128.load (i32.add (local.get $b2) (local.get $ov))) (${V}.mul (local.get $l) (v128.load (i32.add (local.get $gb2) (local.get $ov))))))
+      (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
+      (br $u3))))
 )
 `;
 }

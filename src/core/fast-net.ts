@@ -41,6 +41,8 @@ interface KernelExports {
   logits(Z: number, n: number, HV: number, W2: number, b2: number, A: number, OV: number): void;
   grad_w1(starts: number, offs: number, vals: number, n: number, dZ: number, G: number, HV: number): void;
   sgd(W: number, G: number, nv: number, lr: number): void;
+  backward_small(Z: number, dY: number, n: number, H: number, HV: number, O: number, OV: number, W2: number, b1: number, b2: number,
+    dZ: number, gW2: number, gb1: number, gb2: number, lr: number): void;
 }
 
 const modules = new Map<Dtype, object>();
@@ -100,6 +102,10 @@ export class FastNet {
   private readonly pZ: number;
   private readonly pDZ: number;
   private readonly pA: number;
+  private readonly pDY: number;
+  private readonly pGW2: number;
+  private readonly pGB1: number;
+  private readonly pGB2: number;
   // views (the memory never grows after construction)
   private readonly mem8: Uint8Array;
   private readonly W2: FArray;
@@ -109,11 +115,8 @@ export class FastNet {
   private readonly Z: FArray;
   private readonly dZ: FArray;
   private readonly A: FArray;
-  // float64 scratch for the small layers
-  private readonly dy: Float64Array;
-  private readonly gW2: Float64Array;
-  private readonly gb1: Float64Array;
-  private readonly gb2: Float64Array;
+  private readonly dY: FArray;
+  private readonly ebuf: Float64Array;
 
   constructor(dtype: Dtype, D: number, H: number, O: number, maxRows: number) {
     this.dtype = dtype;
@@ -146,6 +149,10 @@ export class FastNet {
     this.pZ = alloc(maxRows * this.Hp * S);
     this.pDZ = alloc(maxRows * this.Hp * S);
     this.pA = alloc(maxRows * this.Op * S);
+    this.pDY = alloc(maxRows * this.Op * S);
+    this.pGW2 = alloc(this.Hp * this.Op * S);
+    this.pGB1 = alloc(this.Hp * S);
+    this.pGB2 = alloc(this.Op * S);
     const pages = Math.ceil(top / 65536);
     const instance = new WebAssembly.Instance(moduleFor(dtype), {});
     const exp = instance.exports as unknown as KernelExports;
@@ -164,10 +171,8 @@ export class FastNet {
     this.Z = view(this.pZ, maxRows * this.Hp);
     this.dZ = view(this.pDZ, maxRows * this.Hp);
     this.A = view(this.pA, maxRows * this.Op);
-    this.dy = new Float64Array(maxRows * O);
-    this.gW2 = new Float64Array(H * O);
-    this.gb1 = new Float64Array(H);
-    this.gb2 = new Float64Array(O);
+    this.dY = view(this.pDY, maxRows * this.Op);
+    this.ebuf = new Float64Array(O);
   }
 
   /** Load the model's float64 parameters (rounded to float32 for the float32 path). */
@@ -225,12 +230,12 @@ export class FastNet {
    */
   trainStep(images: Uint8Array, labels: Uint8Array, indices: Int32Array, lr: number): number {
     const n = indices.length;
-    const { H, O, Hp, Op, Z, A, dZ, W2, dy, gW2, gb1, gb2, k } = this;
+    const { O, Op, A, dY, ebuf, k } = this;
     const exact = this.dtype === "float64";
     this.loadRows(images, indices);
     this.csr(n);
     this.forward(n, exact);
-    // y = softmax(a2); dy = (y − t) / n
+    // y = softmax(a2); dy = (y − t) / n  (lanes ≥ O of dY stay 0)
     for (let r = 0; r < n; r++) {
       const a = r * Op;
       let max = -Infinity;
@@ -238,41 +243,16 @@ export class FastNet {
       let sum = 0;
       for (let o = 0; o < O; o++) {
         const e = Math.exp(A[a + o] - max);
-        dy[r * O + o] = e;
+        ebuf[o] = e;
         sum += e;
       }
       const label = labels[indices[r]];
-      for (let o = 0; o < O; o++) dy[r * O + o] = (dy[r * O + o] / sum - (o === label ? 1 : 0)) / n;
+      for (let o = 0; o < O; o++) dY[a + o] = (ebuf[o] / sum - (o === label ? 1 : 0)) / n;
     }
-    // gW2 = z1ᵀ·dy, gb2 = Σ dy (reference order: rows ascending)
-    gW2.fill(0);
-    gb2.fill(0);
-    for (let r = 0; r < n; r++) {
-      for (let h = 0; h < H; h++) {
-        const z = Z[r * Hp + h];
-        for (let o = 0; o < O; o++) gW2[h * O + o] += z * dy[r * O + o];
-      }
-    }
-    for (let r = 0; r < n; r++) for (let o = 0; o < O; o++) gb2[o] += dy[r * O + o];
-    // dz1 = (dy·W2ᵀ) ⊙ (1 − z1) z1; gb1 = Σ dz1
-    gb1.fill(0);
-    for (let r = 0; r < n; r++) {
-      for (let h = 0; h < H; h++) {
-        let s = 0;
-        for (let o = 0; o < O; o++) s += dy[r * O + o] * W2[h * Op + o];
-        const z = Z[r * Hp + h];
-        dZ[r * Hp + h] = s * ((1 - z) * z);
-      }
-      for (let h = H; h < Hp; h++) dZ[r * Hp + h] = 0;
-    }
-    for (let r = 0; r < n; r++) for (let h = 0; h < H; h++) gb1[h] += dZ[r * Hp + h];
-    // gW1 = xᵀ·dz1 (sparse), then the updates
+    // gW2, gb2, dz1, gb1 and the small updates; then gW1 = xᵀ·dz1 (sparse) and its update
+    k.backward_small(this.pZ, this.pDY, n, this.H, this.HV, O, this.OV, this.pW2, this.pB1, this.pB2, this.pDZ, this.pGW2, this.pGB1, this.pGB2, lr);
     k.grad_w1(this.pStarts, this.pOffs, this.pVals, n, this.pDZ, this.pG1, this.HV);
-    k.sgd(this.pW1, this.pG1, (this.D * Hp) / this.lanes, lr);
-    const b1 = this.b1, b2 = this.b2;
-    for (let h = 0; h < H; h++) b1[h] -= lr * gb1[h];
-    for (let h = 0; h < H; h++) for (let o = 0; o < O; o++) W2[h * Op + o] -= lr * gW2[h * O + o];
-    for (let o = 0; o < O; o++) b2[o] -= lr * gb2[o];
+    k.sgd(this.pW1, this.pG1, (this.D * this.Hp) / this.lanes, lr);
     // the book's loss of the updated network on the same batch
     this.forward(n, exact);
     let sum = 0;
