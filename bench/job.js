@@ -8,12 +8,13 @@ const iters = Number(argValue("--iters", "10000"));
 const dtype = argValue("--dtype", "float32");
 const seed = Number(argValue("--seed", "0"));
 const kernels = argValue("--kernels", "fast");
+const threads = Number(argValue("--threads", "1"));
 const data = await loadMnistRaw();
 let evalS = 0;
 let evalStart = 0;
 const result = await train(
   data,
-  { iters, batchSize: 100, lr: 0.1, hiddenSize: 50, grad: "analytic", weightInitStd: 0.01, seed, evalEvery: 600, dtype },
+  { iters, batchSize: 100, lr: 0.1, hiddenSize: 50, grad: "analytic", weightInitStd: 0.01, seed, evalEvery: 600, dtype, threads },
   {
     kernels,
     yieldEveryMs: 1e9,

@@ -107,4 +107,22 @@ describe.skipIf(!built)("trainer on the fast path", () => {
     expect(Math.abs(f32a.testAccuracy - ref.testAccuracy)).toBeLessThanOrEqual(0.005);
     expect(ref.testAccuracy).toBeGreaterThan(0.5);
   });
+
+  it("the evaluation threads change no result", async () => {
+    const data = await loadMnistRaw();
+    const events: number[][] = [];
+    const run = async (threads: number) => {
+      const seen: number[] = [];
+      const r = await train(data, hp({ dtype: "float32", threads, iters: 120 }), { listeners: [{ epoch: (e) => seen.push(e.trainAccuracy, e.testAccuracy) }] });
+      events.push(seen);
+      return r;
+    };
+    const one = await run(1);
+    const two = await run(2);
+    const three = await run(3);
+    for (const k of PARAM_NAMES) expect(two.net.params[k]).toEqual(one.net.params[k]);
+    expect(events[1]).toEqual(events[0]);
+    expect(events[2]).toEqual(events[0]);
+    expect(three.testAccuracy).toBe(one.testAccuracy);
+  });
 });

@@ -41,6 +41,8 @@ export const HyperparametersSchema = z.strictObject({
   testLimit: int(1, 10_000).optional(),
   /** Compute precision of the fast path (the model is float64 either way). */
   dtype: z.enum(DTYPES, { error: `must be ${DTYPES.join(" or ")}` }).default("float64"),
+  /** Threads for the accuracy passes (results do not depend on it). */
+  threads: int(1, 64).default(1),
 });
 
 export type HyperparametersInput = z.input<typeof HyperparametersSchema>;

@@ -8,6 +8,7 @@
  * test sets. If the last iteration is not such a point, one more evaluation follows it, so the
  * final model's accuracy is always reported.
  */
+import { EvalPool } from "../core/eval-pool.js";
 import { FastNet, PREDICT_CHUNK } from "../core/fast-net.js";
 import { Rng } from "../core/rng.js";
 import type { MnistSplit } from "../data/mnist.js";
@@ -92,15 +93,10 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   const t = new Uint8Array(B); // [B] its labels
   const indices = new Int32Array(B);
   const yieldEveryMs = options.yieldEveryMs ?? 50;
-  const fast = hp.grad === "analytic" && (options.kernels ?? "fast") === "fast" ? new FastNet(hp.dtype, D, net.hiddenSize, net.outputSize, Math.max(B, PREDICT_CHUNK)) : undefined;
+  const fast = hp.grad === "analytic" && (options.kernels ?? "fast") === "fast" ? new FastNet(hp.dtype ?? "float64", D, net.hiddenSize, net.outputSize, Math.max(B, PREDICT_CHUNK)) : undefined;
   fast?.setParams(net.params);
-  const fastAccuracy = (split: MnistSplit) => {
-    const predicted = new Int32Array(split.count);
-    fast!.predictRange(split.images, 0, split.count, predicted);
-    let correct = 0;
-    for (let j = 0; j < predicted.length; j++) if (predicted[j] === split.labels[j]) correct++;
-    return correct / split.count;
-  };
+  const pool = fast ? new EvalPool(fast, hp.dtype ?? "float64", [trainSet, testSet], hp.threads ?? 1) : undefined;
+  const trainImages = pool ? pool.split(0).images : trainSet.images;
 
   emit("start", { totalIterations: hp.iters, trainSize: trainSet.count, testSize: testSet.count, hyperparameters: hp });
   const t0 = performance.now();
@@ -111,35 +107,43 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   let testAccuracy = Number.NaN;
   let evaluatedAt = -1;
   let i = 0;
-  const evaluate = (iteration: number) => {
-    trainAccuracy = fast ? fastAccuracy(trainSet) : accuracyOnSplit(net, trainSet);
-    testAccuracy = fast ? fastAccuracy(testSet) : accuracyOnSplit(net, testSet);
+  const evaluate = async (iteration: number) => {
+    if (pool) [trainAccuracy, testAccuracy] = await pool.accuracy([0, 1]);
+    else {
+      trainAccuracy = accuracyOnSplit(net, trainSet);
+      testAccuracy = accuracyOnSplit(net, testSet);
+    }
     evaluatedAt = iteration;
     emit("epoch", { epoch: epoch++, iteration, trainAccuracy, testAccuracy, elapsedS: (performance.now() - t0) / 1000 });
   };
 
-  for (; i < hp.iters; i++) {
-    if (options.signal?.aborted) break;
-    rng.choice(trainSet.count, B, indices);
-    if (fast) {
-      finalLoss = fast.trainStep(trainSet.images, trainSet.labels, indices, hp.lr);
-    } else {
-      gatherBatch(trainSet, indices, x, t);
-      const grads: Grads = hp.grad === "analytic" ? net.gradient(x, t) : net.numericalGradient(x, t);
-      net.sgdStep(grads, hp.lr);
-      finalLoss = net.loss(x, t);
+  let completed = 0;
+  try {
+    for (; i < hp.iters; i++) {
+      if (options.signal?.aborted) break;
+      rng.choice(trainSet.count, B, indices);
+      if (fast) {
+        finalLoss = fast.trainStep(trainImages, trainSet.labels, indices, hp.lr);
+      } else {
+        gatherBatch(trainSet, indices, x, t);
+        const grads: Grads = hp.grad === "analytic" ? net.gradient(x, t) : net.numericalGradient(x, t);
+        net.sgdStep(grads, hp.lr);
+        finalLoss = net.loss(x, t);
+      }
+      emit("iteration", { iteration: i, loss: finalLoss });
+      if (i % hp.evalEvery === 0) await evaluate(i);
+      const now = performance.now();
+      if (now - lastYield >= yieldEveryMs) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
     }
-    emit("iteration", { iteration: i, loss: finalLoss });
-    if (i % hp.evalEvery === 0) evaluate(i);
-    const now = performance.now();
-    if (now - lastYield >= yieldEveryMs) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      lastYield = performance.now();
-    }
+    completed = i;
+    fast?.getParams(net.params);
+    if (completed > 0 && evaluatedAt !== completed - 1) await evaluate(completed - 1);
+  } finally {
+    await pool?.close();
   }
-  const completed = i;
-  fast?.getParams(net.params);
-  if (completed > 0 && evaluatedAt !== completed - 1) evaluate(completed - 1);
   const result: TrainResult = {
     net,
     iterations: completed,
