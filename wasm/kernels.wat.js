@@ -238,12 +238,14 @@ export function kernelsWat(type) {
       (br $lp))))
 
   ;; The small layers' backward pass and updates, for n rows (reference order throughout):
-  ;;   gW2 = Zᵀ·dY, gb2 = Σ dY, dZ = (dY·W2ᵀ) ⊙ (1 − Z) Z, gb1 = Σ dZ; then b1, W2, b2 −= lr × g.
+  ;;   gW2 = Zᵀ·dY, gb2 = Σ dY, dZ = (dY·W2ᵀ) ⊙ (1 − Z) Z, gb1 = Σ dZ; then b1, W2, b2 −= lr × g,
+  ;;   and W2T = W2ᵀ again (dY·W2ᵀ reads W2T [Op × Hp] so it runs on h-vectors).
   ;; dY [n × Op] (lanes ≥ O zero), Z/dZ [n × Hp]; scratch: gW2 [Hp × Op], gb1 [Hp], gb2 [Op].
   ;; Only rows h < H of W2 and lanes h < H of dZ are written (the padding stays 0).
   (func (export "backward_small") (param $Z i32) (param $dY i32) (param $n i32) (param $H i32) (param $HV i32) (param $O i32) (param $OV i32)
         (param $W2 i32) (param $b1 i32) (param $b2 i32) (param $dZ i32) (param $gW2 i32) (param $gb1 i32) (param $gb2 i32) (param $lr ${T})
-    (local $r i32) (local $h i32) (local $o i32) (local $ov i32) (local $zrow i32) (local $yrow i32) (local $p i32) (local $q i32)
+        (param $W2T i32)
+    (local $acc v128) (local $zv v128) (local $r i32) (local $h i32) (local $o i32) (local $ov i32) (local $zrow i32) (local $yrow i32) (local $p i32) (local $q i32)
     (local $s ${T}) (local $z ${T}) (local $l v128) (local $rowBytesO i32) (local $rowBytesH i32)
     (local.set $rowBytesO (i32.shl (local.get $OV) (i32.const 4)))
     (local.set $rowBytesH (i32.shl (local.get $HV) (i32.const 4)))
@@ -280,29 +282,29 @@ export function kernelsWat(type) {
         (br $o2)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $r1)))
-    ;; dZ[r,h] = (Σ_o dY[r,o] W2[h,o]) × ((1 − z) z), then gb1 += dZ[r]
+    ;; dZ[r,h] = (Σ_o dY[r,o] W2ᵀ[o,h]) × ((1 − z) z) for h-vectors (o ascending), then gb1 += dZ[r]
     (local.set $r (i32.const 0))
     (block $r3_done (loop $r3
       (br_if $r3_done (i32.ge_u (local.get $r) (local.get $n)))
       (local.set $zrow (i32.add (local.get $Z) (i32.mul (local.get $r) (local.get $rowBytesH))))
       (local.set $yrow (i32.add (local.get $dY) (i32.mul (local.get $r) (local.get $rowBytesO))))
-      (local.set $h (i32.const 0))
+      (local.set $ov (i32.const 0))
       (block $h3_done (loop $h3
-        (br_if $h3_done (i32.ge_u (local.get $h) (local.get $H)))
-        (local.set $p (i32.add (local.get $W2) (i32.mul (local.get $h) (local.get $rowBytesO))))
-        (local.set $s (${T}.const 0))
+        (br_if $h3_done (i32.ge_u (local.get $ov) (local.get $rowBytesH)))
+        (local.set $acc (v128.const i32x4 0 0 0 0))
+        (local.set $p (i32.add (local.get $W2T) (local.get $ov)))
         (local.set $o (i32.const 0))
         (block $o3_done (loop $o3
           (br_if $o3_done (i32.ge_u (local.get $o) (local.get $O)))
-          (local.set $q (i32.shl (local.get $o) (i32.const ${Math.log2(S)})))
-          (local.set $s (${T}.add (local.get $s) (${T}.mul (${T}.load (i32.add (local.get $yrow) (local.get $q))) (${T}.load (i32.add (local.get $p) (local.get $q))))))
+          (local.set $acc (${V}.add (local.get $acc)
+            (${V}.mul (${V}.splat (${T}.load (i32.add (local.get $yrow) (i32.shl (local.get $o) (i32.const ${Math.log2(S)}))))) (v128.load (local.get $p)))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytesH)))
           (local.set $o (i32.add (local.get $o) (i32.const 1)))
           (br $o3)))
-        (local.set $q (i32.shl (local.get $h) (i32.const ${Math.log2(S)})))
-        (local.set $z (${T}.load (i32.add (local.get $zrow) (local.get $q))))
-        (${T}.store (i32.add (i32.add (local.get $dZ) (i32.mul (local.get $r) (local.get $rowBytesH))) (local.get $q))
-          (${T}.mul (local.get $s) (${T}.mul (${T}.sub (${T}.const 1) (local.get $z)) (local.get $z))))
-        (local.set $h (i32.add (local.get $h) (i32.const 1)))
+        (local.set $zv (v128.load (i32.add (local.get $zrow) (local.get $ov))))
+        (v128.store (i32.add (i32.add (local.get $dZ) (i32.mul (local.get $r) (local.get $rowBytesH))) (local.get $ov))
+          (${V}.mul (local.get $acc) (${V}.mul (${V}.sub (${V}.splat (${T}.const 1)) (local.get $zv)) (local.get $zv))))
+        (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
         (br $h3)))
       (local.set $p (i32.add (local.get $dZ) (i32.mul (local.get $r) (local.get $rowBytesH))))
       (local.set $ov (i32.const 0))
@@ -336,7 +338,25 @@ export function kernelsWat(type) {
       (v128.store (i32.add (local.get $b2) (local.get $ov))
         (${V}.sub (v128.load (i32.add (local.get $b2) (local.get $ov))) (${V}.mul (local.get $l) (v128.load (i32.add (local.get $gb2) (local.get $ov))))))
       (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
-      (br $u3))))
+      (br $u3)))
+    (call $transposeW2 (local.get $W2) (local.get $W2T) (local.get $H) (local.get $HV) (local.get $O) (local.get $OV)))
+
+  ;; W2T [Op × Hp] = W2ᵀ for the first H rows / O columns (the padding stays 0).
+  (func $transposeW2 (export "transpose_w2") (param $W2 i32) (param $W2T i32) (param $H i32) (param $HV i32) (param $O i32) (param $OV i32)
+    (local $h i32) (local $o i32) (local $Hp i32) (local $Op i32)
+    (local.set $Hp (i32.mul (local.get $HV) (i32.const ${t.lanes})))
+    (local.set $Op (i32.mul (local.get $OV) (i32.const ${t.lanes})))
+    (block $h_done (loop $hl
+      (br_if $h_done (i32.ge_u (local.get $h) (local.get $H)))
+      (local.set $o (i32.const 0))
+      (block $o_done (loop $ol
+        (br_if $o_done (i32.ge_u (local.get $o) (local.get $O)))
+        (${T}.store (i32.add (local.get $W2T) (i32.shl (i32.add (i32.mul (local.get $o) (local.get $Hp)) (local.get $h)) (i32.const ${Math.log2(S)})))
+          (${T}.load (i32.add (local.get $W2) (i32.shl (i32.add (i32.mul (local.get $h) (local.get $Op)) (local.get $o)) (i32.const ${Math.log2(S)})))))
+        (local.set $o (i32.add (local.get $o) (i32.const 1)))
+        (br $ol)))
+      (local.set $h (i32.add (local.get $h) (i32.const 1)))
+      (br $hl))))
 )
 `;
 }

@@ -42,7 +42,8 @@ interface KernelExports {
   grad_w1(starts: number, offs: number, vals: number, n: number, dZ: number, G: number, HV: number): void;
   sgd(W: number, G: number, nv: number, lr: number): void;
   backward_small(Z: number, dY: number, n: number, H: number, HV: number, O: number, OV: number, W2: number, b1: number, b2: number,
-    dZ: number, gW2: number, gb1: number, gb2: number, lr: number): void;
+    dZ: number, gW2: number, gb1: number, gb2: number, lr: number, W2T: number): void;
+  transpose_w2(W2: number, W2T: number, H: number, HV: number, O: number, OV: number): void;
 }
 
 const modules = new Map<Dtype, object>();
@@ -95,6 +96,7 @@ export class FastNet {
   private readonly pB1: number;
   private readonly pW2: number;
   private readonly pB2: number;
+  private readonly pW2T: number;
   private readonly pImg: number;
   private readonly pStarts: number;
   private readonly pOffs: number;
@@ -142,6 +144,7 @@ export class FastNet {
     this.pB1 = alloc(this.Hp * S);
     this.pW2 = alloc(this.Hp * this.Op * S);
     this.pB2 = alloc(this.Op * S);
+    this.pW2T = alloc(this.Op * this.Hp * S);
     this.pImg = alloc(maxRows * D + 16);
     this.pStarts = alloc((maxRows + 1) * 4);
     this.pOffs = alloc(maxRows * D * 4);
@@ -182,6 +185,7 @@ export class FastNet {
     for (let h = 0; h < H; h++) this.b1[h] = p.b1[h];
     for (let h = 0; h < H; h++) for (let o = 0; o < O; o++) this.W2[h * Op + o] = p.W2[h * O + o];
     for (let o = 0; o < O; o++) this.b2[o] = p.b2[o];
+    this.k.transpose_w2(this.pW2, this.pW2T, H, this.HV, O, this.OV);
   }
 
   /** Write the parameters back into the model's float64 arrays. */
@@ -250,7 +254,7 @@ export class FastNet {
       for (let o = 0; o < O; o++) dY[a + o] = (ebuf[o] / sum - (o === label ? 1 : 0)) / n;
     }
     // gW2, gb2, dz1, gb1 and the small updates; then gW1 = xᵀ·dz1 (sparse) and its update
-    k.backward_small(this.pZ, this.pDY, n, this.H, this.HV, O, this.OV, this.pW2, this.pB1, this.pB2, this.pDZ, this.pGW2, this.pGB1, this.pGB2, lr);
+    k.backward_small(this.pZ, this.pDY, n, this.H, this.HV, O, this.OV, this.pW2, this.pB1, this.pB2, this.pDZ, this.pGW2, this.pGB1, this.pGB2, lr, this.pW2T);
     k.grad_w1(this.pStarts, this.pOffs, this.pVals, n, this.pDZ, this.pG1, this.HV);
     k.sgd(this.pW1, this.pG1, (this.D * this.Hp) / this.lanes, lr);
     // the book's loss of the updated network on the same batch
