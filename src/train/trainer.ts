@@ -9,7 +9,7 @@
  * final model's accuracy is always reported.
  */
 import { EvalPool } from "../core/eval-pool.js";
-import { FastNet, PREDICT_CHUNK } from "../core/fast-net.js";
+import { fastKernelsAvailable, FastNet, PREDICT_CHUNK } from "../core/fast-net.js";
 import { Rng } from "../core/rng.js";
 import type { MnistSplit } from "../data/mnist.js";
 import { TwoLayerNet, type Grads } from "../model/two-layer-net.js";
@@ -89,13 +89,16 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   const rng = new Rng(hp.seed);
   const net = initialNet(D, 10, hp, rng);
   const B = hp.batchSize;
-  const x = new Float64Array(options.kernels === "reference" || hp.grad !== "analytic" ? B * D : 0); // [B × D] the minibatch, normalized
   const t = new Uint8Array(B); // [B] its labels
   const indices = new Int32Array(B);
   const yieldEveryMs = options.yieldEveryMs ?? 50;
-  const fast = hp.grad === "analytic" && (options.kernels ?? "fast") === "fast" ? new FastNet(hp.dtype ?? "float64", D, net.hiddenSize, net.outputSize, Math.max(B, PREDICT_CHUNK)) : undefined;
+  const dtype = hp.dtype ?? "float32";
+  // float64 without built kernels falls back to the reference kernels: the same results, slower
+  const useFast = hp.grad === "analytic" && (options.kernels ?? "fast") === "fast" && (dtype === "float32" || fastKernelsAvailable(dtype));
+  const fast = useFast ? new FastNet(dtype, D, net.hiddenSize, net.outputSize, Math.max(B, PREDICT_CHUNK)) : undefined;
   fast?.setParams(net.params);
-  const pool = fast ? new EvalPool(fast, hp.dtype ?? "float64", [trainSet, testSet], hp.threads ?? 1) : undefined;
+  const x = new Float64Array(fast ? 0 : B * D); // [B × D] the minibatch, normalized (reference path)
+  const pool = fast ? new EvalPool(fast, dtype, [trainSet, testSet], hp.threads ?? 1) : undefined;
   const trainImages = pool ? pool.split(0).images : trainSet.images;
 
   emit("start", { totalIterations: hp.iters, trainSize: trainSet.count, testSize: testSet.count, hyperparameters: hp });
