@@ -12,6 +12,7 @@ const data = await loadMnistRaw();
 const rng = new Rng(0);
 const net = new TwoLayerNet(784, 50, 10, { rng });
 const fast = new FastNet(dtype, 784, 50, 10, 1000);
+if (process.argv.includes("--resident")) fast.keepTrainingImages(data.train.images);
 fast.setParams(net.params);
 const idx = new Int32Array(100);
 const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];

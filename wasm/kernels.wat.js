@@ -115,16 +115,21 @@ export function kernelsWat(type) {
   return `(module
   (memory (export "memory") 1)
 
-  ;; CSR of n contiguous rows of D pixel bytes at $img. Entry: offs = p × rowBytes, vals = table[byte].
+  ;; CSR of n rows of D pixel bytes at $img: rows 0..n-1 when $idx < 0, else rows idx[0..n-1] (i32).
+  ;; Entry: offs = p × rowBytes, vals = table[byte].
   ;; starts[0..n] are entry indices. Returns the number of entries. 16-byte all-zero runs are skipped.
-  (func (export "csr") (param $img i32) (param $n i32) (param $D i32) (param $rowBytes i32) (param $table i32)
+  (func (export "csr") (param $img i32) (param $idx i32) (param $n i32) (param $D i32) (param $rowBytes i32) (param $table i32)
         (param $starts i32) (param $offs i32) (param $vals i32) (result i32)
     (local $r i32) (local $p i32) (local $row i32) (local $cnt i32) (local $byte i32) (local $end16 i32) (local $q i32) (local $mask i32)
     (local.set $end16 (i32.and (local.get $D) (i32.const -16)))
     (block $rows_done (loop $rows
       (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
       (i32.store (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2))) (local.get $cnt))
-      (local.set $row (i32.add (local.get $img) (i32.mul (local.get $r) (local.get $D))))
+      (local.set $row (i32.add (local.get $img) (i32.mul
+        (if (result i32) (i32.lt_s (local.get $idx) (i32.const 0))
+          (then (local.get $r))
+          (else (i32.load (i32.add (local.get $idx) (i32.shl (local.get $r) (i32.const 2))))))
+        (local.get $D))))
       (local.set $p (i32.const 0))
       (block $chunks_done (loop $chunks
         (br_if $chunks_done (i32.ge_u (local.get $p) (local.get $end16)))

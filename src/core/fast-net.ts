@@ -36,7 +36,7 @@ const WebAssembly = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssem
 
 interface KernelExports {
   memory: WasmMemory;
-  csr(img: number, n: number, D: number, rowBytes: number, table: number, starts: number, offs: number, vals: number): number;
+  csr(img: number, idx: number, n: number, D: number, rowBytes: number, table: number, starts: number, offs: number, vals: number): number;
   hidden(starts: number, offs: number, vals: number, n: number, W: number, b: number, Z: number, HV: number, act: number): void;
   logits(Z: number, n: number, HV: number, W2: number, b2: number, A: number, OV: number): void;
   grad_w1(starts: number, offs: number, vals: number, n: number, dZ: number, G: number, HV: number): void;
@@ -109,15 +109,15 @@ export class FastNet {
   private readonly pGB1: number;
   private readonly pGB2: number;
   // views (the memory never grows after construction)
-  private readonly mem8: Uint8Array;
-  private readonly W2: FArray;
-  private readonly b1: FArray;
-  private readonly b2: FArray;
-  private readonly W1: FArray;
-  private readonly Z: FArray;
-  private readonly dZ: FArray;
-  private readonly A: FArray;
-  private readonly dY: FArray;
+  private mem8: Uint8Array;
+  private W2: FArray;
+  private b1: FArray;
+  private b2: FArray;
+  private W1: FArray;
+  private Z: FArray;
+  private dZ: FArray;
+  private A: FArray;
+  private dY: FArray;
   private readonly ebuf: Float64Array;
 
   constructor(dtype: Dtype, D: number, H: number, O: number, maxRows: number) {
@@ -162,20 +162,27 @@ export class FastNet {
     const have = exp.memory.buffer.byteLength / 65536;
     if (have < pages) exp.memory.grow(pages - have);
     this.k = exp;
-    const buf = exp.memory.buffer;
-    const F = dtype === "float32" ? Float32Array : Float64Array;
+    this.mem8 = new Uint8Array(0);
+    this.W1 = this.b1 = this.W2 = this.b2 = this.Z = this.dZ = this.A = this.dY = new Float64Array(0);
+    this.rebindViews();
+    (dtype === "float32" ? new Float32Array(exp.memory.buffer, this.pTable, 256) : new Float64Array(exp.memory.buffer, this.pTable, 256)).set(PIXEL_SCALE);
+    this.ebuf = new Float64Array(O);
+  }
+
+  /** (Re)create the typed-array views of the module's memory (after it grows). */
+  private rebindViews(): void {
+    const buf = this.k.memory.buffer;
+    const F = this.dtype === "float32" ? Float32Array : Float64Array;
     const view = (p: number, n: number): FArray => new F(buf, p, n);
     this.mem8 = new Uint8Array(buf);
-    view(this.pTable, 256).set(PIXEL_SCALE);
-    this.W1 = view(this.pW1, D * this.Hp);
+    this.W1 = view(this.pW1, this.D * this.Hp);
     this.b1 = view(this.pB1, this.Hp);
     this.W2 = view(this.pW2, this.Hp * this.Op);
     this.b2 = view(this.pB2, this.Op);
-    this.Z = view(this.pZ, maxRows * this.Hp);
-    this.dZ = view(this.pDZ, maxRows * this.Hp);
-    this.A = view(this.pA, maxRows * this.Op);
-    this.dY = view(this.pDY, maxRows * this.Op);
-    this.ebuf = new Float64Array(O);
+    this.Z = view(this.pZ, this.maxRows * this.Hp);
+    this.dZ = view(this.pDZ, this.maxRows * this.Hp);
+    this.A = view(this.pA, this.maxRows * this.Op);
+    this.dY = view(this.pDY, this.maxRows * this.Op);
   }
 
   /** Load the model's float64 parameters (rounded to float32 for the float32 path). */
@@ -199,7 +206,25 @@ export class FastNet {
 
   /** CSR of the n image rows already in the image buffer. */
   private csr(n: number): void {
-    this.k.csr(this.pImg, n, this.D, this.Hp * this.S, this.pTable, this.pStarts, this.pOffs, this.pVals);
+    this.k.csr(this.pImg, -1, n, this.D, this.Hp * this.S, this.pTable, this.pStarts, this.pOffs, this.pVals);
+  }
+
+  /** Training images kept in module memory (see keepTrainingImages). */
+  private resident?: { images: Uint8Array; at: number; idx: Int32Array; pIdx: number };
+
+  /**
+   * Copy `images` (the training split) into the module once, so each batch's CSR is built straight
+   * from the batch indices (no per-row copy). Later trainStep calls with these same images use it.
+   */
+  keepTrainingImages(images: Uint8Array): void {
+    const mem = this.k.memory;
+    const at = mem.buffer.byteLength;
+    const pIdx = at + Math.ceil(images.length / 16) * 16;
+    const need = pIdx + this.maxRows * 4;
+    mem.grow(Math.ceil((need - at) / 65536));
+    this.rebindViews();
+    this.mem8.set(images, at);
+    this.resident = { images, at, idx: new Int32Array(mem.buffer, pIdx, this.maxRows), pIdx };
   }
 
   /** Z = σ(x·W1 + b1), A = Z·W2 + b2 for the n rows in CSR form. */
@@ -236,8 +261,14 @@ export class FastNet {
     const n = indices.length;
     const { O, Op, A, dY, ebuf, k } = this;
     const exact = this.dtype === "float64";
-    this.loadRows(images, indices);
-    this.csr(n);
+    const res = this.resident;
+    if (res && res.images === images) {
+      res.idx.set(indices);
+      k.csr(res.at, res.pIdx, n, this.D, this.Hp * this.S, this.pTable, this.pStarts, this.pOffs, this.pVals);
+    } else {
+      this.loadRows(images, indices);
+      this.csr(n);
+    }
     this.forward(n, exact);
     // y = softmax(a2); dy = (y − t) / n  (lanes ≥ O of dY stay 0)
     for (let r = 0; r < n; r++) {

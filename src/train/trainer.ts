@@ -100,6 +100,7 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   const x = new Float64Array(fast ? 0 : B * D); // [B × D] the minibatch, normalized (reference path)
   const pool = fast ? new EvalPool(fast, dtype, [trainSet, testSet], hp.threads ?? 1) : undefined;
   const trainImages = pool ? pool.split(0).images : trainSet.images;
+  fast?.keepTrainingImages(trainImages);
 
   emit("start", { totalIterations: hp.iters, trainSize: trainSet.count, testSize: testSet.count, hyperparameters: hp });
   const t0 = performance.now();
