@@ -2,11 +2,12 @@
  * The fast path: the TwoLayerNet's training step and batch prediction on the WebAssembly SIMD
  * kernels of wasm/kernels.wat.js (built into dist/wasm/ by `npm run build`), in float32 or float64.
  *
- * Images stay bytes: each batch (or evaluation chunk) is copied as bytes into the module's memory
- * and turned into CSR form (the ≈ 81 % zero pixels dropped, the rest normalized through
- * PIXEL_SCALE), so the two 784-wide products, x·W1 and xᵀ·dz1, only touch non-zero pixels.
- * The small layers (50 × 10: softmax, dy, the W2/b gradients, dz1) run in plain TypeScript on
- * views of the module's memory, accumulating in float64 and storing in the compute dtype.
+ * Images stay bytes: the training images live in the module's memory (keepTrainingImages) and
+ * each evaluation chunk is copied in as bytes; a batch is turned into CSR form (the ≈ 81 % zero
+ * pixels dropped, the rest normalized through PIXEL_SCALE), so the two 784-wide products, x·W1 and
+ * xᵀ·dz1, only touch non-zero pixels. The small layers (50 × 10: z1·W2, the W2/b gradients, dz1,
+ * the updates) run in the module too; softmax, dy and the loss stay in TypeScript (Math.exp,
+ * float64 arithmetic, stored in the compute dtype).
  *
  * float64: every product sums in the reference order (bias, then pixels ascending; batch rows
  * ascending), and the training step applies the sigmoid with Math.exp, so a training run is bit
@@ -19,7 +20,6 @@ import { fileURLToPath } from "node:url";
 import { CEE_DELTA } from "./functions.js";
 import { PIXEL_SCALE } from "../data/mnist.js";
 import type { Params } from "../model/two-layer-net.js";
-
 import type { Dtype } from "../train/hyperparameters.js";
 export type { Dtype };
 
