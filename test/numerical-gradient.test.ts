@@ -136,8 +136,8 @@ describe("fast numerical gradient on real MNIST", () => {
     };
     const splits = { train: data.train, test: data.test };
     const naive = await trainSrc(splits, hp, { numerical: { naive: true } });
-    const fast1 = await trainSrc(splits, hp, { numerical: { threads: 1 } });
-    const fast2 = await trainDist(splits, hp, { numerical: { threads: 2 } });
+    const fast1 = await trainSrc(splits, hp, { threads: 1 });
+    const fast2 = await trainDist(splits, hp, { threads: 2 });
     for (const k of PARAM_NAMES) {
       expect(fast2.net.params[k]).toEqual(fast1.net.params[k]);
       // gradients agree to 1e-11; 4 steps of lr 0.1 move the parameters by at most 4e-12 apart

@@ -27,10 +27,16 @@ describe("mnist-train --grad numerical", () => {
   });
 
   it("rejects a bad --threads with exit 2", async () => {
-    for (const bad of ["0", "1.5", "x", "1000"]) {
+    const expected: Record<string, string> = {
+      "0": "must be a positive whole number",
+      "1.5": "must be a whole number",
+      x: "must be a number",
+      "1000": "must be at most 256",
+    };
+    for (const [bad, why] of Object.entries(expected)) {
       const r = await runBin("mnist-train", [...SMALL, "--threads", bad, "--out", path.join(tmp.dir, "bad")]);
       expect(r.code).toBe(2);
-      expect(r.stderr).toBe(`mnist-train: --threads must be a whole number from 1 to 256 (got "${bad}")\n`);
+      expect(r.stderr).toBe(`mnist-train: --threads ${why} (got "${bad}")\n`);
     }
   });
 });

@@ -20,6 +20,16 @@ export const TrainOptionsSchema = HyperparametersSchema.extend({
     .min(1, { error: "must be a positive whole number" })
     .max(1e9, { error: "must be at most 1000000000" })
     .optional(),
+  /**
+   * Worker threads for the accuracy passes and the numerical gradient (default: every core). Not a
+   * hyperparameter: results are the same for any value, so the model does not record it.
+   */
+  threads: z
+    .number({ error: "must be a number" })
+    .int({ error: "must be a whole number" })
+    .min(1, { error: "must be a positive whole number" })
+    .max(256, { error: "must be at most 256" })
+    .optional(),
 });
 export type TrainOptions = z.output<typeof TrainOptionsSchema>;
 
@@ -27,7 +37,7 @@ export type TrainOptions = z.output<typeof TrainOptionsSchema>;
 export const TRAIN_DEFAULTS = TrainOptionsSchema.parse({});
 
 /** Keys that take numbers, so flag strings can be converted before validation. */
-const NUMERIC_KEYS = new Set(["iters", "batchSize", "lr", "hiddenSize", "weightInitStd", "seed", "evalEvery", "trainLimit", "testLimit", "limit", "checkpointEvery"]);
+const NUMERIC_KEYS = new Set(["iters", "batchSize", "lr", "hiddenSize", "weightInitStd", "seed", "evalEvery", "trainLimit", "testLimit", "limit", "checkpointEvery", "threads"]);
 const NUMBER_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /**

@@ -22,7 +22,6 @@ import { ConsoleReporter } from "./reporters/console.js";
 import { EXIT, newProgram } from "./run-command.js";
 import { checkWritable, defaultRunDir, prepareRunDir } from "./run-dir.js";
 import { stderrChalk } from "./style.js";
-import { parseThreads } from "./threads.js";
 import { flagValues, resolveTrainOptions, TRAIN_DEFAULTS, TrainOptionsSchema, type TrainOptions } from "./train-options.js";
 
 const NAME = "mnist-train";
@@ -36,7 +35,8 @@ function buildProgram() {
     .option("--lr <x>", `learning rate (default ${d.lr})`)
     .option("--hidden-size <n>", `hidden units (default ${d.hiddenSize})`)
     .addOption(new Option("--grad <mode>", `gradient: ${GRAD_MODES.join(" or ")} (default ${d.grad})`))
-    .option("--threads <n>", "--grad numerical: worker threads (default: every core; the result does not depend on it)")
+    .option("--dtype <type>", `compute precision: float32 or float64 (default ${TRAIN_DEFAULTS.dtype}; the model is stored in float64 either way)`)
+    .option("--threads <n>", "worker threads for evaluation and --grad numerical (default: every core; results do not depend on it)")
     .option("--weight-init-std <x>", `std of the Gaussian initial weights (default ${d.weightInitStd})`)
     .option("--seed <n>", "random seed for weights and minibatches (default: random, recorded)")
     .option("--eval-every <n>", "iterations between accuracy evaluations (default: one epoch = max(floor(train size / batch size), 1))")
@@ -73,9 +73,8 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
   program.parse(argv, { from: "user" });
   const flags = program.opts();
   const { json, quiet, color, config, out, force, resume } = flags as Record<string, unknown>;
-  const threads = parseThreads(flags.threads as string | undefined);
   const hyperFlags = { ...flags };
-  for (const key of ["json", "quiet", "color", "config", "out", "force", "debug", "resume", "threads"]) delete hyperFlags[key];
+  for (const key of ["json", "quiet", "color", "config", "out", "force", "debug", "resume"]) delete hyperFlags[key];
   const chalk = stderrChalk(color !== false);
   const log = (line: string) => {
     if (!quiet) process.stderr.write(line + "\n");
@@ -98,7 +97,9 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
   const data = await loadMnistRaw({ source: hp.dataSource, dataDir: hp.dataDir });
   if (!checkpoint) {
     hp = resolveHyperparameters(hp, data.train.count);
-    const configText = JSON.stringify(hp, null, 2) + "\n";
+    // Everything that determines the result (threads does not, so it is left to each invocation).
+    const { threads: _threads, ...recorded } = hp;
+    const configText = JSON.stringify(recorded, null, 2) + "\n";
     configSha256 = sha256(configText);
     await writeFileAtomic(path.join(runDir, "config.json"), configText);
   }
@@ -139,7 +140,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
       signal: abort.signal,
       resumeFrom,
       checkpointEvery: hp.checkpointEvery,
-      numerical: { threads },
+      threads: hp.threads,
     });
   } finally {
     csv.close();
@@ -159,7 +160,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     return EXIT.interrupted;
   }
   const modelFile = path.join(runDir, "model.json");
-  const { dataSource: _s, dataDir: _d, checkpointEvery: _c, ...hyperparameters } = hp;
+  const { dataSource: _s, dataDir: _d, checkpointEvery: _c, threads: _t, ...hyperparameters } = hp;
   const model = toModelJson(result.net, {
     hyperparameters,
     seed: hp.seed,
@@ -227,7 +228,7 @@ class SignalState {
 }
 
 /** Options that may accompany --resume: they change the output, not the computation. */
-const RESUME_FLAGS = new Set(["checkpointEvery"]);
+const RESUME_FLAGS = new Set(["checkpointEvery", "threads"]);
 
 /** --resume RUN_DIR: the run's options from its config.json, and its checkpoint. */
 async function openResume(
@@ -277,7 +278,7 @@ async function openResume(
   if (checkpoint.iteration >= recorded.iters) {
     throw new FileFormatError(checkpointFile, `"iteration" is ${checkpoint.iteration}, but the run has only ${recorded.iters} iterations`);
   }
-  const merged = TrainOptionsSchema.safeParse({ ...recorded, ...flagValues({ checkpointEvery: hyperFlags.checkpointEvery }) });
+  const merged = TrainOptionsSchema.safeParse({ ...recorded, ...flagValues({ checkpointEvery: hyperFlags.checkpointEvery, threads: hyperFlags.threads }) });
   if (!merged.success) throw new UsageError(describeZodIssue(merged.error.issues[0], hyperFlags, "flag"));
   await checkWritable(runDir, "--resume ");
   return { hp: merged.data as ResolvedHyperparameters & TrainOptions, configSha256, checkpoint };

@@ -13,6 +13,9 @@
  * returned `state` (options.resumeFrom) continues the exact same computation: same RNG stream,
  * parameters, iteration and evaluation counters, hence bit-identical parameters and CSV rows.
  */
+import { availableParallelism } from "node:os";
+import { EvalPool } from "../core/eval-pool.js";
+import { fastKernelsAvailable, FastNet, PREDICT_CHUNK } from "../core/fast-net.js";
 import { Rng, type RngState } from "../core/rng.js";
 import type { MnistSplit } from "../data/mnist.js";
 import { NumericalGradientPool } from "../model/numerical-gradient-pool.js";
@@ -98,10 +101,17 @@ export interface TrainOptions {
   /** Emit a `checkpoint` event every N completed iterations (never at the last one). */
   checkpointEvery?: number;
   /**
-   * --grad numerical: `threads` for the fast numerical gradient (default: every core; 1 = no
-   * workers), or `naive: true` for the book's loop (two forward passes per parameter; very slow).
+   * --grad numerical: the fast incremental gradient, or with `naive: true` the book's loop (two
+   * forward passes per parameter; very slow).
    */
-  numerical?: { threads?: number; naive?: boolean };
+  numerical?: { naive?: boolean };
+  /** Worker threads for the accuracy passes and the numerical gradient (default: every core); results do not depend on it. */
+  threads?: number;
+  /**
+   * `fast` (default for analytic gradients): the WebAssembly kernels in hp.dtype (float64: bit for
+   * bit the reference run). `reference`: the plain float64 TypeScript kernels.
+   */
+  kernels?: "fast" | "reference";
 }
 
 /** One epoch = max(floor(trainSize / batchSize), 1) iterations (the book's iter_per_epoch). */
@@ -126,13 +136,23 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   const resume = options.resumeFrom;
   const net = resume ? restoredNet(D, 10, hp, rng, resume) : initialNet(D, 10, hp, rng);
   const B = hp.batchSize;
-  const x = new Float64Array(B * D); // [B × D] the minibatch, normalized
   const t = new Uint8Array(B); // [B] its labels
   const indices = new Int32Array(B);
   const yieldEveryMs = options.yieldEveryMs ?? 50;
   const checkpointEvery = options.checkpointEvery ?? 0;
+  const dtype = hp.dtype ?? "float32";
+  // float64 without built kernels falls back to the reference kernels: the same results, slower
+  const useFast = hp.grad === "analytic" && (options.kernels ?? "fast") === "fast" && (dtype === "float32" || fastKernelsAvailable(dtype));
+  const fast = useFast ? new FastNet(dtype, D, net.hiddenSize, net.outputSize, Math.max(B, PREDICT_CHUNK)) : undefined;
+  fast?.setParams(net.params);
+  const x = new Float64Array(fast ? 0 : B * D); // [B × D] the minibatch, normalized (reference path)
+  const threads = options.threads ?? availableParallelism();
+  const pool = fast ? new EvalPool(fast, dtype, [trainSet, testSet], threads) : undefined;
+  const trainImages = pool ? pool.split(0).images : trainSet.images;
+  fast?.keepTrainingImages(trainImages);
   // One worker pool for the whole run; idle workers do not keep the process alive after an error.
-  const numerical = hp.grad === "numerical" && !options.numerical?.naive ? new NumericalGradientPool(options.numerical?.threads) : undefined;
+  const numerical =
+    hp.grad === "numerical" && !options.numerical?.naive ? new NumericalGradientPool(threads) : undefined;
 
   emit("start", { totalIterations: hp.iters, trainSize: trainSet.count, testSize: testSet.count, hyperparameters: hp });
   // Elapsed time continues from the checkpoint's.
@@ -145,54 +165,70 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   let evaluatedAt = resume?.evaluatedAt ?? -1;
   let diverged: TrainResult["diverged"];
   let i = resume?.iteration ?? 0;
-  const evaluate = (iteration: number) => {
-    trainAccuracy = accuracyOnSplit(net, trainSet);
-    testAccuracy = accuracyOnSplit(net, testSet);
+  const evaluate = async (iteration: number) => {
+    if (pool) [trainAccuracy, testAccuracy] = await pool.accuracy([0, 1]);
+    else {
+      trainAccuracy = accuracyOnSplit(net, trainSet);
+      testAccuracy = accuracyOnSplit(net, testSet);
+    }
     evaluatedAt = iteration;
     emit("epoch", { epoch: epoch++, iteration, trainAccuracy, testAccuracy, elapsedS: (performance.now() - t0) / 1000 });
   };
-  const snapshot = (): TrainState => ({
-    iteration: i,
-    epoch,
-    evaluatedAt,
-    finalLoss,
-    trainAccuracy,
-    testAccuracy,
-    elapsedS: (performance.now() - t0) / 1000,
-    rng: rng.getState(),
-    params: { W1: net.params.W1.slice(), b1: net.params.b1.slice(), W2: net.params.W2.slice(), b2: net.params.b2.slice() },
-  });
+  const snapshot = (): TrainState => {
+    fast?.getParams(net.params);
+    return {
+      iteration: i,
+      epoch,
+      evaluatedAt,
+      finalLoss,
+      trainAccuracy,
+      testAccuracy,
+      elapsedS: (performance.now() - t0) / 1000,
+      rng: rng.getState(),
+      params: { W1: net.params.W1.slice(), b1: net.params.b1.slice(), W2: net.params.W2.slice(), b2: net.params.b2.slice() },
+    };
+  };
 
-  while (i < hp.iters) {
-    if (options.signal?.aborted) break;
-    rng.choice(trainSet.count, B, indices);
-    gatherBatch(trainSet, indices, x, t);
-    const grads: Grads =
-      hp.grad === "analytic" ? net.gradient(x, t) : numerical ? await numerical.gradient(net, x, t) : net.numericalGradient(x, t);
-    net.sgdStep(grads, hp.lr);
-    finalLoss = net.loss(x, t);
-    emit("iteration", { iteration: i, loss: finalLoss });
-    if (!Number.isFinite(finalLoss)) {
-      // Once NaN/Infinity is in the weights it never leaves: stop now, evaluate nothing.
-      diverged = { iteration: i, loss: finalLoss };
+  let interrupted = false;
+  let state: TrainState;
+  try {
+    while (i < hp.iters) {
+      if (options.signal?.aborted) break;
+      rng.choice(trainSet.count, B, indices);
+      if (fast) {
+        finalLoss = fast.trainStep(trainImages, trainSet.labels, indices, hp.lr);
+      } else {
+        gatherBatch(trainSet, indices, x, t);
+        const grads: Grads =
+          hp.grad === "analytic" ? net.gradient(x, t) : numerical ? await numerical.gradient(net, x, t) : net.numericalGradient(x, t);
+        net.sgdStep(grads, hp.lr);
+        finalLoss = net.loss(x, t);
+      }
+      emit("iteration", { iteration: i, loss: finalLoss });
+      if (!Number.isFinite(finalLoss)) {
+        // Once NaN/Infinity is in the weights it never leaves: stop now, evaluate nothing.
+        diverged = { iteration: i, loss: finalLoss };
+        i++;
+        break;
+      }
+      if (i % hp.evalEvery === 0) await evaluate(i);
       i++;
-      break;
+      if (checkpointEvery > 0 && i % checkpointEvery === 0 && i < hp.iters) emit("checkpoint", snapshot());
+      const now = performance.now();
+      if (now - lastYield >= yieldEveryMs) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
     }
-    if (i % hp.evalEvery === 0) evaluate(i);
-    i++;
-    if (checkpointEvery > 0 && i % checkpointEvery === 0 && i < hp.iters) emit("checkpoint", snapshot());
-    const now = performance.now();
-    if (now - lastYield >= yieldEveryMs) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      lastYield = performance.now();
-    }
+    interrupted = i < hp.iters && !diverged;
+    // The state before any final evaluation: resuming from it replays exactly what an uninterrupted run does.
+    state = snapshot();
+    if (!interrupted && !diverged && i > 0 && evaluatedAt !== i - 1) await evaluate(i - 1);
+  } finally {
+    await numerical?.close();
+    await pool?.close();
   }
-  await numerical?.close();
   const completed = i;
-  const interrupted = completed < hp.iters && !diverged;
-  // The state before any final evaluation: resuming from it replays exactly what an uninterrupted run does.
-  const state = snapshot();
-  if (!interrupted && !diverged && completed > 0 && evaluatedAt !== completed - 1) evaluate(completed - 1);
   const result: TrainResult = {
     net,
     iterations: completed,

@@ -1,0 +1,39 @@
+// Ours: (a) one book iteration at 784-50-10, batch 100 (gather + forward + backward + update + the
+// book's loss pass) and (b) accuracy over the full 60,000 + 10,000 sets. Prints one JSON line.
+// node bench/micro.js [--dtype float32|float64]
+import { loadMnistRaw } from "../dist/data/mnist.js";
+import { FastNet } from "../dist/core/fast-net.js";
+import { TwoLayerNet } from "../dist/model/two-layer-net.js";
+import { Rng } from "../dist/core/rng.js";
+import { argValue } from "./args.js";
+
+const dtype = argValue("--dtype", "float32");
+const data = await loadMnistRaw();
+const rng = new Rng(0);
+const net = new TwoLayerNet(784, 50, 10, { rng });
+const fast = new FastNet(dtype, 784, 50, 10, 1000);
+if (process.argv.includes("--resident")) fast.keepTrainingImages(data.train.images);
+fast.setParams(net.params);
+const idx = new Int32Array(100);
+const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
+const timeIt = (fn, minReps, minS) => {
+  for (let i = 0; i < 3; i++) fn();
+  const ts = [];
+  const begin = performance.now();
+  while (ts.length < minReps || performance.now() - begin < minS * 1000) {
+    const t0 = performance.now();
+    fn();
+    ts.push((performance.now() - t0) / 1000);
+  }
+  return median(ts);
+};
+const iterS = timeIt(() => {
+  rng.choice(60000, 100, idx);
+  fast.trainStep(data.train.images, data.train.labels, idx, 0.01);
+}, 300, 1);
+const out = new Int32Array(60000);
+const evalS = timeIt(() => {
+  fast.predictRange(data.train.images, 0, 60000, out);
+  fast.predictRange(data.test.images, 0, 10000, out);
+}, 5, 1);
+console.log(JSON.stringify({ iter_s: iterS, eval_full_s: evalS }));

@@ -1,0 +1,128 @@
+/**
+ * Accuracy passes over whole splits on `threads` threads: this one plus threads − 1 worker_threads,
+ * each with its own FastNet. Every split is cut into `threads` contiguous parts (part 0 here); each
+ * thread counts its correct predictions and the counts are summed. A row's prediction does not
+ * depend on which thread computes it, so the accuracy is the same for any thread count.
+ * With threads > 1 the splits' pixel bytes are copied once into shared memory.
+ */
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { MnistSplit } from "../data/mnist.js";
+import type { Params } from "../model/two-layer-net.js";
+import type { Dtype } from "../train/hyperparameters.js";
+import { FastNet, PREDICT_CHUNK } from "./fast-net.js";
+
+export interface EvalJob {
+  split: number;
+  start: number;
+  count: number;
+}
+
+/** Contiguous part `part` of `parts` of [0, count). */
+export function partRange(count: number, parts: number, part: number): { start: number; count: number } {
+  const start = Math.floor((count * part) / parts);
+  return { start, count: Math.floor((count * (part + 1)) / parts) - start };
+}
+
+export function countCorrect(net: FastNet, split: { images: Uint8Array; labels: Uint8Array }, start: number, count: number, scratch: Int32Array): number {
+  let correct = 0;
+  for (let c = 0; c < count; c += scratch.length) {
+    const n = Math.min(scratch.length, count - c);
+    const out = scratch.subarray(0, n);
+    net.predictRange(split.images, start + c, n, out);
+    for (let r = 0; r < n; r++) if (out[r] === split.labels[start + c + r]) correct++;
+  }
+  return correct;
+}
+
+function workerPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const js = join(here, "eval-worker.js");
+  return existsSync(js) ? js : join(here, "..", "..", "dist", "core", "eval-worker.js");
+}
+
+export class EvalPool {
+  readonly threads: number;
+  private readonly net: FastNet;
+  private readonly splits: MnistSplit[];
+  private readonly workers: Worker[] = [];
+  private readonly scratch = new Int32Array(PREDICT_CHUNK);
+  private readonly params: Params;
+
+  /** `net` is the training FastNet (its parameters are read at each evaluation). */
+  constructor(net: FastNet, dtype: Dtype, splits: MnistSplit[], threads: number) {
+    this.net = net;
+    this.threads = threads;
+    const H = net.H, D = net.D, O = net.O;
+    this.params = { W1: new Float64Array(D * H), b1: new Float64Array(H), W2: new Float64Array(H * O), b2: new Float64Array(O) };
+    if (threads > 1) {
+      // pixel bytes and labels in shared memory, so the workers read the same copy
+      this.splits = splits.map((s) => {
+        const images = new Uint8Array(new SharedArrayBuffer(s.images.length));
+        images.set(s.images);
+        const labels = new Uint8Array(new SharedArrayBuffer(s.labels.length));
+        labels.set(s.labels);
+        return { ...s, images, labels };
+      });
+      for (let w = 1; w < threads; w++) {
+        const worker = new Worker(workerPath(), {
+          workerData: { dtype, D, H, O, splits: this.splits.map((s) => ({ images: s.images, labels: s.labels })) },
+        });
+        worker.unref();
+        this.workers.push(worker);
+      }
+    } else {
+      this.splits = splits;
+    }
+  }
+
+  /** The shared copy of split `i` (the caller may train from it). */
+  split(i: number): MnistSplit {
+    return this.splits[i];
+  }
+
+  /** Accuracy of the network's current parameters on each of `which` (split indices). */
+  async accuracy(which: number[]): Promise<number[]> {
+    const T = this.threads;
+    const replies: Promise<number[]>[] = [];
+    if (T > 1) {
+      this.net.getParams(this.params);
+      for (let w = 1; w < T; w++) {
+        const jobs: EvalJob[] = which.map((split) => ({ split, ...partRange(this.splits[split].count, T, w) }));
+        const worker = this.workers[w - 1];
+        replies.push(
+          new Promise<number[]>((resolve, reject) => {
+            const onMessage = (m: number[]) => {
+              worker.off("error", onError);
+              resolve(m);
+            };
+            const onError = (e: Error) => {
+              worker.off("message", onMessage);
+              reject(e);
+            };
+            worker.once("message", onMessage);
+            worker.once("error", onError);
+            worker.postMessage({ params: this.params, jobs });
+          }),
+        );
+      }
+    }
+    const mine = which.map((split) => {
+      const { start, count } = partRange(this.splits[split].count, T, 0);
+      return countCorrect(this.net, this.splits[split], start, count, this.scratch);
+    });
+    const others = await Promise.all(replies);
+    return which.map((split, j) => {
+      let correct = mine[j];
+      for (const o of others) correct += o[j];
+      return correct / this.splits[split].count;
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.workers.length = 0;
+  }
+}

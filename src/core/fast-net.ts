@@ -1,0 +1,342 @@
+/**
+ * The fast path: the TwoLayerNet's training step and batch prediction on the WebAssembly SIMD
+ * kernels of wasm/kernels.wat.js (built into dist/wasm/ by `npm run build`), in float32 or float64.
+ *
+ * Images stay bytes: the training images live in the module's memory (keepTrainingImages) and
+ * each evaluation chunk is copied in as bytes; a batch is turned into CSR form (the ≈ 81 % zero
+ * pixels dropped, the rest normalized through PIXEL_SCALE), so the two 784-wide products, x·W1 and
+ * xᵀ·dz1, only touch non-zero pixels. The small layers (50 × 10: z1·W2, the W2/b gradients, dz1,
+ * the updates) run in the module too; softmax, dy and the loss stay in TypeScript (Math.exp,
+ * float64 arithmetic, stored in the compute dtype).
+ *
+ * float64: every product sums in the reference order (bias, then pixels ascending; batch rows
+ * ascending), and the training step applies the sigmoid with Math.exp, so a training run is bit
+ * for bit the reference one; prediction uses the kernels' polynomial exp (within 1e-15).
+ * float32: all parameters, activations and products in float32 (params kept as float32 shadows).
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { CEE_DELTA } from "./functions.js";
+import { PIXEL_SCALE } from "../data/mnist.js";
+import type { Params } from "../model/two-layer-net.js";
+import type { Dtype } from "../train/hyperparameters.js";
+export type { Dtype };
+
+/** The slice of the WebAssembly JS API used here (lib ES2022 has no WebAssembly types). */
+interface WasmMemory {
+  buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+const WebAssembly = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+interface KernelExports {
+  memory: WasmMemory;
+  csr(img: number, idx: number, n: number, D: number, rowBytes: number, table: number, starts: number, offs: number, vals: number): number;
+  hidden(starts: number, offs: number, vals: number, n: number, W: number, b: number, Z: number, HV: number, act: number): void;
+  logits(Z: number, n: number, HV: number, W2: number, b2: number, A: number, OV: number): void;
+  grad_w1(starts: number, offs: number, vals: number, n: number, dZ: number, G: number, HV: number): void;
+  sgd(W: number, G: number, nv: number, lr: number): void;
+  backward_small(Z: number, dY: number, n: number, H: number, HV: number, O: number, OV: number, W2: number, b1: number, b2: number,
+    dZ: number, gW2: number, gb1: number, gb2: number, lr: number, W2T: number): void;
+  transpose_w2(W2: number, W2T: number, H: number, HV: number, O: number, OV: number): void;
+}
+
+const modules = new Map<Dtype, object>();
+
+/** Where the built kernels live: dist/wasm/ of this package (from src/ or dist/). */
+export function kernelsPath(dtype: Dtype): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return join(here, "..", "..", "dist", "wasm", `kernels-${dtype === "float32" ? "f32" : "f64"}.wasm`);
+}
+
+export function fastKernelsAvailable(dtype: Dtype): boolean {
+  return modules.has(dtype) || existsSync(kernelsPath(dtype));
+}
+
+function moduleFor(dtype: Dtype): object {
+  let m = modules.get(dtype);
+  if (!m) {
+    const path = kernelsPath(dtype);
+    if (!existsSync(path)) {
+      throw new Error(`the WebAssembly kernels are not built (${path} is missing): run \`npm run build\` with the wabt devDependency installed`);
+    }
+    m = new WebAssembly.Module(readFileSync(path));
+    modules.set(dtype, m);
+  }
+  return m;
+}
+
+type FArray = Float32Array | Float64Array;
+
+/** Rows per prediction chunk. */
+export const PREDICT_CHUNK = 1000;
+
+export class FastNet {
+  readonly dtype: Dtype;
+  readonly D: number;
+  readonly H: number;
+  readonly O: number;
+  readonly maxRows: number;
+  private readonly k: KernelExports;
+  private readonly S: number;
+  private readonly lanes: number;
+  private readonly HV: number;
+  private readonly Hp: number;
+  private readonly OV: number;
+  private readonly Op: number;
+  // byte offsets
+  private readonly pTable: number;
+  private readonly pW1: number;
+  private readonly pG1: number;
+  private readonly pB1: number;
+  private readonly pW2: number;
+  private readonly pB2: number;
+  private readonly pW2T: number;
+  private readonly pImg: number;
+  private readonly pStarts: number;
+  private readonly pOffs: number;
+  private readonly pVals: number;
+  private readonly pZ: number;
+  private readonly pDZ: number;
+  private readonly pA: number;
+  private readonly pDY: number;
+  private readonly pGW2: number;
+  private readonly pGB1: number;
+  private readonly pGB2: number;
+  // views (the memory never grows after construction)
+  private mem8: Uint8Array;
+  private W2: FArray;
+  private b1: FArray;
+  private b2: FArray;
+  private W1: FArray;
+  private Z: FArray;
+  private dZ: FArray;
+  private A: FArray;
+  private dY: FArray;
+  private readonly ebuf: Float64Array;
+
+  constructor(dtype: Dtype, D: number, H: number, O: number, maxRows: number) {
+    this.dtype = dtype;
+    this.D = D;
+    this.H = H;
+    this.O = O;
+    this.maxRows = maxRows;
+    const S = (this.S = dtype === "float32" ? 4 : 8);
+    const lanes = (this.lanes = 16 / S);
+    this.HV = Math.ceil(H / lanes);
+    this.Hp = this.HV * lanes;
+    this.OV = Math.ceil(O / lanes);
+    this.Op = this.OV * lanes;
+    let top = 0;
+    const alloc = (bytes: number) => {
+      const p = top;
+      top += Math.ceil(bytes / 16) * 16;
+      return p;
+    };
+    this.pTable = alloc(256 * S);
+    this.pW1 = alloc(D * this.Hp * S);
+    this.pG1 = alloc(D * this.Hp * S);
+    this.pB1 = alloc(this.Hp * S);
+    this.pW2 = alloc(this.Hp * this.Op * S);
+    this.pB2 = alloc(this.Op * S);
+    this.pW2T = alloc(this.Op * this.Hp * S);
+    this.pImg = alloc(maxRows * D + 16);
+    this.pStarts = alloc((maxRows + 1) * 4);
+    this.pOffs = alloc(maxRows * D * 4);
+    this.pVals = alloc(maxRows * D * S);
+    this.pZ = alloc(maxRows * this.Hp * S);
+    this.pDZ = alloc(maxRows * this.Hp * S);
+    this.pA = alloc(maxRows * this.Op * S);
+    this.pDY = alloc(maxRows * this.Op * S);
+    this.pGW2 = alloc(this.Hp * this.Op * S);
+    this.pGB1 = alloc(this.Hp * S);
+    this.pGB2 = alloc(this.Op * S);
+    const pages = Math.ceil(top / 65536);
+    const instance = new WebAssembly.Instance(moduleFor(dtype), {});
+    const exp = instance.exports as unknown as KernelExports;
+    const have = exp.memory.buffer.byteLength / 65536;
+    if (have < pages) exp.memory.grow(pages - have);
+    this.k = exp;
+    this.mem8 = new Uint8Array(0);
+    this.W1 = this.b1 = this.W2 = this.b2 = this.Z = this.dZ = this.A = this.dY = new Float64Array(0);
+    this.rebindViews();
+    (dtype === "float32" ? new Float32Array(exp.memory.buffer, this.pTable, 256) : new Float64Array(exp.memory.buffer, this.pTable, 256)).set(PIXEL_SCALE);
+    this.ebuf = new Float64Array(O);
+  }
+
+  /** (Re)create the typed-array views of the module's memory (after it grows). */
+  private rebindViews(): void {
+    const buf = this.k.memory.buffer;
+    const F = this.dtype === "float32" ? Float32Array : Float64Array;
+    const view = (p: number, n: number): FArray => new F(buf, p, n);
+    this.mem8 = new Uint8Array(buf);
+    this.W1 = view(this.pW1, this.D * this.Hp);
+    this.b1 = view(this.pB1, this.Hp);
+    this.W2 = view(this.pW2, this.Hp * this.Op);
+    this.b2 = view(this.pB2, this.Op);
+    this.Z = view(this.pZ, this.maxRows * this.Hp);
+    this.dZ = view(this.pDZ, this.maxRows * this.Hp);
+    this.A = view(this.pA, this.maxRows * this.Op);
+    this.dY = view(this.pDY, this.maxRows * this.Op);
+  }
+
+  /** Load the model's float64 parameters (rounded to float32 for the float32 path). */
+  setParams(p: Params): void {
+    const { D, H, O, Hp, Op } = this;
+    for (let i = 0; i < D; i++) for (let h = 0; h < H; h++) this.W1[i * Hp + h] = p.W1[i * H + h];
+    for (let h = 0; h < H; h++) this.b1[h] = p.b1[h];
+    for (let h = 0; h < H; h++) for (let o = 0; o < O; o++) this.W2[h * Op + o] = p.W2[h * O + o];
+    for (let o = 0; o < O; o++) this.b2[o] = p.b2[o];
+    this.k.transpose_w2(this.pW2, this.pW2T, H, this.HV, O, this.OV);
+  }
+
+  /** Write the parameters back into the model's float64 arrays. */
+  getParams(p: Params): void {
+    const { D, H, O, Hp, Op } = this;
+    for (let i = 0; i < D; i++) for (let h = 0; h < H; h++) p.W1[i * H + h] = this.W1[i * Hp + h];
+    for (let h = 0; h < H; h++) p.b1[h] = this.b1[h];
+    for (let h = 0; h < H; h++) for (let o = 0; o < O; o++) p.W2[h * O + o] = this.W2[h * Op + o];
+    for (let o = 0; o < O; o++) p.b2[o] = this.b2[o];
+  }
+
+  /** CSR of the n image rows already in the image buffer. */
+  private csr(n: number): void {
+    this.k.csr(this.pImg, -1, n, this.D, this.Hp * this.S, this.pTable, this.pStarts, this.pOffs, this.pVals);
+  }
+
+  /** Training images kept in module memory (see keepTrainingImages). */
+  private resident?: { images: Uint8Array; at: number; idx: Int32Array; pIdx: number };
+
+  /**
+   * Copy `images` (the training split) into the module once, so each batch's CSR is built straight
+   * from the batch indices (no per-row copy). Later trainStep calls with these same images use it.
+   */
+  keepTrainingImages(images: Uint8Array): void {
+    const mem = this.k.memory;
+    const at = mem.buffer.byteLength;
+    const pIdx = at + Math.ceil(images.length / 16) * 16;
+    const need = pIdx + this.maxRows * 4;
+    mem.grow(Math.ceil((need - at) / 65536));
+    this.rebindViews();
+    this.mem8.set(images, at);
+    this.resident = { images, at, idx: new Int32Array(mem.buffer, pIdx, this.maxRows), pIdx };
+  }
+
+  /** Z = σ(x·W1 + b1), A = Z·W2 + b2 for the n rows in CSR form. */
+  private forward(n: number, exactSigmoid: boolean): void {
+    const { k } = this;
+    if (exactSigmoid) {
+      // float64 training: the reference's 1 / (1 + Math.exp(−a)), so a run is bit for bit the reference one
+      k.hidden(this.pStarts, this.pOffs, this.pVals, n, this.pW1, this.pB1, this.pZ, this.HV, 0);
+      const Z = this.Z, H = this.H, Hp = this.Hp;
+      for (let r = 0; r < n; r++) {
+        for (let h = 0; h < H; h++) Z[r * Hp + h] = 1 / (1 + Math.exp(-Z[r * Hp + h]));
+        for (let h = H; h < Hp; h++) Z[r * Hp + h] = 0;
+      }
+    } else {
+      k.hidden(this.pStarts, this.pOffs, this.pVals, n, this.pW1, this.pB1, this.pZ, this.HV, 1);
+    }
+    k.logits(this.pZ, n, this.HV, this.pW2, this.pB2, this.pA, this.OV);
+  }
+
+  /** Copy image rows `indices` of `images` (D bytes each) into the module. */
+  private loadRows(images: Uint8Array, indices: ArrayLike<number>): void {
+    const D = this.D;
+    for (let r = 0; r < indices.length; r++) {
+      const src = indices[r] * D;
+      this.mem8.set(images.subarray(src, src + D), this.pImg + r * D);
+    }
+  }
+
+  /**
+   * One book iteration on the batch `indices` of `images`/`labels`: gradient, SGD update, then the
+   * loss of the updated network on the same batch (returned).
+   */
+  trainStep(images: Uint8Array, labels: Uint8Array, indices: Int32Array, lr: number): number {
+    const n = indices.length;
+    const { O, Op, A, dY, ebuf, k } = this;
+    const exact = this.dtype === "float64";
+    const res = this.resident;
+    if (res && res.images === images) {
+      res.idx.set(indices);
+      k.csr(res.at, res.pIdx, n, this.D, this.Hp * this.S, this.pTable, this.pStarts, this.pOffs, this.pVals);
+    } else {
+      this.loadRows(images, indices);
+      this.csr(n);
+    }
+    this.forward(n, exact);
+    // y = softmax(a2); dy = (y − t) / n  (lanes ≥ O of dY stay 0)
+    for (let r = 0; r < n; r++) {
+      const a = r * Op;
+      let max = -Infinity;
+      for (let o = 0; o < O; o++) if (A[a + o] > max) max = A[a + o];
+      let sum = 0;
+      for (let o = 0; o < O; o++) {
+        const e = Math.exp(A[a + o] - max);
+        ebuf[o] = e;
+        sum += e;
+      }
+      const label = labels[indices[r]];
+      for (let o = 0; o < O; o++) dY[a + o] = (ebuf[o] / sum - (o === label ? 1 : 0)) / n;
+    }
+    // gW2, gb2, dz1, gb1 and the small updates; then gW1 = xᵀ·dz1 (sparse) and its update
+    k.backward_small(this.pZ, this.pDY, n, this.H, this.HV, O, this.OV, this.pW2, this.pB1, this.pB2, this.pDZ, this.pGW2, this.pGB1, this.pGB2, lr, this.pW2T);
+    k.grad_w1(this.pStarts, this.pOffs, this.pVals, n, this.pDZ, this.pG1, this.HV);
+    k.sgd(this.pW1, this.pG1, (this.D * this.Hp) / this.lanes, lr);
+    // the book's loss of the updated network on the same batch
+    this.forward(n, exact);
+    let sum = 0;
+    for (let r = 0; r < n; r++) {
+      const a = r * Op;
+      let max = -Infinity;
+      for (let o = 0; o < O; o++) if (A[a + o] > max) max = A[a + o];
+      let s = 0;
+      for (let o = 0; o < O; o++) s += Math.exp(A[a + o] - max);
+      const label = labels[indices[r]];
+      sum += Math.log(Math.exp(A[a + label] - max) / s + CEE_DELTA);
+    }
+    return -sum / n;
+  }
+
+  /**
+   * Predicted class (argmax of the logits, first on ties) of images [start, start + count) of
+   * `images`, into `out`.
+   */
+  predictRange(images: Uint8Array, start: number, count: number, out: Int32Array): void {
+    const { D, O, Op, A } = this;
+    for (let c = 0; c < count; c += this.maxRows) {
+      const n = Math.min(this.maxRows, count - c);
+      const from = (start + c) * D;
+      this.mem8.set(images.subarray(from, from + n * D), this.pImg);
+      this.csr(n);
+      this.forward(n, false);
+      for (let r = 0; r < n; r++) {
+        let best = 0;
+        let bestV = A[r * Op];
+        for (let o = 1; o < O; o++) {
+          const v = A[r * Op + o];
+          if (v > bestV) {
+            bestV = v;
+            best = o;
+          }
+        }
+        out[c + r] = best;
+      }
+    }
+  }
+
+  /** Raw kernel access for tests: x·W1 (+b1, σ when `act`) for n byte rows. */
+  hiddenOf(images: Uint8Array, n: number, act: boolean): FArray {
+    this.mem8.set(images.subarray(0, n * this.D), this.pImg);
+    this.csr(n);
+    this.k.hidden(this.pStarts, this.pOffs, this.pVals, n, this.pW1, this.pB1, this.pZ, this.HV, act ? 1 : 0);
+    const out = new (this.dtype === "float32" ? Float32Array : Float64Array)(n * this.H);
+    for (let r = 0; r < n; r++) for (let h = 0; h < this.H; h++) out[r * this.H + h] = this.Z[r * this.Hp + h];
+    return out;
+  }
+}

@@ -1,0 +1,141 @@
+import { describe, expect, it } from "vitest";
+import { fastKernelsAvailable, FastNet } from "../src/core/fast-net.js";
+import { matmul } from "../src/core/kernels.js";
+import { Rng } from "../src/core/rng.js";
+import { loadMnistRaw, PIXEL_SCALE } from "../src/data/mnist.js";
+import { TwoLayerNet, PARAM_NAMES } from "../src/model/two-layer-net.js";
+import { train } from "../src/train/trainer.js";
+import { HyperparametersSchema, type Dtype, type ResolvedHyperparameters } from "../src/train/hyperparameters.js";
+
+const built = fastKernelsAvailable("float32") && fastKernelsAvailable("float64");
+const TOL: Record<Dtype, number> = { float32: 1e-5, float64: 1e-12 };
+
+/** Sparse random bytes: `zeroFraction` of them 0, like MNIST pixels. */
+function sparseBytes(rng: Rng, n: number, zeroFraction: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = rng.uniform() < zeroFraction ? 0 : 1 + rng.int(255);
+  return b;
+}
+
+function maxRel(a: ArrayLike<number>, b: ArrayLike<number>, floor: number): number {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.max(Math.abs(b[i]), floor));
+  return worst;
+}
+
+describe.skipIf(!built)("fast kernels against the float64 reference", () => {
+  // shapes: edge sizes and non-multiples of the SIMD width (4 / 2) and of the 8-vector blocks
+  const shapes = [
+    [1, 1, 1, 1], [3, 5, 7, 3], [2, 17, 1, 2], [5, 784, 50, 10], [4, 33, 37, 11], [7, 16, 64, 10], [1, 100, 9, 1],
+  ];
+  for (const dtype of ["float32", "float64"] as const) {
+    for (const [n, D, H, O] of shapes) {
+      it(`${dtype} hidden layer x·W1 + b1 and σ(…) (n=${n}, ${D}-${H}-${O}, sparse)`, () => {
+        const rng = new Rng(D * 31 + H);
+        const net = new TwoLayerNet(D, H, O, { weightInitStd: 0.5, rng });
+        for (let i = 0; i < H; i++) net.params.b1[i] = rng.normal();
+        const bytes = sparseBytes(rng, n * D, 0.8);
+        const x = Float64Array.from(bytes, (v) => PIXEL_SCALE[v]);
+        const ref = matmul(x, net.params.W1, n, D, H, new Float64Array(n * H), net.params.b1);
+        const fast = new FastNet(dtype, D, H, O, Math.max(n, 8));
+        fast.setParams(net.params);
+        // error relative to the magnitude of the sum, Σ|x·w| + |b| (a sum that cancels to near 0 has
+        // no meaningful relative error in float32)
+        const mag = matmul(x, net.params.W1.map(Math.abs), n, D, H, new Float64Array(n * H), net.params.b1.map(Math.abs));
+        const got = fast.hiddenOf(bytes, n, false);
+        let worst = 0;
+        for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - ref[i]) / Math.max(mag[i], 1e-300));
+        expect(worst).toBeLessThanOrEqual(TOL[dtype]);
+        if (dtype === "float64") expect(Array.from(got)).toEqual(Array.from(ref)); // same order: bit for bit
+        const sig = ref.map((a) => 1 / (1 + Math.exp(-a)));
+        expect(maxRel(fast.hiddenOf(bytes, n, true), sig, 1e-12)).toBeLessThanOrEqual(TOL[dtype]);
+      });
+    }
+
+    for (const [D, H, O, n] of [[1, 1, 1, 1], [5, 3, 2, 1], [37, 13, 10, 9], [64, 50, 10, 16], [19, 9, 3, 7]]) {
+      it(`${dtype} training step (gradient, update, loss) matches the reference step (${D}-${H}-${O}, batch ${n})`, () => {
+        const rng = new Rng(5 + D);
+        const rows = 2 * n + 3;
+        const images = sparseBytes(rng, rows * D, 0.8);
+        const labels = Uint8Array.from({ length: rows }, () => rng.int(O));
+        const net = new TwoLayerNet(D, H, O, { weightInitStd: 0.3, rng });
+        const fast = new FastNet(dtype, D, H, O, Math.max(n, 4));
+        fast.setParams(net.params);
+        // the float32 path starts from the float32-rounded parameters
+        const ref = new TwoLayerNet(D, H, O, { weightInitStd: 0 });
+        for (const k of PARAM_NAMES) ref.params[k].set(net.params[k].map((v) => (dtype === "float32" ? Math.fround(v) : v)));
+        const indices = Int32Array.from({ length: n }, () => rng.int(rows));
+        const x = new Float64Array(n * D);
+        const t = new Uint8Array(n);
+        for (let r = 0; r < n; r++) {
+          for (let j = 0; j < D; j++) x[r * D + j] = PIXEL_SCALE[images[indices[r] * D + j]];
+          t[r] = labels[indices[r]];
+        }
+        for (let step = 0; step < 3; step++) {
+          const loss = fast.trainStep(images, labels, indices, 0.5);
+          ref.sgdStep(ref.gradient(x, t), 0.5);
+          const refLoss = ref.loss(x, t);
+          if (dtype === "float64") expect(loss).toBe(refLoss);
+          else expect(Math.abs(loss - refLoss) / Math.max(refLoss, 1e-3)).toBeLessThan(1e-5);
+        }
+        const got = new TwoLayerNet(D, H, O, { weightInitStd: 0 });
+        fast.getParams(got.params);
+        for (const k of PARAM_NAMES) {
+          if (dtype === "float64") expect(got.params[k]).toEqual(ref.params[k]);
+          else expect(maxRel(got.params[k], ref.params[k], 1e-2)).toBeLessThan(1e-5);
+        }
+        // prediction (argmax of the logits) agrees with the reference's argmax of softmax
+        const predicted = new Int32Array(rows);
+        fast.predictRange(images, 0, rows, predicted);
+        const xs = Float64Array.from(images, (v) => PIXEL_SCALE[v]);
+        const y = ref.predict(xs);
+        for (let r = 0; r < rows; r++) {
+          let best = 0;
+          for (let o = 1; o < O; o++) if (y[r * O + o] > y[r * O + best]) best = o;
+          const margin = Math.abs(y[r * O + predicted[r]] - y[r * O + best]);
+          if (predicted[r] !== best) expect(margin).toBeLessThan(dtype === "float32" ? 1e-5 : 1e-12); // a near-tie
+        }
+      });
+    }
+  }
+});
+
+describe.skipIf(!built)("trainer on the fast path", () => {
+  const hp = (over: Partial<ResolvedHyperparameters>): ResolvedHyperparameters =>
+    ({ ...HyperparametersSchema.parse({ iters: 300, trainLimit: 5000, testLimit: 1000, ...over }), seed: 3, evalEvery: 100 }) as ResolvedHyperparameters;
+
+  it("float64 is bit for bit the reference run; each dtype is reproducible; float32 keeps the accuracy", async () => {
+    const data = await loadMnistRaw();
+    const ref = await train(data, hp({ dtype: "float64" }), { kernels: "reference" });
+    const f64 = await train(data, hp({ dtype: "float64" }));
+    const f32a = await train(data, hp({ dtype: "float32" }));
+    const f32b = await train(data, hp({ dtype: "float32" }));
+    for (const k of PARAM_NAMES) {
+      expect(f64.net.params[k]).toEqual(ref.net.params[k]);
+      expect(f32a.net.params[k]).toEqual(f32b.net.params[k]);
+    }
+    expect(f64.finalLoss).toBe(ref.finalLoss);
+    expect(f64.testAccuracy).toBe(ref.testAccuracy);
+    expect(f32a.finalLoss).toBe(f32b.finalLoss);
+    expect(Math.abs(f32a.testAccuracy - ref.testAccuracy)).toBeLessThanOrEqual(0.005);
+    expect(ref.testAccuracy).toBeGreaterThan(0.5);
+  });
+
+  it("the evaluation threads change no result", async () => {
+    const data = await loadMnistRaw();
+    const events: number[][] = [];
+    const run = async (threads: number) => {
+      const seen: number[] = [];
+      const r = await train(data, hp({ dtype: "float32", iters: 120 }), { threads, listeners: [{ epoch: (e) => seen.push(e.trainAccuracy, e.testAccuracy) }] });
+      events.push(seen);
+      return r;
+    };
+    const one = await run(1);
+    const two = await run(2);
+    const three = await run(3);
+    for (const k of PARAM_NAMES) expect(two.net.params[k]).toEqual(one.net.params[k]);
+    expect(events[1]).toEqual(events[0]);
+    expect(events[2]).toEqual(events[0]);
+    expect(three.testAccuracy).toBe(one.testAccuracy);
+  });
+});

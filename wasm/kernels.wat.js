@@ -1,0 +1,367 @@
+/**
+ * Source of the WebAssembly SIMD kernels: a WAT text generator, one module per element type.
+ * `npm run build` (scripts/build-wasm.js) assembles kernelsWat("f32") and kernelsWat("f64") with
+ * wabt's wat2wasm into dist/wasm/kernels-f32.wasm and kernels-f64.wasm.
+ *
+ * Layout conventions (all pointers are byte offsets into the module's memory, 16-byte aligned):
+ *   a row of H hidden values is HV vectors (Hp = HV × lanes values, the tail padded with 0);
+ *   W1 is [D × Hp], W2 is [Hp × Op] (Op = OV × lanes, padded with 0).
+ * A batch of images is turned into CSR form first (only the non-zero pixels): row r's entries are
+ * starts[r] .. starts[r+1]-1 of `offs` (byte offset of the pixel's W1 row: p × Hp × size) and `vals`
+ * (the normalized pixel). Skipping exact zeros changes no value: x·0 adds ±0.
+ * Every product accumulates in the reference order (bias, then pixels in ascending order), one
+ * IEEE multiply and one add per term in each lane (no fused multiply-add), so it is deterministic.
+ */
+
+const TYPES = {
+  f32: {
+    size: 4, lanes: 4, int: "i32x4", bits: 23, bias: 127, lo: -87, hi: 88,
+    ln2hi: "0.693359375", ln2lo: "-2.12194440e-4",
+    // Taylor coefficients 1/k!, k = 0..7 (|r| ≤ ln2/2: truncation error < 6e-9 relative)
+    poly: 7,
+  },
+  f64: {
+    size: 8, lanes: 2, int: "i64x2", bits: 52, bias: 1023, lo: -708, hi: 709,
+    ln2hi: "6.93147180369123816490e-01", ln2lo: "1.90821492927058770002e-10",
+    poly: 13, // truncation error < 2e-17 relative
+  },
+};
+
+function factorialInverse(k) {
+  let f = 1;
+  for (let i = 2; i <= k; i++) f *= i;
+  return (1 / f).toPrecision(17);
+}
+
+/** Widest register block (vectors of accumulators kept in registers across a row's pixels). */
+const WIDE = Number(process.env.KERNELS_WIDE ?? 8);
+
+export function kernelsWat(type) {
+  const t = TYPES[type];
+  if (!t) throw new Error(`unknown type ${type}`);
+  const T = type; // scalar type
+  const V = `${type}x${t.lanes}`; // vector shape
+  const S = t.size;
+
+  // exp(x) for a vector on the stack's local $ex (result left on the stack).
+  const vexp = (x) => {
+    const coeffs = [];
+    for (let k = t.poly; k >= 0; k--) coeffs.push(factorialInverse(k));
+    // Horner: p = c_n; p = p*r + c_{n-1} ...
+    let horner = `(${V}.splat (${T}.const ${coeffs[0]}))`;
+    for (let i = 1; i < coeffs.length; i++) {
+      horner = `(${V}.add (${V}.mul ${horner} (local.get $er)) (${V}.splat (${T}.const ${coeffs[i]})))`;
+    }
+    const toInt = type === "f32"
+      ? `(i32x4.trunc_sat_f32x4_s (local.get $en))`
+      : `(i64x2.extend_low_i32x4_s (i32x4.trunc_sat_f64x2_s_zero (local.get $en)))`;
+    return `
+      (local.set $ex (${V}.min (${V}.max ${x} (${V}.splat (${T}.const ${t.lo}))) (${V}.splat (${T}.const ${t.hi}))))
+      (local.set $en (${V}.nearest (${V}.mul (local.get $ex) (${V}.splat (${T}.const 1.4426950408889634)))))
+      (local.set $er (${V}.sub (${V}.sub (local.get $ex) (${V}.mul (local.get $en) (${V}.splat (${T}.const ${t.ln2hi}))))
+                               (${V}.mul (local.get $en) (${V}.splat (${T}.const ${t.ln2lo})))))
+      (${V}.mul ${horner}
+        (${t.int}.shl (${t.int}.add ${toInt} (${t.int}.splat (${type === "f32" ? "i32" : "i64"}.const ${t.bias}))) (i32.const ${t.bits})))`;
+  };
+  const expLocals = `(local $ex v128) (local $en v128) (local $er v128)`;
+
+  // One block of `w` vectors of the hidden layer: acc = bias; acc += v × W1[p]; (σ) store.
+  const hiddenBlock = (w) => {
+    const accs = [...Array(w).keys()];
+    return `
+      ;; blocks of ${w} vectors
+      (block $hb${w}_done (loop $hb${w}
+        (br_if $hb${w}_done (i32.gt_u (i32.add (local.get $jb) (i32.const ${w})) (local.get $HV)))
+        (local.set $colOff (i32.shl (local.get $jb) (i32.const 4)))
+        ${accs.map((i) => `(local.set $a${i} (v128.load offset=${16 * i} (i32.add (local.get $b) (local.get $colOff))))`).join("\n        ")}
+        (local.set $k (local.get $s))
+        (block $nz${w}_done (loop $nz${w}
+          (br_if $nz${w}_done (i32.ge_u (local.get $k) (local.get $e)))
+          (local.set $wp (i32.add (i32.add (local.get $W) (local.get $colOff)) (i32.load (i32.add (local.get $offs) (i32.shl (local.get $k) (i32.const 2))))))
+          (local.set $v (${V}.splat (${T}.load (i32.add (local.get $vals) (i32.shl (local.get $k) (i32.const ${Math.log2(S)}))))))
+          ${accs.map((i) => `(local.set $a${i} (${V}.add (local.get $a${i}) (${V}.mul (local.get $v) (v128.load offset=${16 * i} (local.get $wp)))))`).join("\n          ")}
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $nz${w})))
+        ${accs.map((i) => `(v128.store offset=${16 * i} (i32.add (local.get $zrow) (local.get $colOff))
+            (if (result v128) (local.get $act)
+              (then (${V}.div (${V}.splat (${T}.const 1)) (${V}.add (${V}.splat (${T}.const 1)) ${vexp(`(${V}.neg (local.get $a${i}))`)})))
+              (else (local.get $a${i}))))`).join("\n        ")}
+        (local.set $jb (i32.add (local.get $jb) (i32.const ${w})))
+        (br $hb${w})))`;
+  };
+
+  // One block of `w` vectors of the input-weight gradient: G[p] += v × dZ[r] for the row's pixels.
+  const gradBlock = (w) => {
+    const d = [...Array(w).keys()];
+    return `
+      (block $gb${w}_done (loop $gb${w}
+        (br_if $gb${w}_done (i32.gt_u (i32.add (local.get $jb) (i32.const ${w})) (local.get $HV)))
+        (local.set $colOff (i32.shl (local.get $jb) (i32.const 4)))
+        ${d.map((i) => `(local.set $a${i} (v128.load offset=${16 * i} (i32.add (local.get $zrow) (local.get $colOff))))`).join("\n        ")}
+        (local.set $k (local.get $s))
+        (block $gnz${w}_done (loop $gnz${w}
+          (br_if $gnz${w}_done (i32.ge_u (local.get $k) (local.get $e)))
+          (local.set $wp (i32.add (i32.add (local.get $G) (local.get $colOff)) (i32.load (i32.add (local.get $offs) (i32.shl (local.get $k) (i32.const 2))))))
+          (local.set $v (${V}.splat (${T}.load (i32.add (local.get $vals) (i32.shl (local.get $k) (i32.const ${Math.log2(S)}))))))
+          ${d.map((i) => `(v128.store offset=${16 * i} (local.get $wp) (${V}.add (v128.load offset=${16 * i} (local.get $wp)) (${V}.mul (local.get $v) (local.get $a${i}))))`).join("\n          ")}
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $gnz${w})))
+        (local.set $jb (i32.add (local.get $jb) (i32.const ${w})))
+        (br $gb${w})))`;
+  };
+
+  const accLocals = [...Array(WIDE).keys()].map((i) => `(local $a${i} v128)`).join(" ");
+
+  return `(module
+  (memory (export "memory") 1)
+
+  ;; CSR of n rows of D pixel bytes at $img: rows 0..n-1 when $idx < 0, else rows idx[0..n-1] (i32).
+  ;; Entry: offs = p × rowBytes, vals = table[byte].
+  ;; starts[0..n] are entry indices. Returns the number of entries. 16-byte all-zero runs are skipped.
+  (func (export "csr") (param $img i32) (param $idx i32) (param $n i32) (param $D i32) (param $rowBytes i32) (param $table i32)
+        (param $starts i32) (param $offs i32) (param $vals i32) (result i32)
+    (local $r i32) (local $p i32) (local $row i32) (local $cnt i32) (local $byte i32) (local $end16 i32) (local $q i32) (local $mask i32)
+    (local.set $end16 (i32.and (local.get $D) (i32.const -16)))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
+      (i32.store (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2))) (local.get $cnt))
+      (local.set $row (i32.add (local.get $img) (i32.mul
+        (if (result i32) (i32.lt_s (local.get $idx) (i32.const 0))
+          (then (local.get $r))
+          (else (i32.load (i32.add (local.get $idx) (i32.shl (local.get $r) (i32.const 2))))))
+        (local.get $D))))
+      (local.set $p (i32.const 0))
+      (block $chunks_done (loop $chunks
+        (br_if $chunks_done (i32.ge_u (local.get $p) (local.get $end16)))
+        (if (v128.any_true (v128.load align=1 (i32.add (local.get $row) (local.get $p))))
+          (then
+            ;; visit only the non-zero bytes of the chunk: lowest set bit of the zero-test mask first
+            (local.set $mask (i8x16.bitmask (i8x16.ne (v128.load align=1 (i32.add (local.get $row) (local.get $p))) (v128.const i32x4 0 0 0 0))))
+            (block $in_done (loop $in
+              (br_if $in_done (i32.eqz (local.get $mask)))
+              (local.set $q (i32.add (local.get $p) (i32.ctz (local.get $mask))))
+              (local.set $byte (i32.load8_u (i32.add (local.get $row) (local.get $q))))
+              (i32.store (i32.add (local.get $offs) (i32.shl (local.get $cnt) (i32.const 2))) (i32.mul (local.get $q) (local.get $rowBytes)))
+              (${T}.store (i32.add (local.get $vals) (i32.shl (local.get $cnt) (i32.const ${Math.log2(S)})))
+                (${T}.load (i32.add (local.get $table) (i32.shl (local.get $byte) (i32.const ${Math.log2(S)})))))
+              (local.set $cnt (i32.add (local.get $cnt) (i32.const 1)))
+              (local.set $mask (i32.and (local.get $mask) (i32.sub (local.get $mask) (i32.const 1))))
+              (br $in)))
+            (local.set $p (i32.add (local.get $p) (i32.const 16))))
+          (else (local.set $p (i32.add (local.get $p) (i32.const 16)))))
+        (br $chunks)))
+      (block $tail_done (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $p) (local.get $D)))
+        (local.set $byte (i32.load8_u (i32.add (local.get $row) (local.get $p))))
+        (if (local.get $byte) (then
+          (i32.store (i32.add (local.get $offs) (i32.shl (local.get $cnt) (i32.const 2))) (i32.mul (local.get $p) (local.get $rowBytes)))
+          (${T}.store (i32.add (local.get $vals) (i32.shl (local.get $cnt) (i32.const ${Math.log2(S)})))
+            (${T}.load (i32.add (local.get $table) (i32.shl (local.get $byte) (i32.const ${Math.log2(S)})))))
+          (local.set $cnt (i32.add (local.get $cnt) (i32.const 1)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $tail)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows)))
+    (i32.store (i32.add (local.get $starts) (i32.shl (local.get $n) (i32.const 2))) (local.get $cnt))
+    (local.get $cnt))
+
+  ;; Z[n × Hp] = act(x · W1 + b) for the CSR rows; act = sigmoid when $act ≠ 0, else identity.
+  (func (export "hidden") (param $starts i32) (param $offs i32) (param $vals i32) (param $n i32)
+        (param $W i32) (param $b i32) (param $Z i32) (param $HV i32) (param $act i32)
+    (local $r i32) (local $s i32) (local $e i32) (local $zrow i32) (local $jb i32) (local $colOff i32) (local $k i32)
+    (local $wp i32) (local $v v128) ${accLocals} ${expLocals}
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
+      (local.set $s (i32.load (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
+      (local.set $e (i32.load offset=4 (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
+      (local.set $zrow (i32.add (local.get $Z) (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4))))
+      (local.set $jb (i32.const 0))
+      ${hiddenBlock(WIDE)}
+      ${hiddenBlock(4)}
+      ${hiddenBlock(1)}
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows))))
+
+  ;; A[n × Op] = Z · W2 + b2, Z [n × Hp], W2 [Hp × Op] (Op = OV vectors); Hp = HV vectors.
+  (func (export "logits") (param $Z i32) (param $n i32) (param $HV i32) (param $W2 i32) (param $b2 i32) (param $A i32) (param $OV i32)
+    (local $r i32) (local $ov i32) (local $h i32) (local $Hp i32) (local $zrow i32) (local $acc v128) (local $acc2 v128)
+    (local $wp i32) (local $rowBytesO i32)
+    (local.set $Hp (i32.mul (local.get $HV) (i32.const ${t.lanes})))
+    (local.set $rowBytesO (i32.shl (local.get $OV) (i32.const 4)))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
+      (local.set $zrow (i32.add (local.get $Z) (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4))))
+      (local.set $ov (i32.const 0))
+      (block $ov_done (loop $ovl
+        (br_if $ov_done (i32.ge_u (local.get $ov) (local.get $OV)))
+        (local.set $acc (v128.load (i32.add (local.get $b2) (i32.shl (local.get $ov) (i32.const 4)))))
+        (local.set $wp (i32.add (local.get $W2) (i32.shl (local.get $ov) (i32.const 4))))
+        (local.set $h (i32.const 0))
+        (block $h_done (loop $hl
+          (br_if $h_done (i32.ge_u (local.get $h) (local.get $Hp)))
+          (local.set $acc (${V}.add (local.get $acc)
+            (${V}.mul (${V}.splat (${T}.load (i32.add (local.get $zrow) (i32.shl (local.get $h) (i32.const ${Math.log2(S)})))))
+                      (v128.load (local.get $wp)))))
+          (local.set $wp (i32.add (local.get $wp) (local.get $rowBytesO)))
+          (local.set $h (i32.add (local.get $h) (i32.const 1)))
+          (br $hl)))
+        (v128.store (i32.add (i32.add (local.get $A) (i32.mul (local.get $r) (local.get $rowBytesO))) (i32.shl (local.get $ov) (i32.const 4)))
+          (local.get $acc))
+        (local.set $ov (i32.add (local.get $ov) (i32.const 1)))
+        (br $ovl)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows))))
+
+  ;; G[D × Hp] += xᵀ · dZ for the CSR rows (G must start at 0; sgd() re-zeroes it).
+  (func (export "grad_w1") (param $starts i32) (param $offs i32) (param $vals i32) (param $n i32)
+        (param $dZ i32) (param $G i32) (param $HV i32)
+    (local $r i32) (local $s i32) (local $e i32) (local $zrow i32) (local $jb i32) (local $colOff i32) (local $k i32)
+    (local $wp i32) (local $v v128) ${accLocals}
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
+      (local.set $s (i32.load (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
+      (local.set $e (i32.load offset=4 (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
+      (local.set $zrow (i32.add (local.get $dZ) (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4))))
+      (local.set $jb (i32.const 0))
+      ${gradBlock(8)}
+      ${gradBlock(4)}
+      ${gradBlock(1)}
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows))))
+
+  ;; W[nv vectors] -= lr × G, then G = 0.
+  (func (export "sgd") (param $W i32) (param $G i32) (param $nv i32) (param $lr ${T})
+    (local $i i32) (local $l v128) (local $p i32)
+    (local.set $l (${V}.splat (local.get $lr)))
+    (block $done (loop $lp
+      (br_if $done (i32.ge_u (local.get $i) (local.get $nv)))
+      (local.set $p (i32.shl (local.get $i) (i32.const 4)))
+      (v128.store (i32.add (local.get $W) (local.get $p))
+        (${V}.sub (v128.load (i32.add (local.get $W) (local.get $p))) (${V}.mul (local.get $l) (v128.load (i32.add (local.get $G) (local.get $p))))))
+      (v128.store (i32.add (local.get $G) (local.get $p)) (v128.const i32x4 0 0 0 0))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $lp))))
+
+  ;; The small layers' backward pass and updates, for n rows (reference order throughout):
+  ;;   gW2 = Zᵀ·dY, gb2 = Σ dY, dZ = (dY·W2ᵀ) ⊙ (1 − Z) Z, gb1 = Σ dZ; then b1, W2, b2 −= lr × g,
+  ;;   and W2T = W2ᵀ again (dY·W2ᵀ reads W2T [Op × Hp] so it runs on h-vectors).
+  ;; dY [n × Op] (lanes ≥ O zero), Z/dZ [n × Hp]; scratch: gW2 [Hp × Op], gb1 [Hp], gb2 [Op].
+  ;; Only rows h < H of W2 and lanes h < H of dZ are written (the padding stays 0).
+  (func (export "backward_small") (param $Z i32) (param $dY i32) (param $n i32) (param $H i32) (param $HV i32) (param $O i32) (param $OV i32)
+        (param $W2 i32) (param $b1 i32) (param $b2 i32) (param $dZ i32) (param $gW2 i32) (param $gb1 i32) (param $gb2 i32) (param $lr ${T})
+        (param $W2T i32)
+    (local $acc v128) (local $zv v128) (local $r i32) (local $h i32) (local $o i32) (local $ov i32) (local $zrow i32) (local $yrow i32) (local $p i32) (local $q i32)
+    (local $s ${T}) (local $z ${T}) (local $l v128) (local $rowBytesO i32) (local $rowBytesH i32)
+    (local.set $rowBytesO (i32.shl (local.get $OV) (i32.const 4)))
+    (local.set $rowBytesH (i32.shl (local.get $HV) (i32.const 4)))
+    (memory.fill (local.get $gW2) (i32.const 0) (i32.mul (local.get $H) (local.get $rowBytesO)))
+    (memory.fill (local.get $gb1) (i32.const 0) (local.get $rowBytesH))
+    (memory.fill (local.get $gb2) (i32.const 0) (local.get $rowBytesO))
+    ;; gW2[h] += Z[r,h] × dY[r]   (r ascending, h < H)
+    (local.set $r (i32.const 0))
+    (block $r1_done (loop $r1
+      (br_if $r1_done (i32.ge_u (local.get $r) (local.get $n)))
+      (local.set $zrow (i32.add (local.get $Z) (i32.mul (local.get $r) (local.get $rowBytesH))))
+      (local.set $yrow (i32.add (local.get $dY) (i32.mul (local.get $r) (local.get $rowBytesO))))
+      (local.set $h (i32.const 0))
+      (block $h1_done (loop $h1
+        (br_if $h1_done (i32.ge_u (local.get $h) (local.get $H)))
+        (local.set $l (${V}.splat (${T}.load (i32.add (local.get $zrow) (i32.shl (local.get $h) (i32.const ${Math.log2(S)}))))))
+        (local.set $p (i32.add (local.get $gW2) (i32.mul (local.get $h) (local.get $rowBytesO))))
+        (local.set $ov (i32.const 0))
+        (block $o1_done (loop $o1
+          (br_if $o1_done (i32.ge_u (local.get $ov) (local.get $rowBytesO)))
+          (v128.store (i32.add (local.get $p) (local.get $ov))
+            (${V}.add (v128.load (i32.add (local.get $p) (local.get $ov))) (${V}.mul (local.get $l) (v128.load (i32.add (local.get $yrow) (local.get $ov))))))
+          (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
+          (br $o1)))
+        (local.set $h (i32.add (local.get $h) (i32.const 1)))
+        (br $h1)))
+      ;; gb2 += dY[r]
+      (local.set $ov (i32.const 0))
+      (block $o2_done (loop $o2
+        (br_if $o2_done (i32.ge_u (local.get $ov) (local.get $rowBytesO)))
+        (v128.store (i32.add (local.get $gb2) (local.get $ov))
+          (${V}.add (v128.load (i32.add (local.get $gb2) (local.get $ov))) (v128.load (i32.add (local.get $yrow) (local.get $ov)))))
+        (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
+        (br $o2)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $r1)))
+    ;; dZ[r,h] = (Σ_o dY[r,o] W2ᵀ[o,h]) × ((1 − z) z) for h-vectors (o ascending), then gb1 += dZ[r]
+    (local.set $r (i32.const 0))
+    (block $r3_done (loop $r3
+      (br_if $r3_done (i32.ge_u (local.get $r) (local.get $n)))
+      (local.set $zrow (i32.add (local.get $Z) (i32.mul (local.get $r) (local.get $rowBytesH))))
+      (local.set $yrow (i32.add (local.get $dY) (i32.mul (local.get $r) (local.get $rowBytesO))))
+      (local.set $ov (i32.const 0))
+      (block $h3_done (loop $h3
+        (br_if $h3_done (i32.ge_u (local.get $ov) (local.get $rowBytesH)))
+        (local.set $acc (v128.const i32x4 0 0 0 0))
+        (local.set $p (i32.add (local.get $W2T) (local.get $ov)))
+        (local.set $o (i32.const 0))
+        (block $o3_done (loop $o3
+          (br_if $o3_done (i32.ge_u (local.get $o) (local.get $O)))
+          (local.set $acc (${V}.add (local.get $acc)
+            (${V}.mul (${V}.splat (${T}.load (i32.add (local.get $yrow) (i32.shl (local.get $o) (i32.const ${Math.log2(S)}))))) (v128.load (local.get $p)))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytesH)))
+          (local.set $o (i32.add (local.get $o) (i32.const 1)))
+          (br $o3)))
+        (local.set $zv (v128.load (i32.add (local.get $zrow) (local.get $ov))))
+        (v128.store (i32.add (i32.add (local.get $dZ) (i32.mul (local.get $r) (local.get $rowBytesH))) (local.get $ov))
+          (${V}.mul (local.get $acc) (${V}.mul (${V}.sub (${V}.splat (${T}.const 1)) (local.get $zv)) (local.get $zv))))
+        (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
+        (br $h3)))
+      (local.set $p (i32.add (local.get $dZ) (i32.mul (local.get $r) (local.get $rowBytesH))))
+      (local.set $ov (i32.const 0))
+      (block $o4_done (loop $o4
+        (br_if $o4_done (i32.ge_u (local.get $ov) (local.get $rowBytesH)))
+        (v128.store (i32.add (local.get $gb1) (local.get $ov))
+          (${V}.add (v128.load (i32.add (local.get $gb1) (local.get $ov))) (v128.load (i32.add (local.get $p) (local.get $ov)))))
+        (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
+        (br $o4)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $r3)))
+    ;; updates
+    (local.set $l (${V}.splat (local.get $lr)))
+    (local.set $ov (i32.const 0))
+    (block $u1_done (loop $u1
+      (br_if $u1_done (i32.ge_u (local.get $ov) (local.get $rowBytesH)))
+      (v128.store (i32.add (local.get $b1) (local.get $ov))
+        (${V}.sub (v128.load (i32.add (local.get $b1) (local.get $ov))) (${V}.mul (local.get $l) (v128.load (i32.add (local.get $gb1) (local.get $ov))))))
+      (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
+      (br $u1)))
+    (local.set $ov (i32.const 0))
+    (block $u2_done (loop $u2
+      (br_if $u2_done (i32.ge_u (local.get $ov) (i32.mul (local.get $H) (local.get $rowBytesO))))
+      (v128.store (i32.add (local.get $W2) (local.get $ov))
+        (${V}.sub (v128.load (i32.add (local.get $W2) (local.get $ov))) (${V}.mul (local.get $l) (v128.load (i32.add (local.get $gW2) (local.get $ov))))))
+      (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
+      (br $u2)))
+    (local.set $ov (i32.const 0))
+    (block $u3_done (loop $u3
+      (br_if $u3_done (i32.ge_u (local.get $ov) (local.get $rowBytesO)))
+      (v128.store (i32.add (local.get $b2) (local.get $ov))
+        (${V}.sub (v128.load (i32.add (local.get $b2) (local.get $ov))) (${V}.mul (local.get $l) (v128.load (i32.add (local.get $gb2) (local.get $ov))))))
+      (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
+      (br $u3)))
+    (call $transposeW2 (local.get $W2) (local.get $W2T) (local.get $H) (local.get $HV) (local.get $O) (local.get $OV)))
+
+  ;; W2T [Op × Hp] = W2ᵀ for the first H rows / O columns (the padding stays 0).
+  (func $transposeW2 (export "transpose_w2") (param $W2 i32) (param $W2T i32) (param $H i32) (param $HV i32) (param $O i32) (param $OV i32)
+    (local $h i32) (local $o i32) (local $Hp i32) (local $Op i32)
+    (local.set $Hp (i32.mul (local.get $HV) (i32.const ${t.lanes})))
+    (local.set $Op (i32.mul (local.get $OV) (i32.const ${t.lanes})))
+    (block $h_done (loop $hl
+      (br_if $h_done (i32.ge_u (local.get $h) (local.get $H)))
+      (local.set $o (i32.const 0))
+      (block $o_done (loop $ol
+        (br_if $o_done (i32.ge_u (local.get $o) (local.get $O)))
+        (${T}.store (i32.add (local.get $W2T) (i32.shl (i32.add (i32.mul (local.get $o) (local.get $Hp)) (local.get $h)) (i32.const ${Math.log2(S)})))
+          (${T}.load (i32.add (local.get $W2) (i32.shl (i32.add (i32.mul (local.get $h) (local.get $Op)) (local.get $o)) (i32.const ${Math.log2(S)})))))
+        (local.set $o (i32.add (local.get $o) (i32.const 1)))
+        (br $ol)))
+      (local.set $h (i32.add (local.get $h) (i32.const 1)))
+      (br $hl))))
+)
+`;
+}
