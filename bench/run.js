@@ -1,7 +1,7 @@
 // npm run bench [-- --iters N] [--repeats N]: ours against the NumPy (and PyTorch) reference
 // implementations in ../shared/peers/ (when present), side by side, alternating A B A B.
 // Writes bench/results/latest.md and prints it.
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
@@ -170,8 +170,20 @@ if (kernels.length) {
 for (const s of skipped) lines.push("", s);
 lines.push("");
 lines.push(`(a) one training step at batch 100: peers: forward + backward + SGD update (gemm_bench.py "step"; NumPy with the book's dtypes, PyTorch autograd); ours: a whole book iteration, which also gathers the batch and runs the book's extra loss pass (so ours is over-counted). (b) accuracy over all 60,000 training and 10,000 test images (ours: one thread). (a) and (b) do not depend on threads. (c) wall time without data loading. Other load: CPU time used by other processes during (c), in cores (/proc/stat busy time less the run's own; ideally 0). (d) peak resident memory of the whole process running (c)${haveTime ? " (/usr/bin/time)" : " (the process's own maxRSS; peers: not measured without /usr/bin/time)"}.`);
+// The numerical gradient (--grad numerical): naive (sampled, extrapolated) against the fast one.
+if (!process.argv.includes("--no-numerical")) {
+  const r = spawnSync(process.execPath, [join(root, "bench", "numerical.js"), "--json"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  if (r.status === 0) {
+    const n = JSON.parse(r.stdout.trim().split("\n").pop());
+    lines.push("", "Numerical gradient (`--grad numerical`), one iteration at 784-50-10, batch 100:", "");
+    lines.push("| implementation | seconds per iteration |", "|---|---|");
+    lines.push(`| naive, the book's loop (${n.naive.sampledParameters} of ${n.parameters} parameters timed, extrapolated) | ${n.naive.secondsPerIteration.toFixed(1)} |`);
+    lines.push(`| fast, 1 thread | ${n.fast1.secondsPerIteration.toFixed(4)} |`);
+    lines.push(`| fast, ${n.fastThreads.threads} threads | ${n.fastThreads.secondsPerIteration.toFixed(4)} |`);
+    lines.push(`| ratio naive / fast | ${Math.round(n.ratio)}× |`);
+  } else lines.push("", "Numerical gradient benchmark failed (see stderr).");
+}
 const md = lines.join("\n") + "\n";
 mkdirSync(join(root, "bench", "results"), { recursive: true });
 writeFileSync(join(root, "bench", "results", "latest.md"), md);
 process.stdout.write(md);
-void execFileSync;
