@@ -72,6 +72,8 @@ export class ConsoleReporter implements TrainListener {
   }
 
   stop(): void {
+    // MultiBar writes logged lines on its next render: render once more so none is lost.
+    this.bars?.update();
     this.bars?.stop();
     this.bars = undefined;
     this.bar = undefined;
