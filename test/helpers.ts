@@ -14,10 +14,15 @@ export interface RunResult {
 
 /** Run one of the built bins (npm test builds first) with a clean colour environment. */
 export function runBin(bin: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<RunResult> {
+  const env = { ...process.env, FORCE_COLOR: undefined, NO_COLOR: undefined, ...options.env };
+  for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+  return runProcess(process.execPath, [path.join(ROOT, "bin", `${bin}.js`), ...args], { cwd: options.cwd ?? ROOT, env });
+}
+
+/** Run a command to completion, collecting its output. */
+export function runProcess(command: string, args: string[], options: { env: NodeJS.ProcessEnv; cwd: string }): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, FORCE_COLOR: undefined, NO_COLOR: undefined, ...options.env };
-    for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
-    const child = spawn(process.execPath, [path.join(ROOT, "bin", `${bin}.js`), ...args], { cwd: options.cwd ?? ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));

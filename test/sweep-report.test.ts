@@ -1,27 +1,18 @@
 // The lr sweep script end to end on a tiny config (two values, small subsets), then mnist-report on
 // its folders (table, --json, --csv, --plot) and each run's curves.svg.
-import { spawn } from "node:child_process";
 import { cpSync, existsSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { accuracySeries, lossSeries, movingAverage } from "../src/report/curves.js";
 import { parseCsv } from "../src/report/run-data.js";
-import { ANSI, ROOT, runBin, tempDir, type RunResult } from "./helpers.js";
+import { ANSI, ROOT, runBin, runProcess, tempDir, type RunResult } from "./helpers.js";
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 const SWEEP = path.join(tmp.dir, "sweep-lr");
 
 function runScript(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("bash", [path.join(ROOT, script), ...args], { cwd: tmp.dir, env: { ...process.env, NO_COLOR: "1", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+  return runProcess("bash", [path.join(ROOT, script), ...args], { cwd: tmp.dir, env: { ...process.env, NO_COLOR: "1", ...env } });
 }
 
 /** Tags balance and nest: enough to catch a truncated or hand-mangled SVG without an XML parser. */

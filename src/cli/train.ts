@@ -161,15 +161,14 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
   }
   const modelFile = path.join(runDir, "model.json");
   const { dataSource: _s, dataDir: _d, checkpointEvery: _c, threads: _t, ...hyperparameters } = hp;
-  const model = toModelJson(result.net, {
-    hyperparameters,
+  const outcome = {
     seed: hp.seed,
     iterations: result.iterations,
     finalLoss: result.finalLoss,
     trainAccuracy: result.trainAccuracy,
     testAccuracy: result.testAccuracy,
-    datasetSha256: data.datasetSha256,
-  });
+  };
+  const model = toModelJson(result.net, { hyperparameters, ...outcome, datasetSha256: data.datasetSha256 });
   await writeFileAtomic(modelFile, JSON.stringify(model) + "\n");
   // The run is complete: a checkpoint left from it would only invite resuming a finished run.
   await fs.rm(checkpointFile, { force: true });
@@ -178,17 +177,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     `${chalk.bold("done")} in ${result.wallTimeS.toFixed(1)} s: final loss ${result.finalLoss.toFixed(4)}, ` +
       `train ${chalk.green(result.trainAccuracy.toFixed(4))}, test ${chalk.cyan(result.testAccuracy.toFixed(4))}; model ${modelFile}`,
   );
-  const summary = {
-    runDir,
-    model: modelFile,
-    hyperparameters,
-    seed: hp.seed,
-    iterations: result.iterations,
-    finalLoss: result.finalLoss,
-    trainAccuracy: result.trainAccuracy,
-    testAccuracy: result.testAccuracy,
-    wallTimeS: result.wallTimeS,
-  };
+  const summary = { runDir, model: modelFile, hyperparameters, ...outcome, wallTimeS: result.wallTimeS };
   // summary.json (this line, for mnist-report) and curves.svg (the book's Fig. 4-11 and 4-12).
   const run = await finishRunFolder(runDir, summary);
   if (!quiet && process.stderr.isTTY) process.stderr.write(terminalLossChart(run.loss.map((p) => p.loss), chalk));
