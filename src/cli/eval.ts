@@ -3,7 +3,6 @@
  * model, plus the hyperparameters it was trained with. Results on stdout; errors on stderr.
  */
 import { Chalk, supportsColor, type ChalkInstance } from "chalk";
-import { Option } from "commander";
 import { z } from "zod";
 import { DATA_SOURCES, loadMnistRaw } from "../data/mnist.js";
 import { FileFormatError, UsageError } from "../errors.js";
@@ -12,9 +11,10 @@ import { describeZodIssue } from "../io/zod-message.js";
 import { ModelJsonSchema, netFromModelJson, type ModelJson } from "../model/model-json.js";
 import { predictSplit } from "../train/evaluate.js";
 import { limitSplit } from "../train/trainer.js";
-import { EXIT, newProgram } from "./run-command.js";
+import { dataDirOption, dataSourceOption, debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
 import { formatErrors, parseShowErrors } from "./show-errors.js";
 import { flagValues } from "./train-options.js";
+import { int } from "../train/hyperparameters.js";
 
 const NAME = "mnist-eval";
 /** model.json for a 784-50-10 net is under 1 MB; this bounds what a hostile file can make us parse. */
@@ -23,7 +23,7 @@ export const MAX_MODEL_BYTES = 256 * 1024 * 1024;
 const EvalFlagsSchema = z.strictObject({
   dataSource: z.enum(DATA_SOURCES as ["bundled", "download"], { error: `must be ${DATA_SOURCES.join(" or ")}` }).default("bundled"),
   dataDir: z.string().min(1).optional(),
-  limit: z.number({ error: "must be a number" }).int({ error: "must be a whole number" }).min(1, { error: "must be a positive whole number" }).optional(),
+  limit: int(1, 1e9).optional(),
 });
 
 export interface EvalReport {
@@ -42,13 +42,13 @@ export async function main(argv: string[]): Promise<number> {
   const program = newProgram(NAME)
     .description("Evaluate a trained model.json on the MNIST test set.")
     .argument("<model>", "model.json written by mnist-train")
-    .addOption(new Option("--data-source <source>", "bundled (offline, default) or download"))
-    .option("--data-dir <dir>", "download cache folder (default: data)")
+    .addOption(dataSourceOption())
+    .addOption(dataDirOption())
     .option("--limit <n>", "evaluate only the first N test images")
     .option("--json", "print the report as one JSON line")
     .option("--show-errors <n>", "draw the first N misclassified test digits with their true and predicted labels")
-    .option("--no-color", "no colours (also: NO_COLOR=1)")
-    .option("--debug", "show stack traces on errors")
+    .addOption(noColorOption())
+    .addOption(debugOption())
     .helpOption("-h, --help");
   program.parse(argv, { from: "user" });
   const flags = program.opts();

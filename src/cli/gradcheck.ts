@@ -6,7 +6,6 @@
  * relative error |n − b| / max(|n|, |b|). Exits 1 when the max relative error exceeds --tolerance.
  */
 import { Chalk, supportsColor, type ChalkInstance } from "chalk";
-import { Option } from "commander";
 import { z } from "zod";
 import { CEE_DELTA } from "../core/functions.js";
 import { DATA_SOURCES, loadMnistRaw, PIXEL_SCALE } from "../data/mnist.js";
@@ -14,7 +13,7 @@ import { MnistError, UsageError } from "../errors.js";
 import { describeZodIssue } from "../io/zod-message.js";
 import { fastNumericalGradient } from "../model/numerical-gradient.js";
 import { PARAM_NAMES, TwoLayerNet, type Grads, type ParamName } from "../model/two-layer-net.js";
-import { EXIT, newProgram } from "./run-command.js";
+import { dataDirOption, dataSourceOption, debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
 
 const NAME = "mnist-gradcheck";
 
@@ -70,11 +69,11 @@ export async function main(argv: string[]): Promise<number> {
     .option("--weight-init-std <x>", "std of the Gaussian initial weights (default 0.01)")
     .option("--seed <n>", "seed of the initial weights (default 0)")
     .option("--tolerance <x>", "fail (exit 1) when the max relative error of any parameter exceeds this (default 1e-2)")
-    .addOption(new Option("--data-source <source>", "bundled (offline, default) or download"))
-    .option("--data-dir <dir>", "download cache folder (default: data)")
+    .addOption(dataSourceOption())
+    .addOption(dataDirOption())
     .option("--json", "print the report as one JSON line")
-    .option("--no-color", "no colours (also: NO_COLOR=1)")
-    .option("--debug", "show stack traces on errors")
+    .addOption(noColorOption())
+    .addOption(debugOption())
     .helpOption("-h, --help");
   program.parse(argv, { from: "user" });
   const flags = program.opts();

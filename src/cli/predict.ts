@@ -12,7 +12,7 @@ import { digitArt } from "../image/digit-art.js";
 import { decodePng, FIELD, mnistFromImage } from "../image/mnist-preprocess.js";
 import { ModelJsonSchema, netFromModelJson } from "../model/model-json.js";
 import { MAX_MODEL_BYTES } from "./eval.js";
-import { EXIT, newProgram } from "./run-command.js";
+import { debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
 
 const NAME = "mnist-predict";
 /** A photo of a digit is a few MB; this bounds what we decode. */
@@ -33,8 +33,8 @@ export async function main(argv: string[]): Promise<number> {
     .argument("<image...>", "PNG files, one digit each (dark on light or light on dark)")
     .option("--show", "draw the 28×28 input the network sees, with Unicode shading")
     .option("--json", "print one JSON line: { model, predictions: [{ image, digit, probabilities, inverted }] }")
-    .option("--no-color", "no colours (also: NO_COLOR=1)")
-    .option("--debug", "show stack traces on errors")
+    .addOption(noColorOption())
+    .addOption(debugOption())
     .helpOption("-h, --help");
   program.parse(argv, { from: "user" });
   const flags = program.opts();

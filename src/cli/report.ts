@@ -11,7 +11,7 @@ import { writeFileAtomic } from "../io/files.js";
 import { overlaySpec, renderSvg } from "../report/curves.js";
 import { isRunDir, readRun, type RunData } from "../report/run-data.js";
 import { formatCsv, formatTable, reportRows } from "../report/table.js";
-import { EXIT, newProgram } from "./run-command.js";
+import { debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
 
 const NAME = "mnist-report";
 
@@ -22,8 +22,8 @@ export async function main(argv: string[]): Promise<number> {
     .option("--json", "print one JSON line: { runs: [...], skipped: [...] }")
     .option("--csv", "print the table as CSV")
     .option("--plot <file.svg>", "write an SVG overlaying every run's loss and accuracy curves")
-    .option("--no-color", "no colours (also: NO_COLOR=1)")
-    .option("--debug", "show stack traces on errors")
+    .addOption(noColorOption())
+    .addOption(debugOption())
     .helpOption("-h, --help");
   program.parse(argv, { from: "user" });
   const flags = program.opts();

@@ -3,7 +3,7 @@
  * error) becomes one line on stderr, `<command>: <message>`, and its documented exit code; anything
  * else is a bug, reported as such, with its stack only under --debug.
  */
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { MnistError } from "../errors.js";
 
 export const EXIT = {
@@ -27,6 +27,12 @@ export function newProgram(name: string): Command {
     .configureOutput({ outputError: (str, write) => write(`${name}: ${str.replace(/^error: /, "")}`) })
     .showSuggestionAfterError(true);
 }
+
+/** Options every command that reads MNIST or prints shares (fresh objects: commander owns them). */
+export const dataSourceOption = () => new Option("--data-source <source>", "bundled (offline, default) or download");
+export const dataDirOption = () => new Option("--data-dir <dir>", "download cache folder (default: data)");
+export const noColorOption = () => new Option("--no-color", "no colours (also: NO_COLOR=1)");
+export const debugOption = () => new Option("--debug", "show stack traces on errors");
 
 export async function runCommand(name: string, argv: string[], main: (argv: string[]) => Promise<number | void>): Promise<never> {
   const debug = argv.includes("--debug");

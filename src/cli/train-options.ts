@@ -8,28 +8,18 @@ import { UsageError } from "../errors.js";
 import { readJsonFile } from "../io/files.js";
 import { describeZodIssue } from "../io/zod-message.js";
 import { DATA_SOURCES } from "../data/mnist.js";
-import { HyperparametersSchema } from "../train/hyperparameters.js";
+import { HyperparametersSchema, int } from "../train/hyperparameters.js";
 
 export const TrainOptionsSchema = HyperparametersSchema.extend({
   dataSource: z.enum(DATA_SOURCES as ["bundled", "download"], { error: `must be ${DATA_SOURCES.join(" or ")}` }).default("bundled"),
   dataDir: z.string({ error: "must be a folder path" }).min(1, { error: "must be a folder path" }).optional(),
   /** Write checkpoint.json every N iterations (does not change the results; not a hyperparameter). */
-  checkpointEvery: z
-    .number({ error: "must be a number" })
-    .int({ error: "must be a whole number" })
-    .min(1, { error: "must be a positive whole number" })
-    .max(1e9, { error: "must be at most 1000000000" })
-    .optional(),
+  checkpointEvery: int(1, 1e9).optional(),
   /**
    * Worker threads for the accuracy passes and the numerical gradient (default: every core). Not a
    * hyperparameter: results are the same for any value, so the model does not record it.
    */
-  threads: z
-    .number({ error: "must be a number" })
-    .int({ error: "must be a whole number" })
-    .min(1, { error: "must be a positive whole number" })
-    .max(256, { error: "must be at most 256" })
-    .optional(),
+  threads: int(1, 256).optional(),
 });
 export type TrainOptions = z.output<typeof TrainOptionsSchema>;
 

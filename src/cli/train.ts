@@ -19,7 +19,7 @@ import type { ResolvedHyperparameters } from "../train/hyperparameters.js";
 import { GRAD_MODES } from "../train/hyperparameters.js";
 import { CsvReporter } from "./reporters/csv.js";
 import { ConsoleReporter } from "./reporters/console.js";
-import { EXIT, newProgram } from "./run-command.js";
+import { dataDirOption, dataSourceOption, debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
 import { checkWritable, defaultRunDir, prepareRunDir } from "./run-dir.js";
 import { stderrChalk } from "./style.js";
 import { flagValues, resolveTrainOptions, TRAIN_DEFAULTS, TrainOptionsSchema, type TrainOptions } from "./train-options.js";
@@ -42,8 +42,8 @@ function buildProgram() {
     .option("--eval-every <n>", "iterations between accuracy evaluations (default: one epoch = max(floor(train size / batch size), 1))")
     .option("--train-limit <n>", "use only the first N training images")
     .option("--test-limit <n>", "use only the first N test images")
-    .addOption(new Option("--data-source <source>", `bundled (offline, default) or download`))
-    .option("--data-dir <dir>", "download cache folder (default: data)")
+    .addOption(dataSourceOption())
+    .addOption(dataDirOption())
     .option("--out <dir>", "run folder (default: runs/<timestamp>-<id>)")
     .option("--force", "write into a non-empty --out folder")
     .option("--resume <run-dir>", "continue an interrupted run from its checkpoint.json (options come from its config.json)")
@@ -51,9 +51,9 @@ function buildProgram() {
     .option("--config <file>", "JSON file of options (same names as the flags, in camelCase); flags override it")
     .option("--json", "print one JSON summary line on stdout")
     .option("--quiet", "no progress bar or per-epoch lines")
-    .option("--no-color", "no colours (also: NO_COLOR=1)")
-    .option("--debug", "show stack traces on errors")
     .version("0.1.0", "--version")
+    .addOption(noColorOption())
+    .addOption(debugOption())
     .helpOption("-h, --help");
 }
 

@@ -4,7 +4,8 @@
  */
 import { z } from "zod";
 
-const int = (min: number, max: number) =>
+/** A whole number in [min, max], with messages that read after a flag name: `--iters must be …`. */
+export const int = (min: number, max: number) =>
   z
     .number({ error: "must be a number" })
     .int({ error: "must be a whole number" })
