@@ -67,7 +67,8 @@ export async function main(argv: string[]): Promise<number> {
     throw new FileFormatError(modelFile, `the model is ${net.inputSize}-${net.hiddenSize}-${net.outputSize}, but MNIST needs ${D} inputs and 10 outputs`);
   }
   const test = limitSplit(data.test, options.limit);
-  const predicted = predictSplit(net, test);
+  // The kernels and precision the model was trained (and its accuracy recorded) with.
+  const predicted = predictSplit(net, test, test.count, model.training?.hyperparameters.dtype);
   const report = buildReport(modelFile, model, predicted, test.labels);
 
   if (flags.json) process.stdout.write(JSON.stringify(report) + "\n");

@@ -2,17 +2,29 @@
  * Predictions and accuracy over a whole split, chunk by chunk: the pixels stay bytes and each
  * chunk is normalized as it is gathered, so a 60,000-image pass never holds a float copy of the set.
  */
+import { fastKernelsAvailable, FastNet, PREDICT_CHUNK } from "../core/fast-net.js";
 import { argmaxRows } from "../core/kernels.js";
 import { PIXEL_SCALE, type MnistSplit } from "../data/mnist.js";
 import type { TwoLayerNet } from "../model/two-layer-net.js";
+import type { Dtype } from "./hyperparameters.js";
 
 const CHUNK = 1000;
 
-/** Predicted class of each of the first `limit` images. */
-export function predictSplit(net: TwoLayerNet, split: MnistSplit, limit = split.count): Int32Array {
+/**
+ * Predicted class of each of the first `limit` images. With `dtype`, through the same WebAssembly
+ * kernels the trainer evaluates with (when built), so a saved model scores exactly what its
+ * training run recorded; without, through the float64 reference kernels.
+ */
+export function predictSplit(net: TwoLayerNet, split: MnistSplit, limit = split.count, dtype?: Dtype): Int32Array {
   const D = split.rows * split.cols;
   const count = Math.min(limit, split.count);
   const predicted = new Int32Array(count);
+  if (dtype && fastKernelsAvailable(dtype)) {
+    const fast = new FastNet(dtype, D, net.hiddenSize, net.outputSize, PREDICT_CHUNK);
+    fast.setParams(net.params);
+    fast.predictRange(split.images, 0, count, predicted);
+    return predicted;
+  }
   const x = new Float64Array(Math.min(CHUNK, count) * D); // [chunk × D]
   for (let start = 0; start < count; start += CHUNK) {
     const n = Math.min(CHUNK, count - start);
