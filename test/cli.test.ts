@@ -83,6 +83,19 @@ describe("mnist-train", () => {
     expect(text.stdout).not.toMatch(ANSI);
   });
 
+  it("--dtype float64: recorded in the model, and mnist-eval reproduces its accuracy too", async () => {
+    const dir = path.join(tmp.dir, "run-f64");
+    const r = await runBin("mnist-train", [...SMALL, "--dtype", "float64", "--out", dir, "--json", "--quiet"]);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s.hyperparameters.dtype).toBe("float64");
+    const e = await runBin("mnist-eval", [path.join(dir, "model.json"), "--limit", "300", "--json"]);
+    expect(JSON.parse(e.stdout).testAccuracy).toBe(s.testAccuracy);
+    const bad = await runBin("mnist-train", ["--dtype", "float16", "--out", path.join(tmp.dir, "f16")]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe('mnist-train: --dtype must be float32 or float64 (got "float16")');
+  });
+
   it("the same seed twice gives identical parameters; another seed does not", async () => {
     const again = path.join(tmp.dir, "run1-again");
     const other = path.join(tmp.dir, "run1-other");
