@@ -22,3 +22,7 @@ export { fastNumericalGradient } from "./model/numerical-gradient.js";
 export { NumericalGradientPool } from "./model/numerical-gradient-pool.js";
 export type { Params, Grads, ParamName, TwoLayerNetOptions } from "./model/two-layer-net.js";
 export { MnistError, UsageError, IdxFormatError, ChecksumError, DownloadError, FileFormatError } from "./errors.js";
+export { train, defaultEvalEvery } from "./train/trainer.js";
+export type { TrainData, TrainListener, TrainOptions, TrainResult, TrainState, IterationEvent, EpochEvent } from "./train/trainer.js";
+export { HyperparametersSchema } from "./train/hyperparameters.js";
+export type { Hyperparameters, HyperparametersInput, ResolvedHyperparameters } from "./train/hyperparameters.js";
