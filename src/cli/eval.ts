@@ -4,7 +4,8 @@
  */
 import { Chalk, supportsColor, type ChalkInstance } from "chalk";
 import { z } from "zod";
-import { DATA_SOURCES, loadMnistRaw } from "../data/mnist.js";
+import { DATA_SOURCES } from "../data/mnist.js";
+import { loadForCommand } from "./data.js";
 import { FileFormatError, UsageError } from "../errors.js";
 import { readJsonFile } from "../io/files.js";
 import { describeZodIssue } from "../io/zod-message.js";
@@ -61,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const model = await readJsonFile(modelFile, ModelJsonSchema, MAX_MODEL_BYTES);
   const net = netFromModelJson(model);
-  const data = await loadMnistRaw({ source: options.dataSource, dataDir: options.dataDir });
+  const data = await loadForCommand(options.dataSource, options.dataDir, (line) => process.stderr.write(line + "\n"));
   const D = data.test.rows * data.test.cols;
   if (net.inputSize !== D || net.outputSize !== 10) {
     throw new FileFormatError(modelFile, `the model is ${net.inputSize}-${net.hiddenSize}-${net.outputSize}, but MNIST needs ${D} inputs and 10 outputs`);

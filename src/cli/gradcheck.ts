@@ -8,7 +8,8 @@
 import { Chalk, supportsColor, type ChalkInstance } from "chalk";
 import { z } from "zod";
 import { CEE_DELTA } from "../core/functions.js";
-import { DATA_SOURCES, loadMnistRaw, PIXEL_SCALE } from "../data/mnist.js";
+import { DATA_SOURCES, PIXEL_SCALE } from "../data/mnist.js";
+import { loadForCommand } from "./data.js";
 import { MnistError, UsageError } from "../errors.js";
 import { describeZodIssue } from "../io/zod-message.js";
 import { fastNumericalGradient } from "../model/numerical-gradient.js";
@@ -87,7 +88,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!parsed.success) throw new UsageError(describeZodIssue(parsed.error.issues[0], flags, "flag"));
   const o = parsed.data;
 
-  const data = await loadMnistRaw({ source: o.dataSource, dataDir: o.dataDir });
+  const data = await loadForCommand(o.dataSource, o.dataDir, (line) => process.stderr.write(line + "\n"));
   const D = data.train.rows * data.train.cols;
   if (o.offset + o.batchSize > data.train.count) {
     throw new UsageError(`--offset ${o.offset} + --batch-size ${o.batchSize} is past the ${data.train.count} training images`);

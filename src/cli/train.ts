@@ -6,7 +6,6 @@ import { createHash, randomInt } from "node:crypto";
 import { existsSync, promises as fs } from "node:fs";
 import path from "node:path";
 import { Option } from "commander";
-import { loadMnistRaw } from "../data/mnist.js";
 import { DivergedError, FileFormatError, MnistError, UsageError } from "../errors.js";
 import { parseJsonText, readJsonFile, writeFileAtomic, writeFileAtomicSync } from "../io/files.js";
 import { describeZodIssue, kebab } from "../io/zod-message.js";
@@ -17,6 +16,7 @@ import { CheckpointSchema, MAX_CHECKPOINT_BYTES, stateFromCheckpoint, toCheckpoi
 import { defaultEvalEvery, limitSplit, train, type TrainListener, type TrainResult, type TrainState } from "../train/trainer.js";
 import type { ResolvedHyperparameters } from "../train/hyperparameters.js";
 import { GRAD_MODES } from "../train/hyperparameters.js";
+import { loadForCommand } from "./data.js";
 import { CsvReporter } from "./reporters/csv.js";
 import { ConsoleReporter } from "./reporters/console.js";
 import { dataDirOption, dataSourceOption, debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
@@ -94,7 +94,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     configSha256 = "";
   }
 
-  const data = await loadMnistRaw({ source: hp.dataSource, dataDir: hp.dataDir });
+  const data = await loadForCommand(hp.dataSource, hp.dataDir, log);
   if (!checkpoint) {
     hp = resolveHyperparameters(hp, data.train.count);
     // Everything that determines the result (threads does not, so it is left to each invocation).
