@@ -4,12 +4,17 @@
  */
 import { argmaxRows } from "../core/kernels.js";
 import { PIXEL_SCALE, type MnistSplit } from "../data/mnist.js";
-import type { TwoLayerNet } from "../model/two-layer-net.js";
+
+/** What evaluation needs of a network (TwoLayerNet and Mlp both have it). */
+export interface Predictor {
+  readonly outputSize: number;
+  predict(x: Float64Array): Float64Array;
+}
 
 const CHUNK = 1000;
 
 /** Predicted class of each of the first `limit` images. */
-export function predictSplit(net: TwoLayerNet, split: MnistSplit, limit = split.count): Int32Array {
+export function predictSplit(net: Predictor, split: MnistSplit, limit = split.count): Int32Array {
   const D = split.rows * split.cols;
   const count = Math.min(limit, split.count);
   const predicted = new Int32Array(count);
@@ -25,7 +30,7 @@ export function predictSplit(net: TwoLayerNet, split: MnistSplit, limit = split.
 }
 
 /** Fraction of the first `limit` images classified correctly. */
-export function accuracyOnSplit(net: TwoLayerNet, split: MnistSplit, limit = split.count): number {
+export function accuracyOnSplit(net: Predictor, split: MnistSplit, limit = split.count): number {
   const predicted = predictSplit(net, split, limit);
   let correct = 0;
   for (let i = 0; i < predicted.length; i++) if (predicted[i] === split.labels[i]) correct++;
