@@ -9,7 +9,7 @@ import { loadForCommand } from "./data.js";
 import { FileFormatError, UsageError } from "../errors.js";
 import { readJsonFile } from "../io/files.js";
 import { describeZodIssue } from "../io/zod-message.js";
-import { ModelJsonSchema, netFromModelJson, type ModelJson } from "../model/model-json.js";
+import { AnyModelJsonSchema, netFromModelJson, type ModelJson } from "../model/model-json.js";
 import { predictSplit } from "../train/evaluate.js";
 import { limitSplit } from "../train/trainer.js";
 import { dataDirOption, dataSourceOption, debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
@@ -60,12 +60,12 @@ export async function main(argv: string[]): Promise<number> {
   const options = parsed.data;
   const showErrors = parseShowErrors(flags.showErrors);
 
-  const model = await readJsonFile(modelFile, ModelJsonSchema, MAX_MODEL_BYTES);
+  const model = await readJsonFile(modelFile, AnyModelJsonSchema, MAX_MODEL_BYTES);
   const net = netFromModelJson(model);
   const data = await loadForCommand(options.dataSource, options.dataDir, (line) => process.stderr.write(line + "\n"));
   const D = data.test.rows * data.test.cols;
   if (net.inputSize !== D || net.outputSize !== 10) {
-    throw new FileFormatError(modelFile, `the model is ${net.inputSize}-${net.hiddenSize}-${net.outputSize}, but MNIST needs ${D} inputs and 10 outputs`);
+    throw new FileFormatError(modelFile, `the model is ${"sizes" in net ? net.sizes.join("-") : `${net.inputSize}-${net.hiddenSize}-${net.outputSize}`}, but MNIST needs ${D} inputs and 10 outputs`);
   }
   const test = limitSplit(data.test, options.limit);
   // The kernels and precision the model was trained (and its accuracy recorded) with.

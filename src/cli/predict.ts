@@ -10,7 +10,7 @@ import { PIXEL_SCALE } from "../data/mnist.js";
 import { readJsonFile } from "../io/files.js";
 import { digitArt } from "../image/digit-art.js";
 import { decodePng, FIELD, mnistFromImage } from "../image/mnist-preprocess.js";
-import { ModelJsonSchema, netFromModelJson } from "../model/model-json.js";
+import { AnyModelJsonSchema, netFromModelJson } from "../model/model-json.js";
 import { MAX_MODEL_BYTES } from "./eval.js";
 import { debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
 
@@ -40,10 +40,10 @@ export async function main(argv: string[]): Promise<number> {
   const flags = program.opts();
   const [modelFile, ...images] = program.args;
 
-  const model = await readJsonFile(modelFile, ModelJsonSchema, MAX_MODEL_BYTES);
+  const model = await readJsonFile(modelFile, AnyModelJsonSchema, MAX_MODEL_BYTES);
   const net = netFromModelJson(model);
   if (net.inputSize !== FIELD * FIELD || net.outputSize !== 10) {
-    throw new FileFormatError(modelFile, `the model is ${net.inputSize}-${net.hiddenSize}-${net.outputSize}, but digits need ${FIELD * FIELD} inputs and 10 outputs`);
+    throw new FileFormatError(modelFile, `the model is ${"sizes" in net ? net.sizes.join("-") : `${net.inputSize}-${net.hiddenSize}-${net.outputSize}`}, but digits need ${FIELD * FIELD} inputs and 10 outputs`);
   }
   const inputs = [];
   for (const image of images) {

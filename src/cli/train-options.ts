@@ -27,7 +27,10 @@ export type TrainOptions = z.output<typeof TrainOptionsSchema>;
 export const TRAIN_DEFAULTS = TrainOptionsSchema.parse({});
 
 /** Keys that take numbers, so flag strings can be converted before validation. */
-const NUMERIC_KEYS = new Set(["iters", "batchSize", "lr", "hiddenSize", "weightInitStd", "seed", "evalEvery", "trainLimit", "testLimit", "limit", "checkpointEvery", "threads"]);
+const NUMERIC_KEYS = new Set([
+  "iters", "batchSize", "lr", "hiddenSize", "weightInitStd", "seed", "evalEvery", "trainLimit", "testLimit", "limit", "checkpointEvery", "threads",
+  "momentum", "rmsDecay", "beta1", "beta2", "weightDecay", "dropout", "epochs", "lrStepEpochs", "lrGamma", "valSize", "earlyStop",
+]);
 const NUMBER_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 /**
@@ -38,6 +41,11 @@ export function flagValues(flags: Record<string, unknown>): Record<string, unkno
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(flags)) {
     if (value === undefined) continue;
+    // --hidden-size 100,100: one hidden layer per number
+    if (key === "hiddenSize" && typeof value === "string" && value.includes(",")) {
+      out[key] = value.split(",").map((v) => (NUMBER_TEXT.test(v.trim()) ? Number(v) : v));
+      continue;
+    }
     out[key] = NUMERIC_KEYS.has(key) && typeof value === "string" && NUMBER_TEXT.test(value.trim()) ? Number(value) : value;
   }
   return out;

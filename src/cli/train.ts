@@ -15,7 +15,7 @@ import { terminalLossChart } from "../report/terminal-chart.js";
 import { CheckpointSchema, MAX_CHECKPOINT_BYTES, stateFromCheckpoint, toCheckpointJson, type CheckpointJson } from "../train/checkpoint.js";
 import { defaultEvalEvery, limitSplit, train, type TrainListener, type TrainResult, type TrainState } from "../train/trainer.js";
 import type { ResolvedHyperparameters } from "../train/hyperparameters.js";
-import { GRAD_MODES } from "../train/hyperparameters.js";
+import { GRAD_MODES, hiddenSizes, isBookNet } from "../train/hyperparameters.js";
 import { loadForCommand } from "./data.js";
 import { CsvReporter } from "./reporters/csv.js";
 import { ConsoleReporter } from "./reporters/console.js";
@@ -33,7 +33,23 @@ function buildProgram() {
     .option("--iters <n>", `SGD iterations (default ${d.iters})`)
     .option("--batch-size <n>", `minibatch size, drawn with replacement (default ${d.batchSize})`)
     .option("--lr <x>", `learning rate (default ${d.lr})`)
-    .option("--hidden-size <n>", `hidden units (default ${d.hiddenSize})`)
+    .option("--hidden-size <n>", `hidden units (default ${d.hiddenSize}); a list such as 100,100 for one hidden layer per number`)
+    .option("--activation <name>", `hidden activation: sigmoid, relu or tanh (default ${d.activation})`)
+    .option("--init <name>", `initial weights: std (Gaussian, --weight-init-std), xavier or he (default ${d.init})`)
+    .option("--optimizer <name>", `sgd, momentum, nesterov, adagrad, rmsprop or adam (default ${d.optimizer}); set --lr to suit (adam: 0.001)`)
+    .option("--momentum <x>", `momentum / nesterov coefficient (default ${d.momentum})`)
+    .option("--rms-decay <x>", `rmsprop decay rate (default ${d.rmsDecay})`)
+    .option("--beta1 <x>", `adam beta1 (default ${d.beta1})`)
+    .option("--beta2 <x>", `adam beta2 (default ${d.beta2})`)
+    .option("--weight-decay <x>", `L2 weight decay lambda: adds ½·λ·ΣW² to the loss (default ${d.weightDecay})`)
+    .option("--dropout <p>", `dropout probability of hidden units while training (default ${d.dropout})`)
+    .option("--epochs <n>", "train for N epochs instead of --iters (an epoch = floor(train size / batch size) iterations)")
+    .option("--sampling <mode>", `replacement (the book) or shuffle (a new permutation each epoch) (default ${d.sampling})`)
+    .option("--lr-schedule <name>", `constant, step or cosine (default ${d.lrSchedule})`)
+    .option("--lr-step-epochs <n>", `step schedule: epochs between decays (default ${d.lrStepEpochs})`)
+    .option("--lr-gamma <x>", `step schedule: decay factor (default ${d.lrGamma})`)
+    .option("--val-size <n>", "hold out the last N training images as a validation set (never the test set)")
+    .option("--early-stop <patience>", "stop after this many evaluations without a better validation accuracy; keep the best weights (needs --val-size)")
     .addOption(new Option("--grad <mode>", `gradient: ${GRAD_MODES.join(" or ")} (default ${d.grad})`))
     .option("--dtype <type>", `compute precision: float32 or float64 (default ${TRAIN_DEFAULTS.dtype}; the model is stored in float64 either way)`)
     .option("--threads <n>", "worker threads for evaluation and --grad numerical (default: every core; results do not depend on it)")
@@ -96,7 +112,13 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
 
   const data = await loadForCommand(hp.dataSource, hp.dataDir, log);
   if (!checkpoint) {
+    if ((hyperFlags.iters !== undefined && hp.epochs !== undefined) || (hyperFlags.epochs !== undefined && config !== undefined && (await configHasIters(config as string)))) {
+      throw new UsageError("--epochs and --iters cannot both be given");
+    }
     hp = resolveHyperparameters(hp, data.train.count);
+    if (hp.earlyStop !== undefined && hp.valSize === undefined) throw new UsageError("--early-stop needs --val-size (early stopping on the test set would leak it)");
+    const available = Math.min(hp.trainLimit ?? data.train.count, data.train.count);
+    if (hp.valSize !== undefined && hp.valSize >= available) throw new UsageError(`--val-size ${hp.valSize} leaves no training images (of ${available})`);
     // Everything that determines the result (threads does not, so it is left to each invocation).
     const { threads: _threads, ...recorded } = hp;
     const configText = JSON.stringify(recorded, null, 2) + "\n";
@@ -110,17 +132,19 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
   let resumeFrom: TrainState | undefined;
   if (checkpoint) {
     const state = stateFromCheckpoint(checkpoint, { inputSize: D, hiddenSize: hp.hiddenSize, outputSize: 10 });
+    if (typeof state !== "string" && !isBookNet(hp) && hp.optimizer !== "sgd" && !state.optimizer) throw new FileFormatError(checkpointFile, `"optimizer" is missing (the run uses ${hp.optimizer})`);
     if (typeof state === "string") throw new FileFormatError(checkpointFile, state);
     resumeFrom = state;
   }
 
   log(
     chalk.bold(`${NAME}: `) +
-      `784-${hp.hiddenSize}-10 sigmoid net, ${hp.grad} gradient, ${hp.iters} iterations of batch ${hp.batchSize}, lr ${hp.lr}, seed ${hp.seed}; ` +
+      `784-${hiddenSizes(hp).join("-")}-10 ${hp.activation} net${isBookNet(hp) ? "" : ` (${describeBeyond(hp)})`}, ${hp.grad} gradient, ${hp.iters} iterations of batch ${hp.batchSize}, lr ${hp.lr}, seed ${hp.seed}; ` +
+      (hp.valSize ? `${hp.valSize} training images held out for validation; ` : "") +
       `${trainSize} training / ${testSize} test images (${hp.dataSource}); run folder ${runDir}` +
       (resumeFrom ? `; resuming at iteration ${resumeFrom.iteration}` : ""),
   );
-  const csv = new CsvReporter(runDir, resumeFrom && { iteration: resumeFrom.iteration, epoch: resumeFrom.epoch });
+  const csv = new CsvReporter(runDir, resumeFrom && { iteration: resumeFrom.iteration, epoch: resumeFrom.epoch }, hp.valSize !== undefined);
   const consoleReporter = new ConsoleReporter({ chalk, progress: !quiet && process.stderr.isTTY === true });
   const writeCheckpoint = (state: TrainState) => {
     csv.flush(); // the CSVs never lag behind the checkpoint (rows ahead of it are trimmed on resume)
@@ -173,11 +197,23 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
   // The run is complete: a checkpoint left from it would only invite resuming a finished run.
   await fs.rm(checkpointFile, { force: true });
 
+  if (result.earlyStopped) {
+    const e = result.earlyStopped;
+    log(`${NAME}: early stop at iteration ${e.iteration}: validation accuracy ${e.bestValAccuracy.toFixed(4)} at iteration ${e.bestIteration} not bettered for ${hp.earlyStop} evaluations; its weights restored`);
+  }
   log(
     `${chalk.bold("done")} in ${result.wallTimeS.toFixed(1)} s: final loss ${result.finalLoss.toFixed(4)}, ` +
       `train ${chalk.green(result.trainAccuracy.toFixed(4))}, test ${chalk.cyan(result.testAccuracy.toFixed(4))}; model ${modelFile}`,
   );
-  const summary = { runDir, model: modelFile, hyperparameters, ...outcome, wallTimeS: result.wallTimeS };
+  const summary = {
+    runDir,
+    model: modelFile,
+    hyperparameters,
+    ...outcome,
+    ...(result.valAccuracy !== undefined ? { valAccuracy: result.valAccuracy } : {}),
+    ...(result.earlyStopped ? { earlyStopped: result.earlyStopped } : {}),
+    wallTimeS: result.wallTimeS,
+  };
   // summary.json (this line, for mnist-report) and curves.svg (the book's Fig. 4-11 and 4-12).
   const run = await finishRunFolder(runDir, summary);
   if (!quiet && process.stderr.isTTY) process.stderr.write(terminalLossChart(run.loss.map((p) => p.loss), chalk));
@@ -277,12 +313,32 @@ function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
+/** The non-book choices of a run, for the start line. */
+function describeBeyond(hp: ResolvedHyperparameters): string {
+  const parts = [`${hp.init} init`, hp.optimizer];
+  if (hp.weightDecay > 0) parts.push(`weight decay ${hp.weightDecay}`);
+  if (hp.dropout > 0) parts.push(`dropout ${hp.dropout}`);
+  if (hp.lrSchedule !== "constant") parts.push(`${hp.lrSchedule} lr`);
+  return parts.join(", ");
+}
+
+async function configHasIters(file: string): Promise<boolean> {
+  const text = await fs.readFile(file, "utf8").catch(() => "{}");
+  try {
+    return Object.prototype.hasOwnProperty.call(JSON.parse(text), "iters");
+  } catch {
+    return false;
+  }
+}
+
 /** Fix every choice the run leaves open: a seed when none was given, the evaluation interval. */
 function resolveHyperparameters(options: TrainOptions, trainCount: number): ResolvedHyperparameters & TrainOptions {
   const trainSize = Math.min(options.trainLimit ?? trainCount, trainCount);
   return {
     ...options,
     seed: options.seed ?? randomInt(0, 2 ** 32 - 1),
-    evalEvery: options.evalEvery ?? defaultEvalEvery(trainSize, options.batchSize),
+    // an epoch is counted over the images actually trained on (the validation images held out)
+    evalEvery: options.evalEvery ?? defaultEvalEvery(trainSize - (options.valSize ?? 0), options.batchSize),
+    ...(options.epochs !== undefined ? { iters: options.epochs * defaultEvalEvery(trainSize - (options.valSize ?? 0), options.batchSize) } : {}),
   };
 }

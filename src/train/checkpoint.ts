@@ -37,11 +37,28 @@ export const CheckpointSchema = z.strictObject({
       .refine((s) => s.some((w) => w !== 0), { error: "must not be all zero" }),
     spareNormal: finite.nullable(),
   }),
-  params: z.strictObject({ W1: z.array(finite), b1: z.array(finite), W2: z.array(finite), b2: z.array(finite) }),
+  /** W1, b1, W2, b2 (the book's net) or W1…Wn, b1…bn (an Mlp). */
+  params: z.record(z.string().regex(/^[Wb][1-9]$/, { error: "is not a parameter name (W1…W9, b1…b9)" }), z.array(finite)),
+  valAccuracy: maybeNumber.optional(),
+  /** The optimizer's state (not for plain SGD): its step count and each parameter's slots. */
+  optimizer: z.strictObject({ step: count, slots: z.record(z.string().regex(/^[Wb][1-9]$/), z.array(z.array(finite)).max(2)) }).optional(),
+  /** --sampling shuffle: the epoch's permutation and the next batch's position in it. */
+  sampler: z.strictObject({ order: z.array(z.number().int().min(0).max(60_000)).max(60_000), pos: count }).optional(),
+  /** --early-stop: the best evaluation so far. */
+  best: z
+    .strictObject({
+      valAccuracy: z.number().min(0).max(1),
+      iteration: count,
+      bad: count,
+      params: z.record(z.string().regex(/^[Wb][1-9]$/), z.array(finite)),
+    })
+    .optional(),
   createdAt: z.string(),
 });
 export type CheckpointJson = z.output<typeof CheckpointSchema>;
 
+const plain = (p: Record<string, Float64Array>) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, Array.from(v)]));
+const typed = (p: Record<string, number[]>) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, Float64Array.from(v)]));
 const orNull = (v: number) => (Number.isFinite(v) ? v : null);
 const orNaN = (v: number | null) => (v === null ? Number.NaN : v);
 
@@ -58,7 +75,13 @@ export function toCheckpointJson(state: TrainState, configSha256: string, create
     testAccuracy: orNull(state.testAccuracy),
     elapsedS: state.elapsedS,
     rng: { s: [...state.rng.s], spareNormal: state.rng.spareNormal },
-    params: { W1: Array.from(state.params.W1), b1: Array.from(state.params.b1), W2: Array.from(state.params.W2), b2: Array.from(state.params.b2) },
+    params: plain(state.params),
+    ...(state.valAccuracy !== undefined ? { valAccuracy: orNull(state.valAccuracy) } : {}),
+    ...(state.optimizer
+      ? { optimizer: { step: state.optimizer.step, slots: Object.fromEntries(Object.entries(state.optimizer.slots).map(([k, v]) => [k, v.map((a) => Array.from(a))])) } }
+      : {}),
+    ...(state.sampler ? { sampler: { order: Array.from(state.sampler.order), pos: state.sampler.pos } } : {}),
+    ...(state.best ? { best: { valAccuracy: state.best.valAccuracy, iteration: state.best.iteration, bad: state.best.bad, params: plain(state.best.params) } } : {}),
     createdAt: createdAt.toISOString(),
   };
 }
@@ -67,11 +90,22 @@ export function toCheckpointJson(state: TrainState, configSha256: string, create
  * The trainer state of a validated checkpoint, after checking its parameter counts against the
  * network the run's options describe. Returns a message instead when they do not match.
  */
-export function stateFromCheckpoint(c: CheckpointJson, sizes: { inputSize: number; hiddenSize: number; outputSize: number }): TrainState | string {
-  const { inputSize: I, hiddenSize: H, outputSize: O } = sizes;
-  const want = { W1: I * H, b1: H, W2: H * O, b2: O };
-  for (const [name, n] of Object.entries(want) as [keyof typeof want, number][]) {
-    if (c.params[name].length !== n) return `"params.${name}" has ${c.params[name].length} values, expected ${n} for a ${I}-${H}-${O} net`;
+export function stateFromCheckpoint(c: CheckpointJson, sizes: { inputSize: number; hiddenSize: number | number[]; outputSize: number }): TrainState | string {
+  const layerSizes = [sizes.inputSize, ...(typeof sizes.hiddenSize === "number" ? [sizes.hiddenSize] : sizes.hiddenSize), sizes.outputSize];
+  const net = layerSizes.join("-");
+  const want: Record<string, number> = {};
+  for (let l = 1; l < layerSizes.length; l++) {
+    want[`W${l}`] = layerSizes[l - 1] * layerSizes[l];
+    want[`b${l}`] = layerSizes[l];
+  }
+  for (const [name, n] of Object.entries(want)) {
+    if (!c.params[name]) return `"params.${name}" is missing for a ${net} net`;
+    if (c.params[name].length !== n) return `"params.${name}" has ${c.params[name].length} values, expected ${n} for a ${net} net`;
+  }
+  for (const name of Object.keys(c.params)) if (!(name in want)) return `"params.${name}" is not a parameter of a ${net} net`;
+  for (const [k, p] of Object.entries(c.best?.params ?? {})) if (p.length !== want[k]) return `"best.params.${k}" does not match a ${net} net`;
+  for (const [k, slots] of Object.entries(c.optimizer?.slots ?? {})) {
+    if (slots.some((a) => a.length !== want[k])) return `"optimizer.slots.${k}" does not match a ${net} net`;
   }
   return {
     iteration: c.iteration,
@@ -82,11 +116,10 @@ export function stateFromCheckpoint(c: CheckpointJson, sizes: { inputSize: numbe
     testAccuracy: orNaN(c.testAccuracy),
     elapsedS: c.elapsedS,
     rng: { s: c.rng.s, spareNormal: c.rng.spareNormal },
-    params: {
-      W1: Float64Array.from(c.params.W1),
-      b1: Float64Array.from(c.params.b1),
-      W2: Float64Array.from(c.params.W2),
-      b2: Float64Array.from(c.params.b2),
-    },
+    params: typed(c.params),
+    ...(c.valAccuracy !== undefined ? { valAccuracy: orNaN(c.valAccuracy) } : {}),
+    ...(c.optimizer ? { optimizer: { step: c.optimizer.step, slots: Object.fromEntries(Object.entries(c.optimizer.slots).map(([k, v]) => [k, v.map((a) => Float64Array.from(a))])) } } : {}),
+    ...(c.sampler ? { sampler: { order: Int32Array.from(c.sampler.order), pos: c.sampler.pos } } : {}),
+    ...(c.best ? { best: { valAccuracy: c.best.valAccuracy, iteration: c.best.iteration, bad: c.best.bad, params: typed(c.best.params) } } : {}),
   };
 }

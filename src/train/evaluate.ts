@@ -5,21 +5,27 @@
 import { fastKernelsAvailable, FastNet, PREDICT_CHUNK } from "../core/fast-net.js";
 import { argmaxRows } from "../core/kernels.js";
 import { PIXEL_SCALE, type MnistSplit } from "../data/mnist.js";
-import type { TwoLayerNet } from "../model/two-layer-net.js";
+import { TwoLayerNet } from "../model/two-layer-net.js";
 import type { Dtype } from "./hyperparameters.js";
+
+/** What evaluation needs of a network (TwoLayerNet and Mlp both have it). */
+export interface Predictor {
+  readonly outputSize: number;
+  predict(x: Float64Array): Float64Array;
+}
 
 const CHUNK = 1000;
 
 /**
- * Predicted class of each of the first `limit` images. With `dtype`, through the same WebAssembly
- * kernels the trainer evaluates with (when built), so a saved model scores exactly what its
- * training run recorded; without, through the float64 reference kernels.
+ * Predicted class of each of the first `limit` images. For the book's TwoLayerNet with `dtype`,
+ * through the same WebAssembly kernels the trainer evaluates with (when built), so a saved model
+ * scores exactly what its training run recorded; otherwise through the float64 reference kernels.
  */
-export function predictSplit(net: TwoLayerNet, split: MnistSplit, limit = split.count, dtype?: Dtype): Int32Array {
+export function predictSplit(net: Predictor, split: MnistSplit, limit = split.count, dtype?: Dtype): Int32Array {
   const D = split.rows * split.cols;
   const count = Math.min(limit, split.count);
   const predicted = new Int32Array(count);
-  if (dtype && fastKernelsAvailable(dtype)) {
+  if (dtype && net instanceof TwoLayerNet && fastKernelsAvailable(dtype)) {
     const fast = new FastNet(dtype, D, net.hiddenSize, net.outputSize, PREDICT_CHUNK);
     fast.setParams(net.params);
     fast.predictRange(split.images, 0, count, predicted);
@@ -37,7 +43,7 @@ export function predictSplit(net: TwoLayerNet, split: MnistSplit, limit = split.
 }
 
 /** Fraction of the first `limit` images classified correctly. */
-export function accuracyOnSplit(net: TwoLayerNet, split: MnistSplit, limit = split.count): number {
+export function accuracyOnSplit(net: Predictor, split: MnistSplit, limit = split.count): number {
   const predicted = predictSplit(net, split, limit);
   let correct = 0;
   for (let i = 0; i < predicted.length; i++) if (predicted[i] === split.labels[i]) correct++;

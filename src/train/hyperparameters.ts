@@ -3,6 +3,8 @@
  * `--config` JSON files and what model.json records. Defaults are the book's (ch04).
  */
 import { z } from "zod";
+import { ACTIVATIONS, INITS } from "../model/mlp.js";
+import { LR_SCHEDULES, OPTIMIZERS } from "./optimizer.js";
 
 /** A whole number in [min, max], with messages that read after a flag name: `--iters must be …`. */
 export const int = (min: number, max: number) =>
@@ -26,7 +28,12 @@ export const HyperparametersSchema = z.strictObject({
   iters: int(1, 1e9).default(10000),
   batchSize: int(1, 1e6).default(100),
   lr: positive().default(0.1),
-  hiddenSize: int(1, 100_000).default(50),
+  /** Hidden units: one number (the book's one hidden layer) or a list, one per hidden layer (at most 8). */
+  hiddenSize: z
+    .union([int(1, 100_000), z.array(int(1, 100_000)).min(1, { error: "must list at least one layer" }).max(8, { error: "must list at most 8 layers" })], {
+      error: "must be a positive whole number or a list of them (e.g. 100,100)",
+    })
+    .default(50),
   grad: z.enum(GRAD_MODES, { error: `must be ${GRAD_MODES.join(" or ")}` }).default("analytic"),
   weightInitStd: z
     .number({ error: "must be a number" })
@@ -46,7 +53,56 @@ export const HyperparametersSchema = z.strictObject({
    * float64 is the reference precision and gives bit for bit the reference kernels' run.
    */
   dtype: z.enum(DTYPES, { error: `must be ${DTYPES.join(" or ")}` }).default("float32"),
+
+  // Beyond chapter 4 (the book's ch06 and common practice). The defaults are the book's ch04 run.
+  activation: z.enum(ACTIVATIONS, { error: `must be ${ACTIVATIONS.join(", ")}` }).default("sigmoid"),
+  /** std: Gaussian with weightInitStd; xavier: std √(1/fan-in); he: √(2/fan-in). */
+  init: z.enum(INITS, { error: `must be ${INITS.join(", ")}` }).default("std"),
+  optimizer: z.enum(OPTIMIZERS, { error: `must be ${OPTIMIZERS.join(", ")}` }).default("sgd"),
+  /** Momentum / Nesterov μ (the book's 0.9). */
+  momentum: z.number({ error: "must be a number" }).min(0, { error: "must be in [0, 1)" }).lt(1, { error: "must be in [0, 1)" }).default(0.9),
+  /** RMSprop decay ρ (the book's 0.99). */
+  rmsDecay: z.number({ error: "must be a number" }).min(0, { error: "must be in [0, 1)" }).lt(1, { error: "must be in [0, 1)" }).default(0.99),
+  /** Adam β1, β2 (the book's 0.9, 0.999). */
+  beta1: z.number({ error: "must be a number" }).min(0, { error: "must be in [0, 1)" }).lt(1, { error: "must be in [0, 1)" }).default(0.9),
+  beta2: z.number({ error: "must be a number" }).min(0, { error: "must be in [0, 1)" }).lt(1, { error: "must be in [0, 1)" }).default(0.999),
+  /** λ of the L2 penalty ½ λ Σ W² (weights, not biases). */
+  weightDecay: z.number({ error: "must be a number" }).nonnegative({ error: "must be zero or positive" }).finite({ error: "must be finite" }).default(0),
+  /** Dropout probability of the hidden units while training (inverted dropout). */
+  dropout: z.number({ error: "must be a number" }).min(0, { error: "must be in [0, 1)" }).lt(1, { error: "must be in [0, 1)" }).default(0),
+  /** Epochs to train instead of `iters`: iters = epochs × max(floor(train size / batch size), 1). */
+  epochs: int(1, 1e6).optional(),
+  /** replacement: the book's batches drawn with replacement; shuffle: a new permutation each epoch. */
+  sampling: z.enum(["replacement", "shuffle"], { error: "must be replacement or shuffle" }).default("replacement"),
+  lrSchedule: z.enum(LR_SCHEDULES, { error: `must be ${LR_SCHEDULES.join(", ")}` }).default("constant"),
+  /** --lr-schedule step: multiply lr by lrGamma every lrStepEpochs epochs. */
+  lrStepEpochs: int(1, 1e6).default(10),
+  lrGamma: positive().default(0.1),
+  /** Hold out the last N training images (after trainLimit) as a validation set; never the test set. */
+  valSize: int(1, 59_999).optional(),
+  /** Stop when validation accuracy has not improved for this many evaluations; restore the best weights. Needs valSize. */
+  earlyStop: int(1, 1e6).optional(),
 });
+
+/** The hidden layer sizes as a list. */
+export function hiddenSizes(hp: { hiddenSize: number | number[] }): number[] {
+  return typeof hp.hiddenSize === "number" ? [hp.hiddenSize] : [...hp.hiddenSize];
+}
+
+/**
+ * True when the run is the book's network (one sigmoid hidden layer, std init, plain SGD, no decay,
+ * no dropout): TwoLayerNet and its fast kernels. Anything else trains an Mlp.
+ */
+export function isBookNet(hp: Partial<Hyperparameters> & { hiddenSize: number | number[] }): boolean {
+  return (
+    hiddenSizes(hp).length === 1 &&
+    (hp.activation ?? "sigmoid") === "sigmoid" &&
+    (hp.init ?? "std") === "std" &&
+    (hp.optimizer ?? "sgd") === "sgd" &&
+    (hp.weightDecay ?? 0) === 0 &&
+    (hp.dropout ?? 0) === 0
+  );
+}
 
 export type HyperparametersInput = z.input<typeof HyperparametersSchema>;
 export type Hyperparameters = z.output<typeof HyperparametersSchema>;

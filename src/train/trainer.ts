@@ -18,10 +18,13 @@ import { EvalPool } from "../core/eval-pool.js";
 import { fastKernelsAvailable, FastNet, PREDICT_CHUNK } from "../core/fast-net.js";
 import { Rng, type RngState } from "../core/rng.js";
 import type { MnistSplit } from "../data/mnist.js";
+import { FastMlp } from "../core/fast-mlp.js";
+import { Mlp, mlpParamNames, type MlpParams } from "../model/mlp.js";
 import { NumericalGradientPool } from "../model/numerical-gradient-pool.js";
 import { PARAM_NAMES, TwoLayerNet, type Grads, type Params } from "../model/two-layer-net.js";
 import { accuracyOnSplit, gatherBatch } from "./evaluate.js";
-import type { ResolvedHyperparameters } from "./hyperparameters.js";
+import { hiddenSizes, isBookNet, type ResolvedHyperparameters } from "./hyperparameters.js";
+import { Optimizer, scheduledLr, type OptimizerConfig, type OptimizerState } from "./optimizer.js";
 
 export interface IterationEvent {
   iteration: number;
@@ -34,17 +37,24 @@ export interface EpochEvent {
   iteration: number;
   trainAccuracy: number;
   testAccuracy: number;
+  /** Accuracy on the held-out validation images (with valSize). */
+  valAccuracy?: number;
   /** Seconds since training started. */
   elapsedS: number;
 }
 
 export interface TrainResult {
-  net: TwoLayerNet;
+  /** The book's TwoLayerNet, or an Mlp when a beyond-chapter-4 option is set (see isBookNet). */
+  net: TwoLayerNet | Mlp;
   /** Number of iterations completed. */
   iterations: number;
   finalLoss: number;
   trainAccuracy: number;
   testAccuracy: number;
+  /** With valSize: validation accuracy of the final (with earlyStop: restored best) weights. */
+  valAccuracy?: number;
+  /** With earlyStop, when it stopped the run: where, and the evaluation whose weights were restored. */
+  earlyStopped?: { iteration: number; bestIteration: number; bestValAccuracy: number };
   wallTimeS: number;
   /** True when a stop was requested (signal) before all iterations ran. */
   interrupted: boolean;
@@ -72,8 +82,16 @@ export interface TrainState {
   /** Seconds of training so far (added to on resume, so elapsed times continue). */
   elapsedS: number;
   rng: RngState;
-  /** Copies of the parameters. */
-  params: Params;
+  /** Copies of the parameters (W1, b1, W2, b2 for the book's net; W1…Wn, b1…bn for an Mlp). */
+  params: Record<string, Float64Array>;
+  /** Last validation accuracy (NaN when none). */
+  valAccuracy?: number;
+  /** Optimizer slots (momentum, Adam moments, …) and step count. */
+  optimizer?: OptimizerState;
+  /** --sampling shuffle: this epoch's permutation and the position of the next batch in it. */
+  sampler?: { order: Int32Array; pos: number };
+  /** --early-stop: the best evaluation so far and the evaluations since without improvement. */
+  best?: { valAccuracy: number; iteration: number; params: Record<string, Float64Array>; bad: number };
 }
 
 export interface TrainListener {
@@ -120,8 +138,89 @@ export function defaultEvalEvery(trainSize: number, batchSize: number): number {
 }
 
 /** The network a run starts from: the book's init, drawing from the run's generator. */
-export function initialNet(inputSize: number, outputSize: number, hp: ResolvedHyperparameters, rng: Rng): TwoLayerNet {
-  return new TwoLayerNet(inputSize, hp.hiddenSize, outputSize, { weightInitStd: hp.weightInitStd, rng });
+export function initialNet(inputSize: number, outputSize: number, hp: ResolvedHyperparameters, rng: Rng): TwoLayerNet | Mlp {
+  if (isBookNet(hp)) return new TwoLayerNet(inputSize, hiddenSizes(hp)[0], outputSize, { weightInitStd: hp.weightInitStd, rng });
+  return new Mlp([inputSize, ...hiddenSizes(hp), outputSize], {
+    activation: hp.activation,
+    init: hp.init,
+    weightInitStd: hp.weightInitStd,
+    weightDecay: hp.weightDecay,
+    dropout: hp.dropout,
+    rng,
+  });
+}
+
+/** The optimizer settings of a run (the book's defaults for what is missing). */
+export function optimizerConfig(hp: Partial<ResolvedHyperparameters>): OptimizerConfig {
+  return { optimizer: hp.optimizer ?? "sgd", momentum: hp.momentum ?? 0.9, rmsDecay: hp.rmsDecay ?? 0.99, beta1: hp.beta1 ?? 0.9, beta2: hp.beta2 ?? 0.999 };
+}
+
+const copyParams = (p: Record<string, Float64Array>) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v.slice()]));
+
+/** How an Mlp run computes: the fast float32 kernels or the reference float64 Mlp. */
+interface MlpDriver {
+  step(indices: Int32Array, lr: number): number;
+  accuracy(splits: MnistSplit[]): number[];
+  /** Bring net.params up to date. */
+  sync(): void;
+  /** Load net.params into the driver. */
+  load(): void;
+  optimizerState(): OptimizerState;
+  setOptimizerState(s: OptimizerState): void;
+}
+
+function mlpDriver(net: Mlp, hp: ResolvedHyperparameters, trainSet: MnistSplit, rng: Rng, fastKernels: boolean): MlpDriver {
+  const B = hp.batchSize;
+  const cfg = optimizerConfig(hp);
+  if (fastKernels) {
+    const fast = new FastMlp(
+      { sizes: net.sizes, activation: net.activation, weightDecay: net.weightDecay, dropout: net.dropout, optimizer: cfg },
+      Math.max(B, PREDICT_CHUNK),
+    );
+    fast.setParams(net.params);
+    fast.keepTrainingImages(trainSet.images);
+    const scratch = new Int32Array(PREDICT_CHUNK);
+    return {
+      step: (indices, lr) => fast.trainStep(trainSet.images, trainSet.labels, indices, lr, rng),
+      accuracy: (splits) =>
+        splits.map((s) => {
+          let correct = 0;
+          for (let c = 0; c < s.count; c += scratch.length) {
+            const n = Math.min(scratch.length, s.count - c);
+            fast.predictRange(s.images, c, n, scratch);
+            for (let r = 0; r < n; r++) if (scratch[r] === s.labels[c + r]) correct++;
+          }
+          return correct / s.count;
+        }),
+      sync: () => fast.getParams(net.params),
+      load: () => fast.setParams(net.params),
+      optimizerState: () => fast.getOptimizerState(),
+      setOptimizerState: (st) => fast.setOptimizerState(st),
+    };
+  }
+  // the reference: float64 Mlp on normalized batches
+  const D = net.inputSize;
+  const x = new Float64Array(B * D);
+  const t = new Uint8Array(B);
+  const sizes: Record<string, number> = {};
+  for (const name of net.paramNames) sizes[name] = net.params[name].length;
+  const opt = new Optimizer(cfg, sizes, "float64");
+  return {
+    step: (indices, lr) => {
+      gatherBatch(trainSet, indices, x, t);
+      const masks = net.dropoutMasks(B, rng);
+      const grads = net.gradient(x, t, masks);
+      const loss = net.loss(x, t, masks);
+      opt.begin(lr);
+      for (const name of net.paramNames) opt.update(name, net.params[name], grads[name], lr);
+      return loss;
+    },
+    accuracy: (splits) => splits.map((s) => accuracyOnSplit(net, s)),
+    sync: () => {},
+    load: () => {},
+    optimizerState: () => opt.getState(),
+    setOptimizerState: (st) => opt.setState(st),
+  };
 }
 
 export async function train(data: TrainData, hp: ResolvedHyperparameters, options: TrainOptions = {}): Promise<TrainResult> {
@@ -129,27 +228,46 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   const emit = <K extends keyof TrainListener>(kind: K, e: Parameters<NonNullable<TrainListener[K]>>[0]) => {
     for (const l of listeners) (l[kind] as ((e: unknown) => void) | undefined)?.call(l, e);
   };
-  const trainSet = limitSplit(data.train, hp.trainLimit);
+  const trainAll = limitSplit(data.train, hp.trainLimit);
+  const valSize = hp.valSize ?? 0;
+  if (valSize >= trainAll.count) throw new RangeError(`valSize ${valSize} leaves no training images (of ${trainAll.count})`);
+  if (hp.earlyStop !== undefined && valSize === 0) throw new RangeError("earlyStop needs a validation set (valSize)");
+  // The validation images are the last valSize training images; the test set is never looked at to choose anything.
+  const trainSet = valSize > 0 ? limitSplit(trainAll, trainAll.count - valSize) : trainAll;
+  const valSet = valSize > 0 ? tailSplit(trainAll, valSize) : undefined;
   const testSet = limitSplit(data.test, hp.testLimit);
   const D = trainSet.rows * trainSet.cols;
   const rng = new Rng(hp.seed);
   const resume = options.resumeFrom;
-  const net = resume ? restoredNet(D, 10, hp, rng, resume) : initialNet(D, 10, hp, rng);
+  const net = initialNet(D, 10, hp, rng);
+  if (resume) restoreParams(net.params as Record<string, Float64Array>, resume.params, rng, resume);
   const B = hp.batchSize;
+  const shuffle = hp.sampling === "shuffle";
+  if (shuffle && B > trainSet.count) throw new RangeError(`--sampling shuffle needs batchSize ≤ the ${trainSet.count} training images`);
+  const itersPerEpoch = defaultEvalEvery(trainSet.count, B);
   const t = new Uint8Array(B); // [B] its labels
   const indices = new Int32Array(B);
   const yieldEveryMs = options.yieldEveryMs ?? 50;
   const checkpointEvery = options.checkpointEvery ?? 0;
   const dtype = hp.dtype ?? "float32";
+  const book = net instanceof TwoLayerNet ? net : undefined;
+  const mlp = net instanceof Mlp ? net : undefined;
+  if (mlp && hp.grad === "numerical") throw new RangeError("--grad numerical is for the book's two-layer net only");
+  const kernels = options.kernels ?? "fast";
   // float64 without built kernels falls back to the reference kernels: the same results, slower
-  const useFast = hp.grad === "analytic" && (options.kernels ?? "fast") === "fast" && (dtype === "float32" || fastKernelsAvailable(dtype));
-  const fast = useFast ? new FastNet(dtype, D, net.hiddenSize, net.outputSize, Math.max(B, PREDICT_CHUNK)) : undefined;
-  fast?.setParams(net.params);
-  const x = new Float64Array(fast ? 0 : B * D); // [B × D] the minibatch, normalized (reference path)
+  const useFast = !!book && hp.grad === "analytic" && kernels === "fast" && (dtype === "float32" || fastKernelsAvailable(dtype));
+  const fast = useFast && book ? new FastNet(dtype, D, book.hiddenSize, book.outputSize, Math.max(B, PREDICT_CHUNK)) : undefined;
+  fast?.setParams(book!.params);
+  const x = new Float64Array(book && !fast ? B * D : 0); // [B × D] the minibatch, normalized (reference path)
   const threads = options.threads ?? availableParallelism();
-  const pool = fast ? new EvalPool(fast, dtype, [trainSet, testSet], threads) : undefined;
+  const evalSplits = valSet ? [trainSet, testSet, valSet] : [trainSet, testSet];
+  const pool = fast ? new EvalPool(fast, dtype, evalSplits, threads) : undefined;
   const trainImages = pool ? pool.split(0).images : trainSet.images;
   fast?.keepTrainingImages(trainImages);
+  // The Mlp: float32 on the fast kernels; float64 (or kernels: "reference") on the reference Mlp.
+  const driver = mlp ? mlpDriver(mlp, hp, trainSet, rng, kernels === "fast" && dtype === "float32") : undefined;
+  const optimizer = book ? undefined : driver;
+  if (resume?.optimizer && optimizer) optimizer.setOptimizerState(resume.optimizer);
   // One worker pool for the whole run; idle workers do not keep the process alive after an error.
   const numerical =
     hp.grad === "numerical" && !options.numerical?.naive ? new NumericalGradientPool(threads) : undefined;
@@ -162,20 +280,40 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   let finalLoss = resume?.finalLoss ?? Number.NaN;
   let trainAccuracy = resume?.trainAccuracy ?? Number.NaN;
   let testAccuracy = resume?.testAccuracy ?? Number.NaN;
+  let valAccuracy = resume?.valAccuracy ?? Number.NaN;
   let evaluatedAt = resume?.evaluatedAt ?? -1;
   let diverged: TrainResult["diverged"];
+  let earlyStopped: TrainResult["earlyStopped"];
   let i = resume?.iteration ?? 0;
+  const sampler = shuffle ? (resume?.sampler ? { order: resume.sampler.order.slice(), pos: resume.sampler.pos } : { order: new Int32Array(0), pos: 0 }) : undefined;
+  let best = resume?.best ? { ...resume.best, params: copyParams(resume.best.params) } : undefined;
+  const syncParams = () => {
+    fast?.getParams(book!.params);
+    driver?.sync();
+  };
+  const loadParams = () => {
+    if (fast) fast.setParams(book!.params);
+    driver?.load();
+  };
   const evaluate = async (iteration: number) => {
-    if (pool) [trainAccuracy, testAccuracy] = await pool.accuracy([0, 1]);
-    else {
-      trainAccuracy = accuracyOnSplit(net, trainSet);
-      testAccuracy = accuracyOnSplit(net, testSet);
-    }
+    let acc: number[];
+    if (pool) acc = await pool.accuracy(evalSplits.map((_, k) => k));
+    else if (driver) acc = driver.accuracy(evalSplits);
+    else acc = evalSplits.map((s) => accuracyOnSplit(book!, s));
+    [trainAccuracy, testAccuracy] = acc;
+    if (valSet) valAccuracy = acc[2];
     evaluatedAt = iteration;
-    emit("epoch", { epoch: epoch++, iteration, trainAccuracy, testAccuracy, elapsedS: (performance.now() - t0) / 1000 });
+    emit("epoch", {
+      epoch: epoch++,
+      iteration,
+      trainAccuracy,
+      testAccuracy,
+      ...(valSet ? { valAccuracy } : {}),
+      elapsedS: (performance.now() - t0) / 1000,
+    });
   };
   const snapshot = (): TrainState => {
-    fast?.getParams(net.params);
+    syncParams();
     return {
       iteration: i,
       epoch,
@@ -185,8 +323,34 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
       testAccuracy,
       elapsedS: (performance.now() - t0) / 1000,
       rng: rng.getState(),
-      params: { W1: net.params.W1.slice(), b1: net.params.b1.slice(), W2: net.params.W2.slice(), b2: net.params.b2.slice() },
+      params: copyParams(net.params as Record<string, Float64Array>),
+      ...(valSet ? { valAccuracy } : {}),
+      ...(optimizer && hp.optimizer !== "sgd" ? { optimizer: optimizer.optimizerState() } : {}),
+      ...(sampler ? { sampler: { order: sampler.order.slice(), pos: sampler.pos } } : {}),
+      ...(best ? { best: { ...best, params: copyParams(best.params) } } : {}),
     };
+  };
+  /** This iteration's batch: with replacement (the book), or the next slice of a per-epoch permutation. */
+  const drawBatch = () => {
+    if (!sampler) {
+      rng.choice(trainSet.count, B, indices);
+      return;
+    }
+    if (sampler.order.length === 0 || sampler.pos + B > sampler.order.length) {
+      // a new epoch: Fisher-Yates shuffle of 0..count−1
+      const order = sampler.order.length ? sampler.order : new Int32Array(trainSet.count);
+      for (let k = 0; k < order.length; k++) order[k] = k;
+      for (let k = order.length - 1; k > 0; k--) {
+        const j = rng.int(k + 1);
+        const tmp = order[k];
+        order[k] = order[j];
+        order[j] = tmp;
+      }
+      sampler.order = order;
+      sampler.pos = 0;
+    }
+    indices.set(sampler.order.subarray(sampler.pos, sampler.pos + B));
+    sampler.pos += B;
   };
 
   let interrupted = false;
@@ -194,15 +358,18 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   try {
     while (i < hp.iters) {
       if (options.signal?.aborted) break;
-      rng.choice(trainSet.count, B, indices);
-      if (fast) {
-        finalLoss = fast.trainStep(trainImages, trainSet.labels, indices, hp.lr);
+      const lr = scheduledLr(hp.lrSchedule ?? "constant", hp.lr, i, hp.iters, (hp.lrStepEpochs ?? 10) * itersPerEpoch, hp.lrGamma ?? 0.1);
+      drawBatch();
+      if (driver) {
+        finalLoss = driver.step(indices, lr);
+      } else if (fast) {
+        finalLoss = fast.trainStep(trainImages, trainSet.labels, indices, lr);
       } else {
         gatherBatch(trainSet, indices, x, t);
         const grads: Grads =
-          hp.grad === "analytic" ? net.gradient(x, t) : numerical ? await numerical.gradient(net, x, t) : net.numericalGradient(x, t);
-        net.sgdStep(grads, hp.lr);
-        finalLoss = net.loss(x, t);
+          hp.grad === "analytic" ? book!.gradient(x, t) : numerical ? await numerical.gradient(book!, x, t) : book!.numericalGradient(x, t);
+        book!.sgdStep(grads, lr);
+        finalLoss = book!.loss(x, t);
       }
       emit("iteration", { iteration: i, loss: finalLoss });
       if (!Number.isFinite(finalLoss)) {
@@ -211,7 +378,19 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
         i++;
         break;
       }
-      if (i % hp.evalEvery === 0) await evaluate(i);
+      if (i % hp.evalEvery === 0) {
+        await evaluate(i);
+        if (hp.earlyStop !== undefined) {
+          if (!best || valAccuracy > best.valAccuracy) {
+            syncParams();
+            best = { valAccuracy, iteration: i, params: copyParams(net.params as Record<string, Float64Array>), bad: 0 };
+          } else if (++best.bad >= hp.earlyStop) {
+            earlyStopped = { iteration: i, bestIteration: best.iteration, bestValAccuracy: best.valAccuracy };
+            i++;
+            break;
+          }
+        }
+      }
       i++;
       if (checkpointEvery > 0 && i % checkpointEvery === 0 && i < hp.iters) emit("checkpoint", snapshot());
       const now = performance.now();
@@ -220,14 +399,23 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
         lastYield = performance.now();
       }
     }
-    interrupted = i < hp.iters && !diverged;
+    interrupted = i < hp.iters && !diverged && !earlyStopped;
     // The state before any final evaluation: resuming from it replays exactly what an uninterrupted run does.
     state = snapshot();
-    if (!interrupted && !diverged && i > 0 && evaluatedAt !== i - 1) await evaluate(i - 1);
+    const finalEval = !interrupted && !diverged && i > 0;
+    if (finalEval && best && hp.earlyStop !== undefined) {
+      // early stopping returns the best weights seen on the validation set; the last evaluation is theirs
+      if (!(best.iteration === evaluatedAt && evaluatedAt === i - 1)) {
+        for (const [name, v] of Object.entries(best.params)) (net.params as Record<string, Float64Array>)[name].set(v);
+        loadParams();
+        await evaluate(i - 1);
+      }
+    } else if (finalEval && evaluatedAt !== i - 1) await evaluate(i - 1);
   } finally {
     await numerical?.close();
     await pool?.close();
   }
+  syncParams();
   const completed = i;
   const result: TrainResult = {
     net,
@@ -235,6 +423,8 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
     finalLoss,
     trainAccuracy,
     testAccuracy,
+    ...(valSet ? { valAccuracy } : {}),
+    ...(earlyStopped ? { earlyStopped } : {}),
     wallTimeS: (performance.now() - t0) / 1000,
     interrupted,
     ...(diverged ? { diverged } : {}),
@@ -244,17 +434,15 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   return result;
 }
 
-/** The network of a resumed run: the checkpoint's parameters, and the generator where it stopped. */
-function restoredNet(inputSize: number, outputSize: number, hp: ResolvedHyperparameters, rng: Rng, state: TrainState): TwoLayerNet {
-  const net = new TwoLayerNet(inputSize, hp.hiddenSize, outputSize, { weightInitStd: 0 });
-  for (const name of PARAM_NAMES) {
-    if (state.params[name].length !== net.params[name].length) {
-      throw new RangeError(`resume state: ${name} has ${state.params[name].length} values, expected ${net.params[name].length}`);
+/** A resumed run: the checkpoint's parameters, and the generator where it stopped. */
+function restoreParams(params: Record<string, Float64Array>, saved: Record<string, Float64Array>, rng: Rng, state: TrainState): void {
+  for (const name of Object.keys(params)) {
+    if (!saved[name] || saved[name].length !== params[name].length) {
+      throw new RangeError(`resume state: ${name} has ${saved[name]?.length ?? 0} values, expected ${params[name].length}`);
     }
-    net.params[name].set(state.params[name]);
+    params[name].set(saved[name]);
   }
   rng.setState(state.rng);
-  return net;
 }
 
 /** The first `limit` examples of a split (views, no copies). */
@@ -262,4 +450,11 @@ export function limitSplit(split: MnistSplit, limit?: number): MnistSplit {
   if (limit === undefined || limit >= split.count) return split;
   const D = split.rows * split.cols;
   return { ...split, count: limit, images: split.images.subarray(0, limit * D), labels: split.labels.subarray(0, limit) };
+}
+
+/** The last `count` examples of a split (views). */
+export function tailSplit(split: MnistSplit, count: number): MnistSplit {
+  const D = split.rows * split.cols;
+  const from = split.count - count;
+  return { ...split, count, images: split.images.subarray(from * D), labels: split.labels.subarray(from) };
 }

@@ -58,7 +58,7 @@ export class ConsoleReporter implements TrainListener {
 
   epoch(e: EpochEvent): void {
     const c = this.chalk;
-    this.log(`${c.bold(`epoch ${e.epoch}`)}  train ${c.green(e.trainAccuracy.toFixed(4))}  test ${c.cyan(e.testAccuracy.toFixed(4))}  ${c.dim(`(iteration ${e.iteration}, ${e.elapsedS.toFixed(1)} s)`)}`);
+    this.log(`${c.bold(`epoch ${e.epoch}`)}  train ${c.green(e.trainAccuracy.toFixed(4))}  test ${c.cyan(e.testAccuracy.toFixed(4))}${e.valAccuracy !== undefined ? `  val ${c.yellow(e.valAccuracy.toFixed(4))}` : ""}  ${c.dim(`(iteration ${e.iteration}, ${e.elapsedS.toFixed(1)} s)`)}`);
   }
 
   done(): void {

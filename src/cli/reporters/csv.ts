@@ -62,8 +62,11 @@ export class CsvReporter implements TrainListener {
   private loss: CsvStream;
   private epochs: CsvStream;
   private lastFlush = Date.now();
+  /** val.csv (`epoch,iteration,val_acc`) when the run holds out a validation set. */
+  private val?: CsvStream;
 
-  constructor(runDir: string, resume?: CsvResume) {
+  constructor(runDir: string, resume?: CsvResume, validation = false) {
+    if (validation) this.val = new CsvStream(path.join(runDir, "val.csv"), "epoch,iteration,val_acc", resume && ((e) => e < resume.epoch));
     this.loss = new CsvStream(path.join(runDir, "loss.csv"), "iteration,loss", resume && ((i) => i < resume.iteration));
     this.epochs = new CsvStream(path.join(runDir, "epochs.csv"), "epoch,iteration,train_acc,test_acc,elapsed_s", resume && ((e) => e < resume.epoch));
   }
@@ -76,6 +79,7 @@ export class CsvReporter implements TrainListener {
 
   epoch(e: EpochEvent): void {
     this.epochs.row(`${e.epoch},${e.iteration},${e.trainAccuracy},${e.testAccuracy},${e.elapsedS.toFixed(3)}`);
+    if (e.valAccuracy !== undefined) this.val?.row(`${e.epoch},${e.iteration},${e.valAccuracy}`);
     this.flush();
   }
 
@@ -86,11 +90,13 @@ export class CsvReporter implements TrainListener {
   flush(): void {
     this.loss.flush();
     this.epochs.flush();
+    this.val?.flush();
     this.lastFlush = Date.now();
   }
 
   close(): void {
     this.loss.close();
     this.epochs.close();
+    this.val?.close();
   }
 }

@@ -1,0 +1,148 @@
+/**
+ * The book's optimizers (ch06, common/optimizer.py) with its formulas and default constants, on
+ * flat parameter arrays (float64 or float32) keyed by name. Per-parameter state lives in "slots"
+ * (velocity, squared-gradient sums, Adam moments) that a checkpoint saves and restores exactly.
+ *   sgd       p −= lr g
+ *   momentum  v = μ v − lr g;  p += v                                          (μ = 0.9)
+ *   nesterov  v = μ v − lr g;  p += μ μ v − (1 + μ) lr g                          (μ = 0.9)
+ *   adagrad   h += g²;  p −= lr g / (√h + 1e−7)
+ *   rmsprop   h = ρ h + (1 − ρ) g²;  p −= lr g / (√h + 1e−7)                     (ρ = 0.99)
+ *   adam      k += 1; lr_t = lr √(1 − β2ᵏ) / (1 − β1ᵏ); m += (1 − β1)(g − m); v += (1 − β2)(g² − v);
+ *             p −= lr_t m / (√v + 1e−7)                                          (β1 = 0.9, β2 = 0.999)
+ */
+export const OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"] as const;
+export type OptimizerName = (typeof OPTIMIZERS)[number];
+
+export interface OptimizerConfig {
+  optimizer: OptimizerName;
+  momentum: number;
+  rmsDecay: number;
+  beta1: number;
+  beta2: number;
+}
+
+/** Checkpointable state: the step count and each parameter's slots (float64 copies). */
+export interface OptimizerState {
+  step: number;
+  slots: Record<string, Float64Array[]>;
+}
+
+type FArray = Float32Array | Float64Array;
+const EPS = 1e-7;
+
+export function slotCount(name: OptimizerName): number {
+  return name === "sgd" ? 0 : name === "adam" ? 2 : 1;
+}
+
+export class Optimizer {
+  readonly config: OptimizerConfig;
+  /** Updates begun (Adam's k). */
+  step = 0;
+  private readonly slots: Record<string, FArray[]> = {};
+  private lrT = 0;
+
+  /** `sizes`: the length of each parameter array; slots are made in the parameters' float type. */
+  constructor(config: OptimizerConfig, sizes: Record<string, number>, float: "float32" | "float64" = "float64") {
+    this.config = config;
+    const F = float === "float32" ? Float32Array : Float64Array;
+    for (const [name, n] of Object.entries(sizes)) this.slots[name] = Array.from({ length: slotCount(config.optimizer) }, () => new F(n));
+  }
+
+  /** Start one update of every parameter with learning rate lr (call before update()). */
+  begin(lr: number): void {
+    this.step++;
+    const { beta1, beta2 } = this.config;
+    this.lrT = lr * Math.sqrt(1 - beta2 ** this.step) / (1 - beta1 ** this.step);
+  }
+
+  /** p ← update(p, g) for parameter `name`, over indices [0, n) (default: all). */
+  update(name: string, p: FArray, g: FArray, lr: number, n = p.length): void {
+    const c = this.config;
+    const s = this.slots[name];
+    switch (c.optimizer) {
+      case "sgd":
+        for (let i = 0; i < n; i++) p[i] -= lr * g[i];
+        break;
+      case "momentum": {
+        const v = s[0], mu = c.momentum;
+        for (let i = 0; i < n; i++) {
+          v[i] = mu * v[i] - lr * g[i];
+          p[i] += v[i];
+        }
+        break;
+      }
+      case "nesterov": {
+        const v = s[0], mu = c.momentum;
+        for (let i = 0; i < n; i++) {
+          v[i] *= mu;
+          v[i] -= lr * g[i];
+          p[i] += mu * mu * v[i];
+          p[i] -= (1 + mu) * lr * g[i];
+        }
+        break;
+      }
+      case "adagrad": {
+        const h = s[0];
+        for (let i = 0; i < n; i++) {
+          h[i] += g[i] * g[i];
+          p[i] -= (lr * g[i]) / (Math.sqrt(h[i]) + EPS);
+        }
+        break;
+      }
+      case "rmsprop": {
+        const h = s[0], rho = c.rmsDecay;
+        for (let i = 0; i < n; i++) {
+          h[i] *= rho;
+          h[i] += (1 - rho) * g[i] * g[i];
+          p[i] -= (lr * g[i]) / (Math.sqrt(h[i]) + EPS);
+        }
+        break;
+      }
+      case "adam": {
+        const m = s[0], v = s[1], b1 = 1 - c.beta1, b2 = 1 - c.beta2, lrT = this.lrT;
+        for (let i = 0; i < n; i++) {
+          const gi = g[i];
+          m[i] += b1 * (gi - m[i]);
+          v[i] += b2 * (gi * gi - v[i]);
+          p[i] -= (lrT * m[i]) / (Math.sqrt(v[i]) + EPS);
+        }
+        break;
+      }
+    }
+  }
+
+  /** The slots of parameter `name` (live arrays, for layouts that need converting). */
+  slotsOf(name: string): FArray[] {
+    return this.slots[name];
+  }
+
+  getState(): OptimizerState {
+    const slots: Record<string, Float64Array[]> = {};
+    for (const [name, s] of Object.entries(this.slots)) slots[name] = s.map((a) => Float64Array.from(a));
+    return { step: this.step, slots };
+  }
+
+  setState(state: OptimizerState): void {
+    for (const [name, s] of Object.entries(this.slots)) {
+      const saved = state.slots[name];
+      if (!saved || saved.length !== s.length || saved.some((a, k) => a.length !== s[k].length)) {
+        throw new RangeError(`optimizer state: the slots of ${name} do not match this ${this.config.optimizer} optimizer`);
+      }
+      s.forEach((a, k) => a.set(saved[k]));
+    }
+    this.step = state.step;
+  }
+}
+
+export const LR_SCHEDULES = ["constant", "step", "cosine"] as const;
+export type LrSchedule = (typeof LR_SCHEDULES)[number];
+
+/**
+ * Learning rate of iteration i (0-based) of `total`: constant; step: lr × γ^floor(i / stepIters);
+ * cosine: lr × ½ (1 + cos(π i / total)).
+ */
+export function scheduledLr(schedule: LrSchedule, lr: number, i: number, total: number, stepIters: number, gamma: number): number {
+  if (schedule === "step") return lr * gamma ** Math.floor(i / Math.max(stepIters, 1));
+  if (schedule === "cosine") return lr * 0.5 * (1 + Math.cos((Math.PI * i) / Math.max(total, 1)));
+  return lr;
+}

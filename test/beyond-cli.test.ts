@@ -1,0 +1,56 @@
+// mnist-train / mnist-eval with the beyond-chapter-4 options, on small subsets of real MNIST.
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { runBin, tempDir } from "./helpers.js";
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+const SMALL = ["--train-limit", "600", "--test-limit", "300", "--batch-size", "20", "--seed", "3"];
+
+describe("mnist-train beyond chapter 4", () => {
+  it("--hidden-size 40,30 relu/he adam with validation: an mlp model.json that mnist-eval loads", async () => {
+    const out = path.join(tmp.dir, "deep");
+    const r = await runBin("mnist-train", [
+      ...SMALL, "--hidden-size", "40,30", "--activation", "relu", "--init", "he", "--optimizer", "adam", "--lr", "0.002",
+      "--epochs", "2", "--sampling", "shuffle", "--val-size", "100", "--early-stop", "5", "--lr-schedule", "step", "--lr-step-epochs", "1",
+      "--weight-decay", "1e-4", "--dropout", "0.1", "--out", out, "--json", "--quiet",
+    ]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    // 500 training images after the 100 held out: 25 iterations per epoch
+    expect(summary.iterations).toBe(50);
+    expect(summary.hyperparameters).toMatchObject({ hiddenSize: [40, 30], activation: "relu", init: "he", optimizer: "adam", epochs: 2, iters: 50, valSize: 100 });
+    expect(summary.valAccuracy).toBeGreaterThan(0.3);
+    const model = JSON.parse(readFileSync(path.join(out, "model.json"), "utf8"));
+    expect(model.architecture).toEqual({ type: "mlp", sizes: [784, 40, 30, 10], activation: "relu" });
+    expect(model.training.hyperparameters.optimizer).toBe("adam");
+    expect(readFileSync(path.join(out, "val.csv"), "utf8").split("\n")[0]).toBe("epoch,iteration,val_acc");
+    const e = await runBin("mnist-eval", [path.join(out, "model.json"), "--limit", "300", "--json"]);
+    expect(e.code).toBe(0);
+    expect(JSON.parse(e.stdout).testAccuracy).toBe(summary.testAccuracy);
+  });
+
+  it("the book's defaults still write a two-layer-net model.json", async () => {
+    const out = path.join(tmp.dir, "book");
+    const r = await runBin("mnist-train", [...SMALL, "--iters", "5", "--out", out, "--quiet"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(out, "model.json"), "utf8")).architecture.type).toBe("two-layer-net");
+    expect(existsSync(path.join(out, "val.csv"))).toBe(false);
+  });
+
+  for (const [name, args, message] of [
+    ["--early-stop without --val-size", ["--early-stop", "3"], /--early-stop needs --val-size/],
+    ["--epochs with --iters", ["--epochs", "2", "--iters", "10"], /--epochs and --iters cannot both be given/],
+    ["an unknown optimizer", ["--optimizer", "lbfgs"], /--optimizer must be sgd, momentum, nesterov, adagrad, rmsprop, adam/],
+    ["dropout 1", ["--dropout", "1"], /--dropout must be in \[0, 1\)/],
+    ["a bad layer list", ["--hidden-size", "10,x"], /--hidden-size/],
+  ] as const) {
+    it(`rejects ${name} (exit 2, one line)`, async () => {
+      const r = await runBin("mnist-train", [...SMALL, ...args, "--out", path.join(tmp.dir, "bad"), "--force"]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+    });
+  }
+});
