@@ -10,7 +10,8 @@ export interface ReportRow {
   run: string;
   status: "complete" | "incomplete";
   lr: number | null;
-  hiddenSize: number | null;
+  /** A number, or the layer sizes joined by commas for a deeper net ("100,100"). */
+  hiddenSize: number | string | null;
   batchSize: number | null;
   iters: number | null;
   seed: number | null;
@@ -44,7 +45,7 @@ export function reportRows(runs: RunData[]): ReportRow[] {
     run: r.dir,
     status: r.complete ? "complete" : "incomplete",
     lr: num(r.config.lr),
-    hiddenSize: num(r.config.hiddenSize),
+    hiddenSize: Array.isArray(r.config.hiddenSize) ? r.config.hiddenSize.join(",") : num(r.config.hiddenSize),
     batchSize: num(r.config.batchSize),
     iters: num(r.config.iters),
     seed: num(r.config.seed),
