@@ -2,9 +2,9 @@
  * The book's loss pass on a second thread. The loss of iteration i is the loss of the network
  * after update i on batch i, and those are the weights iteration i + 1's gradient starts from; so
  * while this thread computes iteration i + 1's gradient and update, a worker with its own FastNet
- * (same dtype and shape, so the same parameter layout) computes loss(i) from a copy of the
- * parameters after update i and batch i's indices. Same kernels, same weights, same rows: the
- * losses are bit for bit those of FastNet.trainStep.
+ * (same dtype and shape, so the same parameter layout; batch rows copied from the shared images)
+ * computes loss(i) from a copy of the parameters after update i and batch i's indices. Same
+ * kernels, same weights, same rows: the losses are bit for bit those of FastNet.trainStep.
  *
  * One SharedArrayBuffer mailbox, no message per iteration: a state word (Atomics.wait/notify),
  * the loss, the batch indices and the parameters' byte range. One job at a time: `post` needs the

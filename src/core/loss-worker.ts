@@ -19,7 +19,7 @@ const box = mailbox(sab, batchSize, 0);
 try {
   const net = new FastNet(dtype, D, H, O, maxRows);
   const params = new Uint8Array(sab, box.params.byteOffset, net.paramByteLength);
-  net.keepTrainingImages(images);
+  // batch rows are copied from the shared images per job (no second resident copy: 47 MB less)
   Atomics.store(box.ready, 0, 1);
   for (;;) {
     let s = Atomics.load(box.state, 0);
