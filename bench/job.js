@@ -1,5 +1,5 @@
 // The book's job, ours, in one process: prints one JSON line (wall seconds without data loading).
-// node bench/job.js [--iters N] [--dtype float32|float64] [--seed S] [--kernels fast|reference]
+// node bench/job.js [--iters N] [--dtype float32|float64] [--seed S] [--kernels fast|reference] [--threads T] [--loss-thread auto|always]
 import { loadMnistRaw } from "../dist/data/mnist.js";
 import { train } from "../dist/train/trainer.js";
 import { readFileSync } from "node:fs";
@@ -10,6 +10,7 @@ const dtype = argValue("--dtype", "float32");
 const seed = Number(argValue("--seed", "0"));
 const kernels = argValue("--kernels", "fast");
 const threads = Number(argValue("--threads", "1"));
+const lossThread = argValue("--loss-thread", "auto");
 const data = await loadMnistRaw();
 // CPU time other processes used during the run, in cores (as the peers report it): busy − own
 const busyS = () => {
@@ -30,6 +31,7 @@ const result = await train(
   {
     kernels,
     threads,
+    lossThread,
     yieldEveryMs: 1e9,
     listeners: [
       {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { fastKernelsAvailable, FastNet } from "../src/core/fast-net.js";
+import { LossPipeline } from "../src/core/loss-pipeline.js";
 import { matmul } from "../src/core/kernels.js";
 import { Rng } from "../src/core/rng.js";
 import { loadMnistRaw, PIXEL_SCALE } from "../src/data/mnist.js";
@@ -100,6 +101,52 @@ describe.skipIf(!built)("fast kernels against the float64 reference", () => {
   }
 });
 
+describe.skipIf(!built)("the loss pass on a worker (LossPipeline)", () => {
+  it("the worker's losses and those taken back are trainStep's, bit for bit; restore() rolls back", async () => {
+    for (const dtype of ["float32", "float64"] as const) {
+      const rng = new Rng(5);
+      const [N, D, H, O, B] = [300, 40, 13, 10, 17];
+      const images = new Uint8Array(new SharedArrayBuffer(N * D));
+      images.set(sparseBytes(rng, N * D, 0.8));
+      const labels = new Uint8Array(new SharedArrayBuffer(N));
+      for (let i = 0; i < N; i++) labels[i] = rng.int(O);
+      const init = new TwoLayerNet(D, H, O, { weightInitStd: 0.3, rng });
+      const ref = new FastNet(dtype, D, H, O, B);
+      const net = new FastNet(dtype, D, H, O, B);
+      ref.setParams(init.params);
+      net.setParams(init.params);
+      net.keepTrainingImages(images);
+      const pipe = new LossPipeline(net, dtype, images, labels, B);
+      try {
+        const batch = new Int32Array(B);
+        const seen = { here: 0, worker: 0 };
+        for (let it = 0; it < 40; it++) {
+          for (let r = 0; r < B; r++) batch[r] = rng.int(N);
+          const want = ref.trainStep(images, labels, batch, 0.5);
+          net.step(images, labels, batch, 0.5);
+          // the first job is posted before the worker has started: taken back
+          if (it > 0) while (!pipe.ready) await new Promise((resolve) => setTimeout(resolve, 5));
+          pipe.post(batch);
+          if (it > 0) await new Promise((resolve) => setTimeout(resolve, 2)); // let the worker claim it
+          expect(await pipe.take()).toBe(want);
+          Object.assign(seen, pipe.counts);
+        }
+        expect(seen.here).toBeGreaterThan(0);
+        expect(seen.worker).toBeGreaterThan(0);
+        const before = new Uint8Array(net.paramByteLength);
+        net.readParamBytes(before);
+        net.step(images, labels, batch, 0.5);
+        pipe.restore();
+        const after = new Uint8Array(net.paramByteLength);
+        net.readParamBytes(after);
+        expect(after).toEqual(before);
+      } finally {
+        await pipe.close();
+      }
+    }
+  });
+});
+
 describe.skipIf(!built)("trainer on the fast path", () => {
   const hp = (over: Partial<ResolvedHyperparameters>): ResolvedHyperparameters =>
     ({ ...HyperparametersSchema.parse({ iters: 300, trainLimit: 5000, testLimit: 1000, ...over }), seed: 3, evalEvery: 100 }) as ResolvedHyperparameters;
@@ -137,5 +184,34 @@ describe.skipIf(!built)("trainer on the fast path", () => {
     expect(events[1]).toEqual(events[0]);
     expect(events[2]).toEqual(events[0]);
     expect(three.testAccuracy).toBe(one.testAccuracy);
+  });
+
+  it("the loss pass on a second thread changes no event, loss or parameter (float32 and float64)", async () => {
+    const data = await loadMnistRaw();
+    for (const dtype of ["float32", "float64"] as const) {
+      const run = async (threads: number) => {
+        const seen: unknown[] = [];
+        const r = await train(data, hp({ dtype, iters: 250 }), {
+          threads,
+          lossThread: "always",
+          checkpointEvery: 45,
+          listeners: [
+            {
+              iteration: (e) => seen.push(["iteration", e.iteration, e.loss]),
+              epoch: (e) => seen.push(["epoch", e.epoch, e.iteration, e.trainAccuracy, e.testAccuracy]),
+              checkpoint: (c) => seen.push(["checkpoint", c.iteration, c.finalLoss, c.params, c.rng]),
+            },
+          ],
+        });
+        return { r, seen };
+      };
+      const one = await run(1);
+      const two = await run(2);
+      expect(two.seen).toEqual(one.seen);
+      expect(two.seen.filter((e) => (e as unknown[])[0] === "iteration")).toHaveLength(250);
+      for (const k of PARAM_NAMES) expect(two.r.net.params[k]).toEqual(one.r.net.params[k]);
+      expect(two.r.finalLoss).toBe(one.r.finalLoss);
+      expect(two.r.state).toEqual({ ...one.r.state, elapsedS: two.r.state.elapsedS });
+    }
   });
 });

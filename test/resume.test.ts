@@ -81,6 +81,27 @@ describe("divergence", () => {
     expect(r.interrupted).toBe(false);
   });
 
+  it("the loss pass on a second thread stops at the same iteration with the same state (divergence, abort)", async () => {
+    const run = async (threads: number, lr: number, stopAt = -1) => {
+      const seen: unknown[] = [];
+      const abort = new AbortController();
+      const listener = {
+        iteration: (e: { iteration: number; loss: number }) => {
+          seen.push([e.iteration, e.loss]);
+          if (e.iteration === stopAt) abort.abort();
+        },
+        epoch: (e: EpochEvent) => seen.push([e.epoch, e.iteration, e.trainAccuracy, e.testAccuracy]),
+      };
+      const r = await train(DATA, { ...HP, lr }, { threads, lossThread: "always", signal: abort.signal, listeners: [listener] });
+      return { seen, iterations: r.iterations, diverged: r.diverged, interrupted: r.interrupted, state: { ...r.state, elapsedS: 0 } };
+    };
+    // lr 3e38 overflows float32 at iteration 3, one whose loss the second thread computes
+    const one = await run(1, 3e38);
+    expect(one.diverged?.iteration).toBe(3);
+    expect(await run(2, 3e38)).toEqual(one);
+    for (const stopAt of [2, 7, 8, 13]) expect(await run(2, HP.lr, stopAt)).toEqual(await run(1, HP.lr, stopAt));
+  });
+
   it("finite losses never trigger it (a large but finite lr stalls, it does not overflow)", async () => {
     const r = await train(DATA, { ...HP, lr: 10 });
     expect(r.diverged).toBeUndefined();

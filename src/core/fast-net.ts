@@ -97,6 +97,7 @@ export class FastNet {
   private readonly pW2: number;
   private readonly pB2: number;
   private readonly pW2T: number;
+  private readonly paramEnd: number;
   private readonly pImg: number;
   private readonly pStarts: number;
   private readonly pOffs: number;
@@ -139,12 +140,15 @@ export class FastNet {
       return p;
     };
     this.pTable = alloc(256 * S);
+    // the parameters (and W2ᵀ) first and contiguous: one byte range (paramBytes), the same layout
+    // for the same (dtype, D, H, O)
     this.pW1 = alloc(D * this.Hp * S);
-    this.pG1 = alloc(D * this.Hp * S);
     this.pB1 = alloc(this.Hp * S);
     this.pW2 = alloc(this.Hp * this.Op * S);
     this.pB2 = alloc(this.Op * S);
     this.pW2T = alloc(this.Op * this.Hp * S);
+    this.paramEnd = top;
+    this.pG1 = alloc(D * this.Hp * S);
     this.pImg = alloc(maxRows * D + 16);
     this.pStarts = alloc((maxRows + 1) * 4);
     this.pOffs = alloc(maxRows * D * 4);
@@ -253,23 +257,33 @@ export class FastNet {
     }
   }
 
+  /** The batch `indices` of `images` in CSR form (from module memory when they are the kept images). */
+  private loadBatch(images: Uint8Array, indices: Int32Array): void {
+    const res = this.resident;
+    if (res && res.images === images) {
+      res.idx.set(indices);
+      this.k.csr(res.at, res.pIdx, indices.length, this.D, this.Hp * this.S, this.pTable, this.pStarts, this.pOffs, this.pVals);
+    } else {
+      this.loadRows(images, indices);
+      this.csr(indices.length);
+    }
+  }
+
   /**
    * One book iteration on the batch `indices` of `images`/`labels`: gradient, SGD update, then the
    * loss of the updated network on the same batch (returned).
    */
   trainStep(images: Uint8Array, labels: Uint8Array, indices: Int32Array, lr: number): number {
+    this.step(images, labels, indices, lr);
+    return this.loss(labels, indices);
+  }
+
+  /** The gradient and SGD update of trainStep, without the loss pass (the batch stays loaded for `loss`). */
+  step(images: Uint8Array, labels: Uint8Array, indices: Int32Array, lr: number): void {
     const n = indices.length;
     const { O, Op, A, dY, ebuf, k } = this;
-    const exact = this.dtype === "float64";
-    const res = this.resident;
-    if (res && res.images === images) {
-      res.idx.set(indices);
-      k.csr(res.at, res.pIdx, n, this.D, this.Hp * this.S, this.pTable, this.pStarts, this.pOffs, this.pVals);
-    } else {
-      this.loadRows(images, indices);
-      this.csr(n);
-    }
-    this.forward(n, exact);
+    this.loadBatch(images, indices);
+    this.forward(n, this.dtype === "float64");
     // y = softmax(a2); dy = (y − t) / n  (lanes ≥ O of dY stay 0)
     for (let r = 0; r < n; r++) {
       const a = r * Op;
@@ -288,8 +302,13 @@ export class FastNet {
     k.backward_small(this.pZ, this.pDY, n, this.H, this.HV, O, this.OV, this.pW2, this.pB1, this.pB2, this.pDZ, this.pGW2, this.pGB1, this.pGB2, lr, this.pW2T);
     k.grad_w1(this.pStarts, this.pOffs, this.pVals, n, this.pDZ, this.pG1, this.HV);
     k.sgd(this.pW1, this.pG1, (this.D * this.Hp) / this.lanes, lr);
-    // the book's loss of the updated network on the same batch
-    this.forward(n, exact);
+  }
+
+  /** The book's loss of the current network on the batch last loaded (by `step`): its extra forward pass. */
+  loss(labels: Uint8Array, indices: Int32Array): number {
+    const n = indices.length;
+    const { O, Op, A } = this;
+    this.forward(n, this.dtype === "float64");
     let sum = 0;
     for (let r = 0; r < n; r++) {
       const a = r * Op;
@@ -301,6 +320,28 @@ export class FastNet {
       sum += Math.log(Math.exp(A[a + label] - max) / s + CEE_DELTA);
     }
     return -sum / n;
+  }
+
+  /** The loss of the current network on the batch `indices` (loaded here): `loss` for another thread. */
+  batchLoss(images: Uint8Array, labels: Uint8Array, indices: Int32Array): number {
+    this.loadBatch(images, indices);
+    return this.loss(labels, indices);
+  }
+
+  /** Size of the parameters' byte range (W1, b1, W2, b2, W2ᵀ as the module holds them). */
+  get paramByteLength(): number {
+    return this.paramEnd - this.pW1;
+  }
+
+  /** Copy the parameters' byte range into `dst` (paramByteLength bytes). */
+  readParamBytes(dst: Uint8Array): void {
+    dst.set(this.mem8.subarray(this.pW1, this.paramEnd));
+  }
+
+  /** Load a byte range from readParamBytes of a FastNet built with the same dtype, D, H and O. */
+  writeParamBytes(src: Uint8Array): void {
+    if (src.length !== this.paramEnd - this.pW1) throw new RangeError(`parameter block of ${src.length} bytes, expected ${this.paramEnd - this.pW1}`);
+    this.mem8.set(src, this.pW1);
   }
 
   /**

@@ -4,7 +4,9 @@
  *
  * Per iteration i (0-based, as in the book): draw batchSize indices with replacement, compute the
  * gradient, update, then record the loss of the updated network on the same batch (the book's
- * extra forward pass). When i % evalEvery === 0 (i = 0 included), accuracy over the training and
+ * extra forward pass; with threads > 1 on the fast path it may run on a worker during iteration
+ * i + 1, its event then coming one iteration late, still in order and before any evaluation or
+ * checkpoint). When i % evalEvery === 0 (i = 0 included), accuracy over the training and
  * test sets. If the last iteration is not such a point, one more evaluation follows it, so the
  * final model's accuracy is always reported.
  *
@@ -16,6 +18,7 @@
 import { availableParallelism } from "node:os";
 import { EvalPool } from "../core/eval-pool.js";
 import { fastKernelsAvailable, FastNet, PREDICT_CHUNK } from "../core/fast-net.js";
+import { LossPipeline } from "../core/loss-pipeline.js";
 import { Rng, type RngState } from "../core/rng.js";
 import type { MnistSplit } from "../data/mnist.js";
 import { FastMlp } from "../core/fast-mlp.js";
@@ -123,8 +126,14 @@ export interface TrainOptions {
    * forward passes per parameter; very slow).
    */
   numerical?: { naive?: boolean };
-  /** Worker threads for the accuracy passes and the numerical gradient (default: every core); results do not depend on it. */
+  /**
+   * Threads for the accuracy passes, the book's loss pass (fast path: run on a worker during the
+   * next iteration when that is measured faster) and the numerical gradient (default: every core);
+   * results do not depend on it.
+   */
   threads?: number;
+  /** The loss pass on a worker: `auto` (default) when measured faster, `always` whenever it may (for tests). */
+  lossThread?: "auto" | "always";
   /**
    * `fast` (default for analytic gradients): the WebAssembly kernels in hp.dtype (float64: bit for
    * bit the reference run). `reference`: the plain float64 TypeScript kernels.
@@ -286,6 +295,10 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   let earlyStopped: TrainResult["earlyStopped"];
   let i = resume?.iteration ?? 0;
   const sampler = shuffle ? (resume?.sampler ? { order: resume.sampler.order.slice(), pos: resume.sampler.pos } : { order: new Int32Array(0), pos: 0 }) : undefined;
+  // With a second thread, the book's loss pass of iteration i runs there during iteration i + 1
+  // (with-replacement sampling: a late divergence or stop undoes one draw by restoring the generator).
+  const pipeline =
+    fast && pool && threads > 1 && !sampler ? new LossPipeline(fast, dtype, trainImages, pool.split(0).labels, B, options.lossThread) : undefined;
   let best = resume?.best ? { ...resume.best, params: copyParams(resume.best.params) } : undefined;
   const syncParams = () => {
     fast?.getParams(book!.params);
@@ -353,15 +366,60 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
     sampler.pos += B;
   };
 
+  // Pipelined loss (threads > 1): iteration `pending` has been posted to the worker and its event
+  // is not emitted yet; `beforeDraw` is the generator's state before the next iteration's draw.
+  // Iterations that are followed by an evaluation or a checkpoint, and the last, compute their
+  // loss here, after taking the pending one, so events and snapshots come as without the worker.
+  let pending = -1;
+  let beforeDraw: RngState | undefined;
+  /**
+   * Take the pending loss and emit its iteration. When that loss is not finite or a stop was
+   * requested, return true: the run stops after the pending iteration, and if the next
+   * iteration has already been computed (`stepped`) its update and draw are undone.
+   */
+  const settle = async (stepped: boolean): Promise<boolean> => {
+    if (pending < 0) return false;
+    const it = pending;
+    pending = -1;
+    finalLoss = await pipeline!.take();
+    emit("iteration", { iteration: it, loss: finalLoss });
+    const divergedNow = !Number.isFinite(finalLoss);
+    if (divergedNow) diverged = { iteration: it, loss: finalLoss };
+    if (!divergedNow && !options.signal?.aborted) return false;
+    if (stepped) {
+      pipeline!.restore();
+      rng.setState(beforeDraw!);
+    }
+    i = it + 1;
+    return true;
+  };
+
   let interrupted = false;
   let state: TrainState;
   try {
     while (i < hp.iters) {
-      if (options.signal?.aborted) break;
+      if (options.signal?.aborted) {
+        await settle(false);
+        break;
+      }
       const lr = scheduledLr(hp.lrSchedule ?? "constant", hp.lr, i, hp.iters, (hp.lrStepEpochs ?? 10) * itersPerEpoch, hp.lrGamma ?? 0.1);
+      if (pending >= 0) beforeDraw = rng.getState();
       drawBatch();
+      let deferred = false;
       if (driver) {
         finalLoss = driver.step(indices, lr);
+      } else if (pipeline) {
+        fast!.step(trainImages, trainSet.labels, indices, lr);
+        const needed = i % hp.evalEvery === 0 || i === hp.iters - 1 || (checkpointEvery > 0 && (i + 1) % checkpointEvery === 0);
+        const here = !pipeline.defer(!needed);
+        const loss = here ? fast!.loss(trainSet.labels, indices) : Number.NaN;
+        if (await settle(true)) break;
+        if (here) finalLoss = loss;
+        else {
+          pipeline.post(indices);
+          pending = i++;
+          deferred = true;
+        }
       } else if (fast) {
         finalLoss = fast.trainStep(trainImages, trainSet.labels, indices, lr);
       } else {
@@ -371,28 +429,30 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
         book!.sgdStep(grads, lr);
         finalLoss = book!.loss(x, t);
       }
-      emit("iteration", { iteration: i, loss: finalLoss });
-      if (!Number.isFinite(finalLoss)) {
-        // Once NaN/Infinity is in the weights it never leaves: stop now, evaluate nothing.
-        diverged = { iteration: i, loss: finalLoss };
-        i++;
-        break;
-      }
-      if (i % hp.evalEvery === 0) {
-        await evaluate(i);
-        if (hp.earlyStop !== undefined) {
-          if (!best || valAccuracy > best.valAccuracy) {
-            syncParams();
-            best = { valAccuracy, iteration: i, params: copyParams(net.params as Record<string, Float64Array>), bad: 0 };
-          } else if (++best.bad >= hp.earlyStop) {
-            earlyStopped = { iteration: i, bestIteration: best.iteration, bestValAccuracy: best.valAccuracy };
-            i++;
-            break;
+      if (!deferred) {
+        emit("iteration", { iteration: i, loss: finalLoss });
+        if (!Number.isFinite(finalLoss)) {
+          // Once NaN/Infinity is in the weights it never leaves: stop now, evaluate nothing.
+          diverged = { iteration: i, loss: finalLoss };
+          i++;
+          break;
+        }
+        if (i % hp.evalEvery === 0) {
+          await evaluate(i);
+          if (hp.earlyStop !== undefined) {
+            if (!best || valAccuracy > best.valAccuracy) {
+              syncParams();
+              best = { valAccuracy, iteration: i, params: copyParams(net.params as Record<string, Float64Array>), bad: 0 };
+            } else if (++best.bad >= hp.earlyStop) {
+              earlyStopped = { iteration: i, bestIteration: best.iteration, bestValAccuracy: best.valAccuracy };
+              i++;
+              break;
+            }
           }
         }
+        i++;
+        if (checkpointEvery > 0 && i % checkpointEvery === 0 && i < hp.iters) emit("checkpoint", snapshot());
       }
-      i++;
-      if (checkpointEvery > 0 && i % checkpointEvery === 0 && i < hp.iters) emit("checkpoint", snapshot());
       const now = performance.now();
       if (now - lastYield >= yieldEveryMs) {
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -413,6 +473,7 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
     } else if (finalEval && evaluatedAt !== i - 1) await evaluate(i - 1);
   } finally {
     await numerical?.close();
+    await pipeline?.close();
     await pool?.close();
   }
   syncParams();

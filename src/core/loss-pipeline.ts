@@ -1,0 +1,196 @@
+/**
+ * The book's loss pass on a second thread. The loss of iteration i is the loss of the network
+ * after update i on batch i, and those are the weights iteration i + 1's gradient starts from; so
+ * while this thread computes iteration i + 1's gradient and update, a worker with its own FastNet
+ * (same dtype and shape, so the same parameter layout; batch rows copied from the shared images)
+ * computes loss(i) from a copy of the parameters after update i and batch i's indices. Same
+ * kernels, same weights, same rows: the losses are bit for bit those of FastNet.trainStep.
+ *
+ * One SharedArrayBuffer mailbox, no message per iteration: a state word (Atomics.wait/notify),
+ * the loss, the batch indices and the parameters' byte range. One job at a time: `post` needs the
+ * previous job taken. When `take` finds the job not yet claimed by the worker (it has not been
+ * scheduled: a busy machine, or still starting), it takes the job back and computes it here, on a
+ * small FastNet of its own, so a busy second core costs little more than the one-thread step.
+ * The parameter copy also lets the caller roll its network back to the posted weights (`restore`).
+ */
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { Dtype } from "../train/hyperparameters.js";
+import { FastNet } from "./fast-net.js";
+
+/** Values of the mailbox's state word. */
+export const IDLE = 0;
+export const POSTED = 1;
+/** The worker has claimed the posted job. */
+export const RUNNING = 2;
+export const DONE = 3;
+export const FAILED = 4;
+export const QUIT = 5;
+
+/** The mailbox's views over one SharedArrayBuffer (built the same way on both threads). */
+export function mailbox(sab: SharedArrayBuffer, batchSize: number, paramBytes: number) {
+  const pParams = paramsOffset(batchSize);
+  return {
+    state: new Int32Array(sab, 0, 1),
+    /** Set to 1 by the worker once it is ready for jobs. */
+    ready: new Int32Array(sab, 4, 1),
+    loss: new Float64Array(sab, 8, 1),
+    /** Rows in the posted batch. */
+    rows: new Int32Array(sab, 16, 1),
+    indices: new Int32Array(sab, 24, batchSize),
+    params: new Uint8Array(sab, pParams, paramBytes),
+  };
+}
+
+function paramsOffset(batchSize: number): number {
+  return Math.ceil((24 + 4 * batchSize) / 16) * 16;
+}
+
+function workerPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const js = join(here, "loss-worker.js");
+  return existsSync(js) ? js : join(here, "..", "..", "dist", "core", "loss-worker.js");
+}
+
+export class LossPipeline {
+  private readonly net: FastNet;
+  private readonly always: boolean;
+  private readonly images: Uint8Array;
+  private readonly labels: Uint8Array;
+  /** For the jobs taken back (made when first needed). */
+  private local?: FastNet;
+  /** Jobs computed by the worker and taken back (for measurements). */
+  readonly counts = { worker: 0, here: 0 };
+  private readonly worker: Worker;
+  private readonly box: ReturnType<typeof mailbox>;
+  private failure?: Error;
+  private closed = false;
+
+  /** `net` is the training FastNet; `images`/`labels` the training split, in shared memory. */
+  /** `always`: defer every loss that may be deferred, measuring nothing (for tests). */
+  constructor(net: FastNet, dtype: Dtype, images: Uint8Array, labels: Uint8Array, batchSize: number, mode: "auto" | "always" = "auto") {
+    this.net = net;
+    this.always = mode === "always";
+    this.images = images;
+    this.labels = labels;
+    const bytes = net.paramByteLength;
+    const sab = new SharedArrayBuffer(paramsOffset(batchSize) + bytes);
+    this.box = mailbox(sab, batchSize, bytes);
+    this.worker = new Worker(workerPath(), {
+      workerData: { dtype, D: net.D, H: net.H, O: net.O, maxRows: net.maxRows, batchSize, sab, images, labels },
+    });
+    this.worker.unref();
+    this.worker.on("error", (e) => (this.failure ??= e));
+    this.worker.on("exit", (code) => (this.failure ??= new Error(`the loss worker exited (code ${code})`)));
+  }
+
+  // Whether to use the worker: the pipeline only pays when the second core is free, so the
+  // iteration time is measured both ways now and then (PROBE iterations each, median) and the
+  // faster way is kept for the next KEEP iterations. Results do not depend on it.
+  private static readonly PROBE = 48;
+  private static readonly KEEP = 1500;
+  private phase: "probe-worker" | "probe-here" | "keep" = "probe-worker";
+  private phaseLeft = LossPipeline.PROBE;
+  private useWorker = true;
+  private lastT = -1;
+  private lastMode = false;
+  private readonly dts = { worker: [] as number[], here: [] as number[] };
+  /** Decisions taken (for measurements). */
+  readonly decisions: boolean[] = [];
+
+  /**
+   * Called once per iteration, after its step: whether its loss should go to the worker. `free`
+   * says the caller may defer it (false when it needs the loss at once); the time since the
+   * previous call is recorded when both were free, under the way the previous one was run.
+   */
+  defer(free: boolean): boolean {
+    if (this.always) return free;
+    const t = performance.now();
+    if (this.lastT >= 0) (this.lastMode ? this.dts.worker : this.dts.here).push(t - this.lastT);
+    if (!free || Atomics.load(this.box.ready, 0) === 0) {
+      // (until the worker has started, the losses are computed here and nothing is measured)
+      this.lastT = -1;
+      return false;
+    }
+    this.lastT = t;
+    if (--this.phaseLeft < 0) this.nextPhase();
+    this.lastMode = this.phase === "probe-worker" ? true : this.phase === "probe-here" ? false : this.useWorker;
+    return this.lastMode;
+  }
+
+  private nextPhase(): void {
+    if (this.phase === "probe-worker") {
+      this.phase = "probe-here";
+      this.phaseLeft = LossPipeline.PROBE;
+    } else if (this.phase === "probe-here") {
+      const median = (a: number[]) => (a.length ? a.sort((x, y) => x - y)[a.length >> 1] : Infinity);
+      this.useWorker = median(this.dts.worker) <= median(this.dts.here);
+      this.decisions.push(this.useWorker);
+      this.dts.worker.length = this.dts.here.length = 0;
+      this.phase = "keep";
+      this.phaseLeft = LossPipeline.KEEP;
+    } else {
+      this.phase = "probe-worker";
+      this.phaseLeft = LossPipeline.PROBE;
+    }
+    this.phaseLeft--;
+  }
+
+  /** Whether the worker has started (until then `take` computes every loss here). */
+  get ready(): boolean {
+    return Atomics.load(this.box.ready, 0) === 1;
+  }
+
+  /** Start the loss of the network's current parameters on batch `indices` (the previous job taken). */
+  post(indices: Int32Array): void {
+    const { box } = this;
+    if (Atomics.load(box.state, 0) === POSTED) throw new Error("LossPipeline.post: the previous loss was not taken");
+    this.net.readParamBytes(box.params);
+    box.indices.set(indices);
+    box.rows[0] = indices.length;
+    Atomics.store(box.state, 0, POSTED);
+    Atomics.notify(box.state, 0);
+  }
+
+  /** The posted job's loss: the worker's, or computed here if the worker has not claimed it. */
+  async take(): Promise<number> {
+    const { box } = this;
+    for (;;) {
+      if (Atomics.compareExchange(box.state, 0, POSTED, IDLE) === POSTED) {
+        this.counts.here++;
+        const net = (this.local ??= new FastNet(this.net.dtype, this.net.D, this.net.H, this.net.O, box.indices.length));
+        net.writeParamBytes(box.params);
+        return net.batchLoss(this.images, this.labels, box.indices.subarray(0, box.rows[0]));
+      }
+      // claimed: block briefly (the loss is nearly ready); if not, let the event loop run so a
+      // failed worker is noticed
+      Atomics.wait(box.state, 0, RUNNING, 20);
+      const s = Atomics.load(box.state, 0);
+      if (s === DONE) {
+        Atomics.store(box.state, 0, IDLE);
+        this.counts.worker++;
+        return box.loss[0];
+      }
+      if (s === FAILED) throw new Error("the loss worker failed", { cause: this.failure });
+      if (s !== RUNNING) throw new Error(`LossPipeline.take: no loss was posted (state ${s})`);
+      if (this.failure) throw this.failure;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.failure && Atomics.load(box.state, 0) !== DONE) throw this.failure;
+    }
+  }
+
+  /** Put the parameters of the last posted job back into the network. */
+  restore(): void {
+    this.net.writeParamBytes(this.box.params);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    Atomics.store(this.box.state, 0, QUIT);
+    Atomics.notify(this.box.state, 0);
+    await this.worker.terminate();
+  }
+}
