@@ -13,24 +13,13 @@
  * Loss reported by trainStep: the mean cross-entropy (+ ½ λ ΣW²) of the batch in the forward pass
  * that computed the gradient, i.e. before the update (the book's extra loss pass is not repeated).
  */
-import { existsSync, readFileSync } from "node:fs";
 import { CEE_DELTA } from "./functions.js";
-import { kernelsPath } from "./fast-net.js";
+import { instantiateKernels, type WasmMemory } from "./wasm.js";
 import { PIXEL_SCALE } from "../data/mnist.js";
 import type { Activation, MlpParams } from "../model/mlp.js";
 import { mlpParamNames } from "../model/mlp.js";
 import type { Rng } from "./rng.js";
 import { Optimizer, type OptimizerConfig, type OptimizerState } from "../train/optimizer.js";
-
-interface WasmMemory {
-  buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-const WebAssembly = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 interface Kernels {
   memory: WasmMemory;
@@ -38,16 +27,6 @@ interface Kernels {
   hidden(starts: number, offs: number, vals: number, n: number, W: number, b: number, Z: number, HV: number, act: number): void;
   grad_w1(starts: number, offs: number, vals: number, n: number, dZ: number, G: number, HV: number): void;
   sgd(W: number, G: number, nv: number, lr: number): void;
-}
-
-let compiled: object | undefined;
-function kernelModule(): object {
-  if (!compiled) {
-    const path = kernelsPath("float32");
-    if (!existsSync(path)) throw new Error(`the WebAssembly kernels are not built (${path} is missing): run \`npm run build\``);
-    compiled = new WebAssembly.Module(readFileSync(path));
-  }
-  return compiled;
 }
 
 export interface FastMlpConfig {
@@ -132,7 +111,7 @@ export class FastMlp {
     this.pVals = alloc(maxRows * D * 4);
     this.pA1 = alloc(maxRows * Hp * 4);
     this.pD1 = alloc(maxRows * Hp * 4);
-    const exp = new WebAssembly.Instance(kernelModule(), {}).exports as unknown as Kernels;
+    const exp = instantiateKernels<Kernels>("float32");
     const have = exp.memory.buffer.byteLength / 65536;
     const pages = Math.ceil(top / 65536);
     if (have < pages) exp.memory.grow(pages - have);

@@ -14,25 +14,13 @@
  * for bit the reference one; prediction uses the kernels' polynomial exp (within 1e-15).
  * float32: all parameters, activations and products in float32 (params kept as float32 shadows).
  */
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { CEE_DELTA } from "./functions.js";
+import { instantiateKernels, type WasmMemory } from "./wasm.js";
 import { PIXEL_SCALE } from "../data/mnist.js";
 import type { Params } from "../model/two-layer-net.js";
 import type { Dtype } from "../train/hyperparameters.js";
 export type { Dtype };
-
-/** The slice of the WebAssembly JS API used here (lib ES2022 has no WebAssembly types). */
-interface WasmMemory {
-  buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-}
-const WebAssembly = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+export { fastKernelsAvailable, kernelsPath } from "./wasm.js";
 
 interface KernelExports {
   memory: WasmMemory;
@@ -44,31 +32,6 @@ interface KernelExports {
   backward_small(Z: number, dY: number, n: number, H: number, HV: number, O: number, OV: number, W2: number, b1: number, b2: number,
     dZ: number, gW2: number, gb1: number, gb2: number, lr: number, W2T: number): void;
   transpose_w2(W2: number, W2T: number, H: number, HV: number, O: number, OV: number): void;
-}
-
-const modules = new Map<Dtype, object>();
-
-/** Where the built kernels live: dist/wasm/ of this package (from src/ or dist/). */
-export function kernelsPath(dtype: Dtype): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return join(here, "..", "..", "dist", "wasm", `kernels-${dtype === "float32" ? "f32" : "f64"}.wasm`);
-}
-
-export function fastKernelsAvailable(dtype: Dtype): boolean {
-  return modules.has(dtype) || existsSync(kernelsPath(dtype));
-}
-
-function moduleFor(dtype: Dtype): object {
-  let m = modules.get(dtype);
-  if (!m) {
-    const path = kernelsPath(dtype);
-    if (!existsSync(path)) {
-      throw new Error(`the WebAssembly kernels are not built (${path} is missing): run \`npm run build\` with the wabt devDependency installed`);
-    }
-    m = new WebAssembly.Module(readFileSync(path));
-    modules.set(dtype, m);
-  }
-  return m;
 }
 
 type FArray = Float32Array | Float64Array;
@@ -161,8 +124,7 @@ export class FastNet {
     this.pGB1 = alloc(this.Hp * S);
     this.pGB2 = alloc(this.Op * S);
     const pages = Math.ceil(top / 65536);
-    const instance = new WebAssembly.Instance(moduleFor(dtype), {});
-    const exp = instance.exports as unknown as KernelExports;
+    const exp = instantiateKernels<KernelExports>(dtype);
     const have = exp.memory.buffer.byteLength / 65536;
     if (have < pages) exp.memory.grow(pages - have);
     this.k = exp;

@@ -16,7 +16,7 @@
 import { crossEntropyError, numericalGradient, softmaxRowsInto, type FloatArray, type Labels } from "../core/functions.js";
 import { argmaxRows, matmul, matmulTransA, matmulTransB, sumRows } from "../core/kernels.js";
 import { Rng } from "../core/rng.js";
-import { labelIndices } from "./two-layer-net.js";
+import { accuracyOf } from "./two-layer-net.js";
 
 export const ACTIVATIONS = ["sigmoid", "relu", "tanh"] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
@@ -173,12 +173,7 @@ export class Mlp {
   }
 
   accuracy(x: FloatArray, t: Labels): number {
-    const n = this.batchSize(x);
-    const predicted = argmaxRows(this.predict(x), n, this.outputSize);
-    const labels = labelIndices(t, n, this.outputSize);
-    let correct = 0;
-    for (let i = 0; i < n; i++) if (predicted[i] === labels[i]) correct++;
-    return correct / n;
+    return accuracyOf(this.predict(x), t, this.batchSize(x), this.outputSize);
   }
 
   /** Back-propagation of loss(x, t, masks). */

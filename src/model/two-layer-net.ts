@@ -66,12 +66,7 @@ export class TwoLayerNet {
 
   /** Fraction of rows whose most probable class is the label (argmax of t when one-hot). */
   accuracy(x: FloatArray, t: Labels): number {
-    const n = this.batchSize(x);
-    const predicted = argmaxRows(this.predict(x), n, this.outputSize);
-    const labels = labelIndices(t, n, this.outputSize);
-    let correct = 0;
-    for (let i = 0; i < n; i++) if (predicted[i] === labels[i]) correct++;
-    return correct / n;
+    return accuracyOf(this.predict(x), t, this.batchSize(x), this.outputSize);
   }
 
   /** Back-propagation with the book's formulas (dy = (y − t)/N, …). */
@@ -136,6 +131,15 @@ export class TwoLayerNet {
     softmaxRowsInto(a2, O, a2);
     return { z1, y: a2 };
   }
+}
+
+/** Fraction of the n rows of y [n × classes] whose argmax is the label (the book's accuracy()). */
+export function accuracyOf(y: Float64Array, t: Labels, n: number, classes: number): number {
+  const predicted = argmaxRows(y, n, classes);
+  const labels = labelIndices(t, n, classes);
+  let correct = 0;
+  for (let i = 0; i < n; i++) if (predicted[i] === labels[i]) correct++;
+  return correct / n;
 }
 
 /** Label indices from index labels or one-hot rows (argmax, as the book's accuracy() does). */

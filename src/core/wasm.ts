@@ -1,0 +1,45 @@
+/**
+ * Loading the WebAssembly SIMD kernels (wasm/kernels.wat.js, assembled into dist/wasm/ by
+ * `npm run build`): one compiled module per dtype, shared by every network that uses them.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Dtype } from "../train/hyperparameters.js";
+
+/** The slice of the WebAssembly JS API used here (lib ES2022 has no WebAssembly types). */
+export interface WasmMemory {
+  buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+const WebAssembly = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+const modules = new Map<Dtype, object>();
+
+/** Where the built kernels live: dist/wasm/ of this package (from src/ or dist/). */
+export function kernelsPath(dtype: Dtype): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return join(here, "..", "..", "dist", "wasm", `kernels-${dtype === "float32" ? "f32" : "f64"}.wasm`);
+}
+
+export function fastKernelsAvailable(dtype: Dtype): boolean {
+  return modules.has(dtype) || existsSync(kernelsPath(dtype));
+}
+
+/** A new instance of the kernels for `dtype` (its own memory), typed as the caller's exports. */
+export function instantiateKernels<T>(dtype: Dtype): T {
+  let m = modules.get(dtype);
+  if (!m) {
+    const path = kernelsPath(dtype);
+    if (!existsSync(path)) {
+      throw new Error(`the WebAssembly kernels are not built (${path} is missing): run \`npm run build\` with the wabt devDependency installed`);
+    }
+    m = new WebAssembly.Module(readFileSync(path));
+    modules.set(dtype, m);
+  }
+  return new WebAssembly.Instance(m, {}).exports as T;
+}
