@@ -5,6 +5,8 @@
 import { fastKernelsAvailable, FastNet, PREDICT_CHUNK } from "../core/fast-net.js";
 import { argmaxRows } from "../core/kernels.js";
 import { PIXEL_SCALE, type MnistSplit } from "../data/mnist.js";
+import { FastMlp } from "../core/fast-mlp.js";
+import { Mlp } from "../model/mlp.js";
 import { TwoLayerNet } from "../model/two-layer-net.js";
 import type { Dtype } from "./hyperparameters.js";
 
@@ -15,11 +17,12 @@ export interface Predictor {
 }
 
 const CHUNK = 1000;
+const PREDICTION_ONLY = { optimizer: "sgd", momentum: 0.9, rmsDecay: 0.99, beta1: 0.9, beta2: 0.999 } as const;
 
 /**
- * Predicted class of each of the first `limit` images. For the book's TwoLayerNet with `dtype`,
- * through the same WebAssembly kernels the trainer evaluates with (when built), so a saved model
- * scores exactly what its training run recorded; otherwise through the float64 reference kernels.
+ * Predicted class of each of the first `limit` images. With `dtype`, through the same kernels the
+ * trainer evaluates with (FastNet, or FastMlp in float32; when built), so a saved model scores
+ * exactly what its training run recorded; otherwise through the float64 reference network.
  */
 export function predictSplit(net: Predictor, split: MnistSplit, limit = split.count, dtype?: Dtype): Int32Array {
   const D = split.rows * split.cols;
@@ -27,6 +30,14 @@ export function predictSplit(net: Predictor, split: MnistSplit, limit = split.co
   const predicted = new Int32Array(count);
   if (dtype && net instanceof TwoLayerNet && fastKernelsAvailable(dtype)) {
     const fast = new FastNet(dtype, D, net.hiddenSize, net.outputSize, PREDICT_CHUNK);
+    fast.setParams(net.params);
+    fast.predictRange(split.images, 0, count, predicted);
+    return predicted;
+  }
+  if (dtype === "float32" && net instanceof Mlp && fastKernelsAvailable(dtype)) {
+    // the trainer evaluates a float32 Mlp on FastMlp; dropout and the optimizer play no part in prediction
+    const config = { sizes: net.sizes, activation: net.activation, weightDecay: 0, dropout: 0, optimizer: PREDICTION_ONLY };
+    const fast = new FastMlp(config, PREDICT_CHUNK);
     fast.setParams(net.params);
     fast.predictRange(split.images, 0, count, predicted);
     return predicted;
