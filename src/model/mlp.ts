@@ -16,7 +16,7 @@
 import { crossEntropyError, numericalGradient, softmaxRowsInto, type FloatArray, type Labels } from "../core/functions.js";
 import { argmaxRows, matmul, matmulTransA, matmulTransB, sumRows } from "../core/kernels.js";
 import { Rng } from "../core/rng.js";
-import { accuracyOf } from "./two-layer-net.js";
+import { accuracyOf, softmaxCrossEntropyBackward } from "./two-layer-net.js";
 
 export const ACTIVATIONS = ["sigmoid", "relu", "tanh"] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
@@ -183,15 +183,7 @@ export class Mlp {
     const O = this.outputSize;
     const { h, z, y } = this.forward(x, masks);
     // dy [N × O] = (y − t) / N
-    const d = new Float64Array(n * O);
-    const onehot = t.length === n * O && t.length !== n;
-    if (!onehot && t.length !== n) throw new RangeError(`t has ${t.length} values; expected ${n} labels or ${n * O} one-hot values`);
-    for (let r = 0; r < n; r++) {
-      for (let k = 0; k < O; k++) {
-        const tk = onehot ? t[r * O + k] : t[r] === k ? 1 : 0;
-        d[r * O + k] = (y[r * O + k] - tk) / n;
-      }
-    }
+    const d = softmaxCrossEntropyBackward(y, t, n, O);
     const grads: MlpParams = {};
     let delta: Float64Array = d; // dL/da_l [N × sizes[l]], from l = L down
     for (let l = L; l >= 1; l--) {

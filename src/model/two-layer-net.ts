@@ -77,15 +77,7 @@ export class TwoLayerNet {
     const { z1, y } = this.forward(x);
 
     // dy [N × O] = (y − t) / N
-    const dy = new Float64Array(n * O);
-    const onehot = t.length === n * O && t.length !== n;
-    if (!onehot && t.length !== n) throw new RangeError(`t has ${t.length} values; expected ${n} labels or ${n * O} one-hot values`);
-    for (let r = 0; r < n; r++) {
-      for (let k = 0; k < O; k++) {
-        const tk = onehot ? t[r * O + k] : t[r] === k ? 1 : 0;
-        dy[r * O + k] = (y[r * O + k] - tk) / n;
-      }
-    }
+    const dy = softmaxCrossEntropyBackward(y, t, n, O);
     const grads: Grads = {
       W1: new Float64Array(I * H),
       b1: new Float64Array(H),
@@ -131,6 +123,21 @@ export class TwoLayerNet {
     softmaxRowsInto(a2, O, a2);
     return { z1, y: a2 };
   }
+}
+
+/** dy [n × classes] = (y − t) / n: the gradient of the mean cross-entropy through the softmax. */
+export function softmaxCrossEntropyBackward(y: Float64Array, t: Labels, n: number, classes: number): Float64Array {
+  const O = classes;
+  const dy = new Float64Array(n * O);
+  const onehot = t.length === n * O && t.length !== n;
+  if (!onehot && t.length !== n) throw new RangeError(`t has ${t.length} values; expected ${n} labels or ${n * O} one-hot values`);
+  for (let r = 0; r < n; r++) {
+    for (let k = 0; k < O; k++) {
+      const tk = onehot ? t[r * O + k] : t[r] === k ? 1 : 0;
+      dy[r * O + k] = (y[r * O + k] - tk) / n;
+    }
+  }
+  return dy;
 }
 
 /** Fraction of the n rows of y [n × classes] whose argmax is the label (the book's accuracy()). */
