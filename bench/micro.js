@@ -12,7 +12,11 @@ const data = await loadMnistRaw();
 const rng = new Rng(0);
 const net = new TwoLayerNet(784, 50, 10, { rng });
 const fast = new FastNet(dtype, 784, 50, 10, 1000);
-if (process.argv.includes("--resident")) fast.keepTrainingImages(data.train.images);
+// the job keeps both splits packed in the module (a one-time cost, timed here apart)
+const tPack = performance.now();
+fast.keepImages(data.train.images);
+fast.keepImages(data.test.images);
+const packS = (performance.now() - tPack) / 1000;
 fast.setParams(net.params);
 const idx = new Int32Array(100);
 const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
@@ -36,4 +40,4 @@ const evalS = timeIt(() => {
   fast.predictRange(data.train.images, 0, 60000, out);
   fast.predictRange(data.test.images, 0, 10000, out);
 }, 5, 1);
-console.log(JSON.stringify({ iter_s: iterS, eval_full_s: evalS }));
+console.log(JSON.stringify({ iter_s: iterS, eval_full_s: evalS, pack_s: packS }));

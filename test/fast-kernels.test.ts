@@ -25,9 +25,10 @@ function maxRel(a: ArrayLike<number>, b: ArrayLike<number>, floor: number): numb
 }
 
 describe.skipIf(!built)("fast kernels against the float64 reference", () => {
-  // shapes: edge sizes and non-multiples of the SIMD width (4 / 2) and of the 8-vector blocks
+  // shapes: edge sizes and non-multiples of the SIMD width (4 / 2) and of the 7-, 6-, 4- and 1-vector register blocks
   const shapes = [
     [1, 1, 1, 1], [3, 5, 7, 3], [2, 17, 1, 2], [5, 784, 50, 10], [4, 33, 37, 11], [7, 16, 64, 10], [1, 100, 9, 1],
+    [3, 40, 28, 10], [2, 30, 52, 3],
   ];
   for (const dtype of ["float32", "float64"] as const) {
     for (const [n, D, H, O] of shapes) {
@@ -72,8 +73,13 @@ describe.skipIf(!built)("fast kernels against the float64 reference", () => {
           for (let j = 0; j < D; j++) x[r * D + j] = PIXEL_SCALE[images[indices[r] * D + j]];
           t[r] = labels[indices[r]];
         }
+        // the same steps from the packed images (keepImages): the same CSR, so the same bits
+        const kept = new FastNet(dtype, D, H, O, Math.max(n, 4));
+        kept.setParams(net.params);
+        kept.keepImages(images);
         for (let step = 0; step < 3; step++) {
           const loss = fast.trainStep(images, labels, indices, 0.5);
+          expect(kept.trainStep(images, labels, indices, 0.5)).toBe(loss);
           ref.sgdStep(ref.gradient(x, t), 0.5);
           const refLoss = ref.loss(x, t);
           if (dtype === "float64") expect(loss).toBe(refLoss);
@@ -85,9 +91,21 @@ describe.skipIf(!built)("fast kernels against the float64 reference", () => {
           if (dtype === "float64") expect(got.params[k]).toEqual(ref.params[k]);
           else expect(maxRel(got.params[k], ref.params[k], 1e-2)).toBeLessThan(1e-5);
         }
+        const gotKept = new TwoLayerNet(D, H, O, { weightInitStd: 0 });
+        kept.getParams(gotKept.params);
+        for (const k of PARAM_NAMES) expect(gotKept.params[k]).toEqual(got.params[k]);
         // prediction (argmax of the logits) agrees with the reference's argmax of softmax
         const predicted = new Int32Array(rows);
         fast.predictRange(images, 0, rows, predicted);
+        // and from packed rows: a part kept on its own (as an evaluation worker keeps its part)
+        const part = new FastNet(dtype, D, H, O, Math.max(n, 4));
+        part.setParams(got.params);
+        part.keepImages(images, 1, rows - 2);
+        expect(part.keeps(images, 1, rows - 2)).toBe(true);
+        expect(part.keeps(images, 0, rows)).toBe(false);
+        const fromPart = new Int32Array(rows - 2);
+        part.predictRange(images, 1, rows - 2, fromPart);
+        expect(Array.from(fromPart)).toEqual(Array.from(predicted.subarray(1, rows - 1)));
         const xs = Float64Array.from(images, (v) => PIXEL_SCALE[v]);
         const y = ref.predict(xs);
         for (let r = 0; r < rows; r++) {
@@ -115,7 +133,7 @@ describe.skipIf(!built)("the loss pass on a worker (LossPipeline)", () => {
       const net = new FastNet(dtype, D, H, O, B);
       ref.setParams(init.params);
       net.setParams(init.params);
-      net.keepTrainingImages(images);
+      net.keepImages(images);
       const pipe = new LossPipeline(net, dtype, images, labels, B);
       try {
         const batch = new Int32Array(B);

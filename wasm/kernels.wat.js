@@ -33,8 +33,9 @@ function factorialInverse(k) {
   return (1 / f).toPrecision(17);
 }
 
-/** Widest register block (vectors of accumulators kept in registers across a row's pixels). */
-const WIDE = Number(process.env.KERNELS_WIDE ?? 8);
+/** Register blocks, widest first (vectors of accumulators kept in registers across a row's pixels). */
+const BLOCKS = (process.env.KERNELS_BLOCKS ?? "7,6,4,1").split(",").map(Number);
+const WIDE = Math.max(...BLOCKS);
 
 export function kernelsWat(type) {
   const t = TYPES[type];
@@ -165,6 +166,102 @@ export function kernelsWat(type) {
     (i32.store (i32.add (local.get $starts) (i32.shl (local.get $n) (i32.const 2))) (local.get $cnt))
     (local.get $cnt))
 
+  ;; Packed sparse images, made once per split so that no batch or evaluation chunk scans pixels
+  ;; again: n rows of D pixel bytes at $img → one i32 per non-zero pixel, (p << 8) | byte, pixels
+  ;; ascending, at $ent; row r's entries are starts[r] .. starts[r+1]-1, numbered from $base.
+  ;; Returns the number of entries. Same scan as csr (16-byte all-zero runs skipped).
+  (func (export "pack") (param $img i32) (param $n i32) (param $D i32) (param $starts i32) (param $ent i32) (param $base i32) (result i32)
+    (local $r i32) (local $p i32) (local $row i32) (local $cnt i32) (local $byte i32) (local $end16 i32) (local $q i32) (local $mask i32)
+    (local.set $end16 (i32.and (local.get $D) (i32.const -16)))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
+      (i32.store (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2))) (i32.add (local.get $base) (local.get $cnt)))
+      (local.set $row (i32.add (local.get $img) (i32.mul (local.get $r) (local.get $D))))
+      (local.set $p (i32.const 0))
+      (block $chunks_done (loop $chunks
+        (br_if $chunks_done (i32.ge_u (local.get $p) (local.get $end16)))
+        (local.set $mask (i8x16.bitmask (i8x16.ne (v128.load align=1 (i32.add (local.get $row) (local.get $p))) (v128.const i32x4 0 0 0 0))))
+        (block $in_done (loop $in
+          (br_if $in_done (i32.eqz (local.get $mask)))
+          (local.set $q (i32.add (local.get $p) (i32.ctz (local.get $mask))))
+          (i32.store (i32.add (local.get $ent) (i32.shl (local.get $cnt) (i32.const 2)))
+            (i32.or (i32.shl (local.get $q) (i32.const 8)) (i32.load8_u (i32.add (local.get $row) (local.get $q)))))
+          (local.set $cnt (i32.add (local.get $cnt) (i32.const 1)))
+          (local.set $mask (i32.and (local.get $mask) (i32.sub (local.get $mask) (i32.const 1))))
+          (br $in)))
+        (local.set $p (i32.add (local.get $p) (i32.const 16)))
+        (br $chunks)))
+      (block $tail_done (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $p) (local.get $D)))
+        (local.set $byte (i32.load8_u (i32.add (local.get $row) (local.get $p))))
+        (if (local.get $byte) (then
+          (i32.store (i32.add (local.get $ent) (i32.shl (local.get $cnt) (i32.const 2)))
+            (i32.or (i32.shl (local.get $p) (i32.const 8)) (local.get $byte)))
+          (local.set $cnt (i32.add (local.get $cnt) (i32.const 1)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $tail)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows)))
+    (i32.store (i32.add (local.get $starts) (i32.shl (local.get $n) (i32.const 2))) (i32.add (local.get $base) (local.get $cnt)))
+    (local.get $cnt))
+
+  ;; The CSR form (as csr makes it) of packed rows: rows idx[0..n-1] (i32) of the packed split
+  ;; (pStarts, ent), or rows first .. first+n-1 when $idx < 0. Returns the number of entries.
+  (func (export "expand") (param $pStarts i32) (param $ent i32) (param $idx i32) (param $first i32) (param $n i32)
+        (param $rowBytes i32) (param $table i32) (param $starts i32) (param $offs i32) (param $vals i32) (result i32)
+    (local $r i32) (local $row i32) (local $k i32) (local $e i32) (local $cnt i32) (local $w i32) (local $touch i32)
+    ;; The rows are scattered over tens of MB: first read each row's bounds into starts[2r], [2r+1]
+    ;; and then one word per 64-byte line of its entries, in loops whose loads do not depend on each
+    ;; other, so the cache misses overlap instead of coming one after another in the copy below.
+    (block $b_done (loop $b
+      (br_if $b_done (i32.ge_u (local.get $r) (local.get $n)))
+      (local.set $row (i32.add (local.get $pStarts) (i32.shl
+        (if (result i32) (i32.lt_s (local.get $idx) (i32.const 0))
+          (then (i32.add (local.get $first) (local.get $r)))
+          (else (i32.load (i32.add (local.get $idx) (i32.shl (local.get $r) (i32.const 2))))))
+        (i32.const 2))))
+      (i64.store (i32.add (local.get $offs) (i32.shl (local.get $r) (i32.const 3))) (i64.load align=4 (local.get $row)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $b)))
+    (local.set $r (i32.const 0))
+    (block $t_done (loop $t
+      (br_if $t_done (i32.ge_u (local.get $r) (local.get $n)))
+      (local.set $k (i32.load (i32.add (local.get $offs) (i32.shl (local.get $r) (i32.const 3)))))
+      (local.set $e (i32.load offset=4 (i32.add (local.get $offs) (i32.shl (local.get $r) (i32.const 3)))))
+      (block $l_done (loop $l
+        (br_if $l_done (i32.ge_u (local.get $k) (local.get $e)))
+        (local.set $touch (i32.xor (local.get $touch) (i32.load (i32.add (local.get $ent) (i32.shl (local.get $k) (i32.const 2))))))
+        (local.set $k (i32.add (local.get $k) (i32.const 16)))
+        (br $l)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $t)))
+    ;; (kept so that the touching loads are not optimized away; starts[0] is overwritten below)
+    (i32.store (local.get $starts) (local.get $touch))
+    (local.set $r (i32.const 0))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
+      (i32.store (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2))) (local.get $cnt))
+      (local.set $row (i32.add (local.get $pStarts) (i32.shl
+        (if (result i32) (i32.lt_s (local.get $idx) (i32.const 0))
+          (then (i32.add (local.get $first) (local.get $r)))
+          (else (i32.load (i32.add (local.get $idx) (i32.shl (local.get $r) (i32.const 2))))))
+        (i32.const 2))))
+      (local.set $k (i32.load (local.get $row)))
+      (local.set $e (i32.load offset=4 (local.get $row)))
+      (block $in_done (loop $in
+        (br_if $in_done (i32.ge_u (local.get $k) (local.get $e)))
+        (local.set $w (i32.load (i32.add (local.get $ent) (i32.shl (local.get $k) (i32.const 2)))))
+        (i32.store (i32.add (local.get $offs) (i32.shl (local.get $cnt) (i32.const 2))) (i32.mul (i32.shr_u (local.get $w) (i32.const 8)) (local.get $rowBytes)))
+        (${T}.store (i32.add (local.get $vals) (i32.shl (local.get $cnt) (i32.const ${Math.log2(S)})))
+          (${T}.load (i32.add (local.get $table) (i32.shl (i32.and (local.get $w) (i32.const 255)) (i32.const ${Math.log2(S)})))))
+        (local.set $cnt (i32.add (local.get $cnt) (i32.const 1)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $in)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows)))
+    (i32.store (i32.add (local.get $starts) (i32.shl (local.get $n) (i32.const 2))) (local.get $cnt))
+    (local.get $cnt))
+
   ;; Z[n × Hp] = act(x · W1 + b) for the CSR rows; act = sigmoid when $act ≠ 0, else identity.
   (func (export "hidden") (param $starts i32) (param $offs i32) (param $vals i32) (param $n i32)
         (param $W i32) (param $b i32) (param $Z i32) (param $HV i32) (param $act i32)
@@ -176,9 +273,7 @@ export function kernelsWat(type) {
       (local.set $e (i32.load offset=4 (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
       (local.set $zrow (i32.add (local.get $Z) (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4))))
       (local.set $jb (i32.const 0))
-      ${hiddenBlock(WIDE)}
-      ${hiddenBlock(4)}
-      ${hiddenBlock(1)}
+      ${BLOCKS.map(hiddenBlock).join("")}
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rows))))
 
@@ -223,9 +318,7 @@ export function kernelsWat(type) {
       (local.set $e (i32.load offset=4 (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
       (local.set $zrow (i32.add (local.get $dZ) (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4))))
       (local.set $jb (i32.const 0))
-      ${gradBlock(8)}
-      ${gradBlock(4)}
-      ${gradBlock(1)}
+      ${BLOCKS.map(gradBlock).join("")}
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rows))))
 

@@ -26,7 +26,9 @@ export function partRange(count: number, parts: number, part: number): { start: 
   return { start, count: Math.floor((count * (part + 1)) / parts) - start };
 }
 
+/** Correct predictions on rows [start, start + count) of `split`, packed in `net` at the first call. */
 export function countCorrect(net: FastNet, split: { images: Uint8Array; labels: Uint8Array }, start: number, count: number, scratch: Int32Array): number {
+  net.keepImages(split.images, start, count);
   let correct = 0;
   for (let c = 0; c < count; c += scratch.length) {
     const n = Math.min(scratch.length, count - c);

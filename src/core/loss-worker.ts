@@ -19,7 +19,8 @@ const box = mailbox(sab, batchSize, 0);
 try {
   const net = new FastNet(dtype, D, H, O, maxRows);
   const params = new Uint8Array(sab, box.params.byteOffset, net.paramByteLength);
-  // batch rows are copied from the shared images per job (no second resident copy: 47 MB less)
+  // the training images packed once in this thread's module (≈ 36 MB for MNIST's 60,000)
+  net.keepImages(images);
   Atomics.store(box.ready, 0, 1);
   for (;;) {
     let s = Atomics.load(box.state, 0);

@@ -272,7 +272,7 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   const evalSplits = valSet ? [trainSet, testSet, valSet] : [trainSet, testSet];
   const pool = fast ? new EvalPool(fast, dtype, evalSplits, threads) : undefined;
   const trainImages = pool ? pool.split(0).images : trainSet.images;
-  fast?.keepTrainingImages(trainImages);
+  fast?.keepImages(trainImages);
   // The Mlp: float32 on the fast kernels; float64 (or kernels: "reference") on the reference Mlp.
   const driver = mlp ? mlpDriver(mlp, hp, trainSet, rng, kernels === "fast" && dtype === "float32") : undefined;
   const optimizer = book ? undefined : driver;
