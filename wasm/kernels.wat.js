@@ -65,6 +65,8 @@ export function kernelsWat(type) {
         (${t.int}.shl (${t.int}.add ${toInt} (${t.int}.splat (${type === "f32" ? "i32" : "i64"}.const ${t.bias}))) (i32.const ${t.bits})))`;
   };
   const expLocals = `(local $ex v128) (local $en v128) (local $er v128)`;
+  // lane indices 0, 1, … as a vector of the element type
+  const IOTA = `(v128.const ${V} ${[...Array(t.lanes).keys()].join(" ")})`;
 
   // One block of `w` vectors of the hidden layer: acc = bias; acc += v × W1[p]; (σ) store.
   const hiddenBlock = (w) => {
@@ -438,6 +440,62 @@ export function kernelsWat(type) {
       (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
       (br $u3)))
     (call $transposeW2 (local.get $W2) (local.get $W2T) (local.get $H) (local.get $HV) (local.get $O) (local.get $OV)))
+
+  ;; dY = (softmax(A) − onehot(label)) / n, row by row, for the float32 training step (float64
+  ;; keeps the reference's Math.exp in TypeScript): A, dY [n × Op], lab [n] (i32 labels).
+  ;; The max is taken as the reference does (NaN skipped); lanes ≥ O of dY are 0.
+  (func (export "softmax_dy") (param $A i32) (param $n i32) (param $O i32) (param $OV i32) (param $lab i32) (param $dY i32)
+    (local $r i32) (local $v i32) (local $o i32) (local $rowA i32) (local $rowY i32) (local $rowBytes i32)
+    (local $m ${T}) (local $s ${T}) (local $x ${T})
+    (local $M v128) (local $S v128) (local $idx v128) (local $lbl v128) (local $nn v128) (local $Of v128) ${expLocals}
+    (local.set $rowBytes (i32.shl (local.get $OV) (i32.const 4)))
+    (local.set $nn (${V}.splat (${T}.convert_i32_s (local.get $n))))
+    (local.set $Of (${V}.splat (${T}.convert_i32_s (local.get $O))))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
+      (local.set $rowA (i32.add (local.get $A) (i32.mul (local.get $r) (local.get $rowBytes))))
+      (local.set $rowY (i32.add (local.get $dY) (i32.mul (local.get $r) (local.get $rowBytes))))
+      (local.set $m (${T}.const -inf))
+      (local.set $o (i32.const 0))
+      (block $max_done (loop $max
+        (br_if $max_done (i32.ge_u (local.get $o) (local.get $O)))
+        (local.set $x (${T}.load (i32.add (local.get $rowA) (i32.shl (local.get $o) (i32.const ${Math.log2(S)})))))
+        (if (${T}.gt (local.get $x) (local.get $m)) (then (local.set $m (local.get $x))))
+        (local.set $o (i32.add (local.get $o) (i32.const 1)))
+        (br $max)))
+      (local.set $M (${V}.splat (local.get $m)))
+      ;; e = exp(a − max) in lanes < O, 0 beyond
+      (local.set $v (i32.const 0))
+      (block $e_done (loop $e
+        (br_if $e_done (i32.ge_u (local.get $v) (local.get $OV)))
+        (local.set $idx (${V}.add ${IOTA} (${V}.splat (${T}.convert_i32_s (i32.mul (local.get $v) (i32.const ${t.lanes}))))))
+        (v128.store (i32.add (local.get $rowY) (i32.shl (local.get $v) (i32.const 4)))
+          (v128.and ${vexp(`(${V}.sub (v128.load (i32.add (local.get $rowA) (i32.shl (local.get $v) (i32.const 4)))) (local.get $M))`)}
+            (${V}.lt (local.get $idx) (local.get $Of))))
+        (local.set $v (i32.add (local.get $v) (i32.const 1)))
+        (br $e)))
+      (local.set $s (${T}.const 0))
+      (local.set $o (i32.const 0))
+      (block $sum_done (loop $sum
+        (br_if $sum_done (i32.ge_u (local.get $o) (local.get $O)))
+        (local.set $s (${T}.add (local.get $s) (${T}.load (i32.add (local.get $rowY) (i32.shl (local.get $o) (i32.const ${Math.log2(S)}))))))
+        (local.set $o (i32.add (local.get $o) (i32.const 1)))
+        (br $sum)))
+      (local.set $S (${V}.splat (local.get $s)))
+      (local.set $lbl (${V}.splat (${T}.convert_i32_s (i32.load (i32.add (local.get $lab) (i32.shl (local.get $r) (i32.const 2)))))))
+      (local.set $v (i32.const 0))
+      (block $y_done (loop $y
+        (br_if $y_done (i32.ge_u (local.get $v) (local.get $OV)))
+        (local.set $idx (${V}.add ${IOTA} (${V}.splat (${T}.convert_i32_s (i32.mul (local.get $v) (i32.const ${t.lanes}))))))
+        (v128.store (i32.add (local.get $rowY) (i32.shl (local.get $v) (i32.const 4)))
+          (${V}.div
+            (${V}.sub (${V}.div (v128.load (i32.add (local.get $rowY) (i32.shl (local.get $v) (i32.const 4)))) (local.get $S))
+                     (v128.and (${V}.eq (local.get $idx) (local.get $lbl)) (${V}.splat (${T}.const 1))))
+            (local.get $nn)))
+        (local.set $v (i32.add (local.get $v) (i32.const 1)))
+        (br $y)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows))))
 
   ;; W2T [Op × Hp] = W2ᵀ for the first H rows / O columns (the padding stays 0).
   (func $transposeW2 (export "transpose_w2") (param $W2 i32) (param $W2T i32) (param $H i32) (param $HV i32) (param $O i32) (param $OV i32)

@@ -7,13 +7,15 @@
  * non-zero pixels. The splits a run keeps coming back to (keepImages) are packed once in the
  * module's memory, so that a batch or an evaluation chunk is expanded from the packed entries
  * instead of scanning its pixels again. The small layers (50 × 10: z1·W2, the W2/b gradients, dz1,
- * the updates) run in the module too; softmax, dy and the loss stay in TypeScript (Math.exp,
- * float64 arithmetic, stored in the compute dtype).
+ * the updates) run in the module too. The loss stays in TypeScript (Math.exp and Math.log in
+ * float64 arithmetic).
  *
  * float64: every product sums in the reference order (bias, then pixels ascending; batch rows
- * ascending), and the training step applies the sigmoid with Math.exp, so a training run is bit
- * for bit the reference one; prediction uses the kernels' polynomial exp (within 1e-15).
- * float32: all parameters, activations and products in float32 (params kept as float32 shadows).
+ * ascending), and the training step applies the sigmoid and the softmax with Math.exp in
+ * TypeScript, so a training run is bit for bit the reference one; prediction uses the kernels'
+ * polynomial exp (within 1e-15).
+ * float32: all parameters, activations, products and the softmax's dy in float32, in the module
+ * (params kept as float32 shadows).
  */
 import { CEE_DELTA } from "./functions.js";
 import { instantiateKernels, type WasmMemory } from "./wasm.js";
@@ -35,6 +37,7 @@ interface KernelExports {
   backward_small(Z: number, dY: number, n: number, H: number, HV: number, O: number, OV: number, W2: number, b1: number, b2: number,
     dZ: number, gW2: number, gb1: number, gb2: number, lr: number, W2T: number): void;
   transpose_w2(W2: number, W2T: number, H: number, HV: number, O: number, OV: number): void;
+  softmax_dy(A: number, n: number, O: number, OV: number, lab: number, dY: number): void;
 }
 
 type FArray = Float32Array | Float64Array;
@@ -67,6 +70,7 @@ export class FastNet {
   private readonly pImg: number;
   private readonly pStarts: number;
   private readonly pIdx: number;
+  private readonly pLab: number;
   private readonly pOffs: number;
   private readonly pVals: number;
   private readonly pZ: number;
@@ -79,6 +83,7 @@ export class FastNet {
   // views (the memory never grows after construction)
   private mem8: Uint8Array;
   private idx: Int32Array;
+  private lab: Int32Array;
   private W2: FArray;
   private b1: FArray;
   private b2: FArray;
@@ -120,6 +125,7 @@ export class FastNet {
     this.pImg = alloc(maxRows * D + 16);
     this.pStarts = alloc((maxRows + 1) * 4);
     this.pIdx = alloc(maxRows * 4);
+    this.pLab = alloc(maxRows * 4);
     this.pOffs = alloc(maxRows * D * 4);
     this.pVals = alloc(maxRows * D * S);
     this.pZ = alloc(maxRows * this.Hp * S);
@@ -135,7 +141,7 @@ export class FastNet {
     if (have < pages) exp.memory.grow(pages - have);
     this.k = exp;
     this.mem8 = new Uint8Array(0);
-    this.idx = new Int32Array(0);
+    this.idx = this.lab = new Int32Array(0);
     this.W1 = this.b1 = this.W2 = this.b2 = this.Z = this.dZ = this.A = this.dY = new Float64Array(0);
     this.rebindViews();
     (dtype === "float32" ? new Float32Array(exp.memory.buffer, this.pTable, 256) : new Float64Array(exp.memory.buffer, this.pTable, 256)).set(PIXEL_SCALE);
@@ -149,6 +155,7 @@ export class FastNet {
     const view = (p: number, n: number): FArray => new F(buf, p, n);
     this.mem8 = new Uint8Array(buf);
     this.idx = new Int32Array(buf, this.pIdx, this.maxRows);
+    this.lab = new Int32Array(buf, this.pLab, this.maxRows);
     this.W1 = view(this.pW1, this.D * this.Hp);
     this.b1 = view(this.pB1, this.Hp);
     this.W2 = view(this.pW2, this.Hp * this.Op);
@@ -286,8 +293,12 @@ export class FastNet {
     const { O, Op, A, dY, ebuf, k } = this;
     this.loadBatch(images, indices);
     this.forward(n, this.dtype === "float64");
-    // y = softmax(a2); dy = (y − t) / n  (lanes ≥ O of dY stay 0)
-    for (let r = 0; r < n; r++) {
+    // y = softmax(a2); dy = (y − t) / n  (lanes ≥ O of dY stay 0): float32 in the module (its
+    // polynomial exp); float64 with the reference's Math.exp, so a run is bit for bit the reference one
+    if (this.dtype === "float32") {
+      for (let r = 0; r < n; r++) this.lab[r] = labels[indices[r]];
+      k.softmax_dy(this.pA, n, O, this.OV, this.pLab, this.pDY);
+    } else for (let r = 0; r < n; r++) {
       const a = r * Op;
       let max = -Infinity;
       for (let o = 0; o < O; o++) if (A[a + o] > max) max = A[a + o];
