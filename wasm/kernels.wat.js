@@ -210,8 +210,9 @@ export function kernelsWat(type) {
   ;; The CSR form (as csr makes it) of packed rows: rows idx[0..n-1] (i32) of the packed split
   ;; (pStarts, ent), or rows first .. first+n-1 when $idx < 0. Returns the number of entries.
   (func (export "expand") (param $pStarts i32) (param $ent i32) (param $idx i32) (param $first i32) (param $n i32)
-        (param $rowBytes i32) (param $table i32) (param $starts i32) (param $offs i32) (param $vals i32) (result i32)
-    (local $r i32) (local $row i32) (local $k i32) (local $e i32) (local $cnt i32) (local $w i32) (local $touch i32)
+        (param $rowBytes i32) (param $starts i32) (param $offs i32) (param $vals i32) (result i32)
+    (local $r i32) (local $row i32) (local $k i32) (local $e i32) (local $cnt i32) (local $c i32) (local $touch i32)
+    (local $wv v128) (local $q v128)
     ;; The rows are scattered over tens of MB: first read each row's bounds into starts[2r], [2r+1]
     ;; and then one word per 64-byte line of its entries, in loops whose loads do not depend on each
     ;; other, so the cache misses overlap instead of coming one after another in the copy below.
@@ -250,14 +251,22 @@ export function kernelsWat(type) {
         (i32.const 2))))
       (local.set $k (i32.load (local.get $row)))
       (local.set $e (i32.load offset=4 (local.get $row)))
+      ;; four entries at a time (up to three past the row's end are read and written, then
+      ;; overwritten: the buffers have the room); the value is float32(byte) / 255 in float32,
+      ;; exactly PIXEL_SCALE[byte] (float64: that value, widened)
+      (local.set $c (local.get $cnt))
+      (local.set $cnt (i32.add (local.get $cnt) (i32.sub (local.get $e) (local.get $k))))
       (block $in_done (loop $in
-        (br_if $in_done (i32.ge_u (local.get $k) (local.get $e)))
-        (local.set $w (i32.load (i32.add (local.get $ent) (i32.shl (local.get $k) (i32.const 2)))))
-        (i32.store (i32.add (local.get $offs) (i32.shl (local.get $cnt) (i32.const 2))) (i32.mul (i32.shr_u (local.get $w) (i32.const 8)) (local.get $rowBytes)))
-        (${T}.store (i32.add (local.get $vals) (i32.shl (local.get $cnt) (i32.const ${Math.log2(S)})))
-          (${T}.load (i32.add (local.get $table) (i32.shl (i32.and (local.get $w) (i32.const 255)) (i32.const ${Math.log2(S)})))))
-        (local.set $cnt (i32.add (local.get $cnt) (i32.const 1)))
-        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br_if $in_done (i32.ge_s (local.get $k) (local.get $e)))
+        (local.set $wv (v128.load align=4 (i32.add (local.get $ent) (i32.shl (local.get $k) (i32.const 2)))))
+        (v128.store align=4 (i32.add (local.get $offs) (i32.shl (local.get $c) (i32.const 2)))
+          (i32x4.mul (i32x4.shr_u (local.get $wv) (i32.const 8)) (i32x4.splat (local.get $rowBytes))))
+        (local.set $q (f32x4.div (f32x4.convert_i32x4_u (v128.and (local.get $wv) (v128.const i32x4 255 255 255 255))) (f32x4.splat (f32.const 255))))
+        ${T === "f32" ? `(v128.store align=4 (i32.add (local.get $vals) (i32.shl (local.get $c) (i32.const 2))) (local.get $q))` : `(v128.store align=8 (i32.add (local.get $vals) (i32.shl (local.get $c) (i32.const 3))) (f64x2.promote_low_f32x4 (local.get $q)))
+        (v128.store offset=16 align=8 (i32.add (local.get $vals) (i32.shl (local.get $c) (i32.const 3)))
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $q) (local.get $q))))`}
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (local.set $k (i32.add (local.get $k) (i32.const 4)))
         (br $in)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rows)))

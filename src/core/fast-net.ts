@@ -29,7 +29,7 @@ interface KernelExports {
   memory: WasmMemory;
   csr(img: number, idx: number, n: number, D: number, rowBytes: number, table: number, starts: number, offs: number, vals: number): number;
   pack(img: number, n: number, D: number, starts: number, ent: number, base: number): number;
-  expand(pStarts: number, ent: number, idx: number, first: number, n: number, rowBytes: number, table: number, starts: number, offs: number, vals: number): number;
+  expand(pStarts: number, ent: number, idx: number, first: number, n: number, rowBytes: number, starts: number, offs: number, vals: number): number;
   hidden(starts: number, offs: number, vals: number, n: number, W: number, b: number, Z: number, HV: number, act: number): void;
   logits(Z: number, n: number, HV: number, W2: number, b2: number, A: number, OV: number): void;
   grad_w1(starts: number, offs: number, vals: number, n: number, dZ: number, G: number, HV: number): void;
@@ -126,8 +126,9 @@ export class FastNet {
     this.pStarts = alloc((maxRows + 1) * 4);
     this.pIdx = alloc(maxRows * 4);
     this.pLab = alloc(maxRows * 4);
-    this.pOffs = alloc(maxRows * D * 4);
-    this.pVals = alloc(maxRows * D * S);
+    // (+ 3 entries: expand writes four at a time)
+    this.pOffs = alloc((maxRows * D + 3) * 4);
+    this.pVals = alloc((maxRows * D + 3) * S);
     this.pZ = alloc(maxRows * this.Hp * S);
     this.pDZ = alloc(maxRows * this.Hp * S);
     this.pA = alloc(maxRows * this.Op * S);
@@ -226,7 +227,7 @@ export class FastNet {
     let entries = 0;
     for (let c = 0; c < count; c += this.maxRows) {
       const n = Math.min(this.maxRows, count - c);
-      grow(pEnt + (entries + n * D) * 4); // room for the worst case: every pixel non-zero
+      grow(pEnt + (entries + n * D + 3) * 4); // room for the worst case: every pixel non-zero (+ expand's overread)
       const src = (from + c) * D;
       this.mem8.set(images.subarray(src, src + n * D), this.pImg);
       entries += k.pack(this.pImg, n, D, pStarts + c * 4, pEnt + entries * 4, entries);
@@ -271,7 +272,7 @@ export class FastNet {
     const d = n > 0 ? this.packedFor(images, lo, hi - lo + 1) : undefined;
     if (d) {
       for (let r = 0; r < n; r++) this.idx[r] = indices[r] - d.from;
-      this.k.expand(d.pStarts, d.pEnt, this.pIdx, 0, n, this.Hp * this.S, this.pTable, this.pStarts, this.pOffs, this.pVals);
+      this.k.expand(d.pStarts, d.pEnt, this.pIdx, 0, n, this.Hp * this.S, this.pStarts, this.pOffs, this.pVals);
     } else {
       this.loadRows(images, indices);
       this.csr(n);
@@ -367,7 +368,7 @@ export class FastNet {
       const n = Math.min(this.maxRows, count - c);
       const d = this.packedFor(images, start + c, n);
       if (d) {
-        this.k.expand(d.pStarts, d.pEnt, -1, start + c - d.from, n, this.Hp * this.S, this.pTable, this.pStarts, this.pOffs, this.pVals);
+        this.k.expand(d.pStarts, d.pEnt, -1, start + c - d.from, n, this.Hp * this.S, this.pStarts, this.pOffs, this.pVals);
       } else {
         const from = (start + c) * D;
         this.mem8.set(images.subarray(from, from + n * D), this.pImg);
