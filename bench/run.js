@@ -88,8 +88,8 @@ const microPeer = (p) => {
   const args = [join(peersDir, "gemm_bench.py"), "--data", dataDir, "--libs", p.micro, "--min-time", "0.5", "--small-reps", "200", "--big-reps", "5"];
   if (p.micro === "torch") args.push("--threads", "1");
   const j = run(p.python, args, p.env);
-  if (p.micro === "numpy") return { iter_s: j.numpy_book.step.median_s, eval_full_s: j.numpy_book.infer_train_60000.median_s + j.numpy_book.infer_test_10000.median_s };
-  return { iter_s: j.torch_float32_autograd.step.median_s, eval_full_s: j.torch_float32_autograd.infer_train_60000.median_s + j.torch_float32_autograd.infer_test_10000.median_s };
+  if (p.micro === "numpy") return { step_s: j.numpy_book.step.median_s, eval_full_s: j.numpy_book.infer_train_60000.median_s + j.numpy_book.infer_test_10000.median_s };
+  return { step_s: j.torch_float32_autograd.step.median_s, eval_full_s: j.torch_float32_autograd.infer_train_60000.median_s + j.torch_float32_autograd.infer_test_10000.median_s };
 };
 
 // ---- measure, alternating ours and each peer -----------------------------------------------------
@@ -133,32 +133,33 @@ const lines = [];
 lines.push(`Benchmark of ${new Date().toISOString().slice(0, 10)} on ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}.`);
 lines.push(`The book's job: ${iters} iterations, batch 100, full train + test accuracy every 600. Medians of ${repeats}, ours and each peer alternating.`);
 lines.push("");
-lines.push("| implementation | (a) iteration ms | (b) full-set accuracy s | (c) job total s | training s | evaluation s | test acc | (d) peak RSS MB | other load during (c), cores |");
-lines.push("|---|---|---|---|---|---|---|---|---|");
+lines.push("| implementation | (a) training step ms | book iteration ms | (b) full-set accuracy s | (c) job total s | training s | evaluation s | test acc | (d) peak RSS MB | other load during (c), cores |");
+lines.push("|---|---|---|---|---|---|---|---|---|---|");
 const rows = [...ours.map((o) => o.name), ...peers.map((p) => p.name)];
 const microKey = (name) => {
   const o = ours.find((x) => x.name === name);
   return o ? microName(o) : name;
 };
 for (const name of rows) {
+  const st = med(`micro:${microKey(name)}`, "step_s");
   const it = med(`micro:${microKey(name)}`, "iter_s");
   const ev = med(`micro:${microKey(name)}`, "eval_full_s");
   const rss = med(`job:${name}`, "peak_rss_kb");
-  lines.push(`| ${name} | ${fmt(it == null ? null : it * 1000, 3)} | ${fmt(ev, 3)} | ${fmt(med(`job:${name}`, "total_s"), 2)} | ${fmt(med(`job:${name}`, "train_steps_s"), 2)} | ${fmt(med(`job:${name}`, "eval_s"), 2)} | ${fmt(med(`job:${name}`, "final_test_acc"), 4)} | ${fmt(rss == null ? null : rss / 1024, 0)} | ${fmt(med(`job:${name}`, "foreign_cores"), 2)} |`);
+  lines.push(`| ${name} | ${fmt(st == null ? null : st * 1000, 3)} | ${fmt(it == null ? null : it * 1000, 3)} | ${fmt(ev, 3)} | ${fmt(med(`job:${name}`, "total_s"), 2)} | ${fmt(med(`job:${name}`, "train_steps_s"), 2)} | ${fmt(med(`job:${name}`, "eval_s"), 2)} | ${fmt(med(`job:${name}`, "final_test_acc"), 4)} | ${fmt(rss == null ? null : rss / 1024, 0)} | ${fmt(med(`job:${name}`, "foreign_cores"), 2)} |`);
 }
 if (peers.length) {
   lines.push("");
   lines.push("Ratios ours / peer (medians; below 1 = ours faster or smaller):");
   lines.push("");
-  lines.push("| ours vs peer | (a) iteration | (b) full-set accuracy | (c) job total | (d) peak RSS |");
-  lines.push("|---|---|---|---|---|");
+  lines.push("| ours vs peer | (a) training step | (b) full-set accuracy | (c) job total | (c) training | (c) evaluation | (d) peak RSS |");
+  lines.push("|---|---|---|---|---|---|---|");
   for (const o of ours) {
     for (const p of peers) {
       const r = (kind, field) => {
         const a = med(`${kind}:${kind === "micro" ? microName(o) : o.name}`, field), b = med(`${kind}:${p.name}`, field);
         return a == null || b == null ? "—" : `${(a / b).toFixed(2)}×`;
       };
-      lines.push(`| ${o.name} / ${p.name} | ${r("micro", "iter_s")} | ${r("micro", "eval_full_s")} | ${r("job", "total_s")} | ${r("job", "peak_rss_kb")} |`);
+      lines.push(`| ${o.name} / ${p.name} | ${r("micro", "step_s")} | ${r("micro", "eval_full_s")} | ${r("job", "total_s")} | ${r("job", "train_steps_s")} | ${r("job", "eval_s")} | ${r("job", "peak_rss_kb")} |`);
     }
   }
 }
@@ -169,7 +170,7 @@ if (kernels.length) {
 }
 for (const s of skipped) lines.push("", s);
 lines.push("");
-lines.push(`(a) one training step at batch 100: peers: forward + backward + SGD update (gemm_bench.py "step"; NumPy with the book's dtypes, PyTorch autograd); ours: a whole book iteration, which also gathers the batch and runs the book's extra loss pass (so ours is over-counted). (b) accuracy over all 60,000 training and 10,000 test images (ours: one thread). (a) and (b) do not depend on threads. (c) wall time without data loading. Other load: CPU time used by other processes during (c), in cores (/proc/stat busy time less the run's own; ideally 0). (d) peak resident memory of the whole process running (c)${haveTime ? " (/usr/bin/time)" : " (the process's own maxRSS; peers: not measured without /usr/bin/time)"}.`);
+lines.push(`(a) one training step at batch 100, forward + backward + SGD update (peers: gemm_bench.py "step", NumPy with the book's dtypes, PyTorch autograd; ours: also making the batch from the packed images); book iteration: ours, the step and the book's extra loss pass, on one thread. (b) accuracy over all 60,000 training and 10,000 test images (ours: one thread). (a) and (b) do not depend on threads. (c) wall time without data loading. Other load: CPU time used by other processes during (c), in cores (/proc/stat busy time less the run's own; ideally 0). (d) peak resident memory of the whole process running (c)${haveTime ? " (/usr/bin/time)" : " (the process's own maxRSS; peers: not measured without /usr/bin/time)"}.`);
 // The numerical gradient (--grad numerical): naive (sampled, extrapolated) against the fast one.
 if (!process.argv.includes("--no-numerical")) {
   const r = spawnSync(process.execPath, [join(root, "bench", "numerical.js"), "--json"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });

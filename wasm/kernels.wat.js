@@ -113,6 +113,75 @@ export function kernelsWat(type) {
         (br $gb${w})))`;
   };
 
+  // One block of `w` output vectors of gW2[h] = Σ_r Z[r,h] × dY[r] (accumulated in registers).
+  const smallBlock = (w) => {
+    const g = [...Array(w).keys()];
+    return `
+      (block $sb${w}_done (loop $sb${w}
+        (br_if $sb${w}_done (i32.gt_u (i32.add (local.get $ovb) (i32.const ${w})) (local.get $OV)))
+        ${g.map((j) => `(local.set $g${j} (v128.const i32x4 0 0 0 0))`).join(" ")}
+        (local.set $zp (i32.add (local.get $Z) (i32.shl (local.get $h) (i32.const ${Math.log2(S)}))))
+        (local.set $yp (i32.add (local.get $dY) (i32.shl (local.get $ovb) (i32.const 4))))
+        (local.set $r (i32.const 0))
+        (block $sr${w}_done (loop $sr${w}
+          (br_if $sr${w}_done (i32.ge_u (local.get $r) (local.get $n)))
+          (local.set $l (${V}.splat (${T}.load (local.get $zp))))
+          ${g.map((j) => `(local.set $g${j} (${V}.add (local.get $g${j}) (${V}.mul (local.get $l) (v128.load offset=${16 * j} (local.get $yp)))))`).join("\n          ")}
+          (local.set $zp (i32.add (local.get $zp) (local.get $rowBytesH)))
+          (local.set $yp (i32.add (local.get $yp) (local.get $rowBytesO)))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br $sr${w})))
+        (local.set $p (i32.add (i32.add (local.get $gW2) (i32.mul (local.get $h) (local.get $rowBytesO))) (i32.shl (local.get $ovb) (i32.const 4))))
+        ${g.map((j) => `(v128.store offset=${16 * j} (local.get $p) (local.get $g${j}))`).join(" ")}
+        (local.set $ovb (i32.add (local.get $ovb) (i32.const ${w})))
+        (br $sb${w})))`;
+  };
+
+  // One block of `w` h-vectors of dZ[r] = (Σ_o dY[r,o] W2ᵀ[o]) × ((1 − z) z), o ascending.
+  const dzBlock = (w) => {
+    const a = [...Array(w).keys()];
+    return `
+      (block $dz${w}_done (loop $dz${w}
+        (br_if $dz${w}_done (i32.gt_u (i32.add (local.get $jb) (i32.const ${w})) (local.get $HV)))
+        (local.set $colOff (i32.shl (local.get $jb) (i32.const 4)))
+        ${a.map((j) => `(local.set $a${j} (v128.const i32x4 0 0 0 0))`).join(" ")}
+        (local.set $p (i32.add (local.get $W2T) (local.get $colOff)))
+        (local.set $o (i32.const 0))
+        (block $do${w}_done (loop $do${w}
+          (br_if $do${w}_done (i32.ge_u (local.get $o) (local.get $O)))
+          (local.set $l (${V}.splat (${T}.load (i32.add (local.get $yrow) (i32.shl (local.get $o) (i32.const ${Math.log2(S)}))))))
+          ${a.map((j) => `(local.set $a${j} (${V}.add (local.get $a${j}) (${V}.mul (local.get $l) (v128.load offset=${16 * j} (local.get $p)))))`).join("\n          ")}
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytesH)))
+          (local.set $o (i32.add (local.get $o) (i32.const 1)))
+          (br $do${w})))
+        ${a.map((j) => `(local.set $zv (v128.load offset=${16 * j} (i32.add (local.get $zrow) (local.get $colOff))))
+        (v128.store offset=${16 * j} (i32.add (i32.add (local.get $dZ) (i32.mul (local.get $r) (local.get $rowBytesH))) (local.get $colOff))
+          (${V}.mul (local.get $a${j}) (${V}.mul (${V}.sub (${V}.splat (${T}.const 1)) (local.get $zv)) (local.get $zv))))`).join("\n        ")}
+        (local.set $jb (i32.add (local.get $jb) (i32.const ${w})))
+        (br $dz${w})))`;
+  };
+
+  // One block of `w` output vectors of a row's logits: A[r] = b2 + Σ_h Z[r,h] W2[h], h ascending.
+  const logitBlock = (w) => {
+    const g = [...Array(w).keys()];
+    return `
+      (block $lb${w}_done (loop $lb${w}
+        (br_if $lb${w}_done (i32.gt_u (i32.add (local.get $ov) (i32.const ${w})) (local.get $OV)))
+        ${g.map((j) => `(local.set $g${j} (v128.load offset=${16 * j} (i32.add (local.get $b2) (i32.shl (local.get $ov) (i32.const 4)))))`).join(" ")}
+        (local.set $wp (i32.add (local.get $W2) (i32.shl (local.get $ov) (i32.const 4))))
+        (local.set $h (i32.const 0))
+        (block $lh${w}_done (loop $lh${w}
+          (br_if $lh${w}_done (i32.ge_u (local.get $h) (local.get $Hp)))
+          (local.set $l (${V}.splat (${T}.load (i32.add (local.get $zrow) (i32.shl (local.get $h) (i32.const ${Math.log2(S)}))))))
+          ${g.map((j) => `(local.set $g${j} (${V}.add (local.get $g${j}) (${V}.mul (local.get $l) (v128.load offset=${16 * j} (local.get $wp)))))`).join("\n          ")}
+          (local.set $wp (i32.add (local.get $wp) (local.get $rowBytesO)))
+          (local.set $h (i32.add (local.get $h) (i32.const 1)))
+          (br $lh${w})))
+        ${g.map((j) => `(v128.store offset=${16 * j} (i32.add (i32.add (local.get $A) (i32.mul (local.get $r) (local.get $rowBytesO))) (i32.shl (local.get $ov) (i32.const 4))) (local.get $g${j}))`).join(" ")}
+        (local.set $ov (i32.add (local.get $ov) (i32.const ${w})))
+        (br $lb${w})))`;
+  };
+
   const accLocals = [...Array(WIDE).keys()].map((i) => `(local $a${i} v128)`).join(" ");
 
   return `(module
@@ -290,31 +359,15 @@ export function kernelsWat(type) {
 
   ;; A[n × Op] = Z · W2 + b2, Z [n × Hp], W2 [Hp × Op] (Op = OV vectors); Hp = HV vectors.
   (func (export "logits") (param $Z i32) (param $n i32) (param $HV i32) (param $W2 i32) (param $b2 i32) (param $A i32) (param $OV i32)
-    (local $r i32) (local $ov i32) (local $h i32) (local $Hp i32) (local $zrow i32) (local $acc v128) (local $acc2 v128)
-    (local $wp i32) (local $rowBytesO i32)
+    (local $r i32) (local $ov i32) (local $h i32) (local $Hp i32) (local $zrow i32) (local $l v128)
+    (local $wp i32) (local $rowBytesO i32) (local $g0 v128) (local $g1 v128) (local $g2 v128) (local $g3 v128)
     (local.set $Hp (i32.mul (local.get $HV) (i32.const ${t.lanes})))
     (local.set $rowBytesO (i32.shl (local.get $OV) (i32.const 4)))
     (block $rows_done (loop $rows
       (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
       (local.set $zrow (i32.add (local.get $Z) (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4))))
       (local.set $ov (i32.const 0))
-      (block $ov_done (loop $ovl
-        (br_if $ov_done (i32.ge_u (local.get $ov) (local.get $OV)))
-        (local.set $acc (v128.load (i32.add (local.get $b2) (i32.shl (local.get $ov) (i32.const 4)))))
-        (local.set $wp (i32.add (local.get $W2) (i32.shl (local.get $ov) (i32.const 4))))
-        (local.set $h (i32.const 0))
-        (block $h_done (loop $hl
-          (br_if $h_done (i32.ge_u (local.get $h) (local.get $Hp)))
-          (local.set $acc (${V}.add (local.get $acc)
-            (${V}.mul (${V}.splat (${T}.load (i32.add (local.get $zrow) (i32.shl (local.get $h) (i32.const ${Math.log2(S)})))))
-                      (v128.load (local.get $wp)))))
-          (local.set $wp (i32.add (local.get $wp) (local.get $rowBytesO)))
-          (local.set $h (i32.add (local.get $h) (i32.const 1)))
-          (br $hl)))
-        (v128.store (i32.add (i32.add (local.get $A) (i32.mul (local.get $r) (local.get $rowBytesO))) (i32.shl (local.get $ov) (i32.const 4)))
-          (local.get $acc))
-        (local.set $ov (i32.add (local.get $ov) (i32.const 1)))
-        (br $ovl)))
+      ${[4, 3, 2, 1].map(logitBlock).join("")}
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rows))))
 
@@ -356,65 +409,44 @@ export function kernelsWat(type) {
         (param $W2T i32)
     (local $acc v128) (local $zv v128) (local $r i32) (local $h i32) (local $o i32) (local $ov i32) (local $zrow i32) (local $yrow i32) (local $p i32) (local $q i32)
     (local $s ${T}) (local $z ${T}) (local $l v128) (local $rowBytesO i32) (local $rowBytesH i32)
+    (local $ovb i32) (local $zp i32) (local $yp i32) (local $g0 v128) (local $g1 v128) (local $g2 v128) (local $g3 v128) (local $jb i32) (local $colOff i32) ${accLocals}
     (local.set $rowBytesO (i32.shl (local.get $OV) (i32.const 4)))
     (local.set $rowBytesH (i32.shl (local.get $HV) (i32.const 4)))
     (memory.fill (local.get $gW2) (i32.const 0) (i32.mul (local.get $H) (local.get $rowBytesO)))
     (memory.fill (local.get $gb1) (i32.const 0) (local.get $rowBytesH))
     (memory.fill (local.get $gb2) (i32.const 0) (local.get $rowBytesO))
-    ;; gW2[h] += Z[r,h] × dY[r]   (r ascending, h < H)
-    (local.set $r (i32.const 0))
-    (block $r1_done (loop $r1
-      (br_if $r1_done (i32.ge_u (local.get $r) (local.get $n)))
-      (local.set $zrow (i32.add (local.get $Z) (i32.mul (local.get $r) (local.get $rowBytesH))))
-      (local.set $yrow (i32.add (local.get $dY) (i32.mul (local.get $r) (local.get $rowBytesO))))
-      (local.set $h (i32.const 0))
-      (block $h1_done (loop $h1
-        (br_if $h1_done (i32.ge_u (local.get $h) (local.get $H)))
-        (local.set $l (${V}.splat (${T}.load (i32.add (local.get $zrow) (i32.shl (local.get $h) (i32.const ${Math.log2(S)}))))))
-        (local.set $p (i32.add (local.get $gW2) (i32.mul (local.get $h) (local.get $rowBytesO))))
-        (local.set $ov (i32.const 0))
-        (block $o1_done (loop $o1
-          (br_if $o1_done (i32.ge_u (local.get $ov) (local.get $rowBytesO)))
-          (v128.store (i32.add (local.get $p) (local.get $ov))
-            (${V}.add (v128.load (i32.add (local.get $p) (local.get $ov))) (${V}.mul (local.get $l) (v128.load (i32.add (local.get $yrow) (local.get $ov))))))
-          (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
-          (br $o1)))
-        (local.set $h (i32.add (local.get $h) (i32.const 1)))
-        (br $h1)))
-      ;; gb2 += dY[r]
-      (local.set $ov (i32.const 0))
-      (block $o2_done (loop $o2
-        (br_if $o2_done (i32.ge_u (local.get $ov) (local.get $rowBytesO)))
-        (v128.store (i32.add (local.get $gb2) (local.get $ov))
-          (${V}.add (v128.load (i32.add (local.get $gb2) (local.get $ov))) (v128.load (i32.add (local.get $yrow) (local.get $ov)))))
-        (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
-        (br $o2)))
-      (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $r1)))
+    ;; gW2[h] = Σ_r Z[r,h] × dY[r]  (r ascending, h < H), output vectors in register blocks
+    (local.set $h (i32.const 0))
+    (block $h1_done (loop $h1
+      (br_if $h1_done (i32.ge_u (local.get $h) (local.get $H)))
+      (local.set $ovb (i32.const 0))
+      ${[4, 3, 2, 1].map(smallBlock).join("")}
+      (local.set $h (i32.add (local.get $h) (i32.const 1)))
+      (br $h1)))
+    ;; gb2 = Σ_r dY[r]
+    (local.set $ov (i32.const 0))
+    (block $o2_done (loop $o2
+      (br_if $o2_done (i32.ge_u (local.get $ov) (local.get $rowBytesO)))
+      (local.set $acc (v128.const i32x4 0 0 0 0))
+      (local.set $yp (i32.add (local.get $dY) (local.get $ov)))
+      (local.set $r (i32.const 0))
+      (block $r2_done (loop $r2
+        (br_if $r2_done (i32.ge_u (local.get $r) (local.get $n)))
+        (local.set $acc (${V}.add (local.get $acc) (v128.load (local.get $yp))))
+        (local.set $yp (i32.add (local.get $yp) (local.get $rowBytesO)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $r2)))
+      (v128.store (i32.add (local.get $gb2) (local.get $ov)) (local.get $acc))
+      (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
+      (br $o2)))
     ;; dZ[r,h] = (Σ_o dY[r,o] W2ᵀ[o,h]) × ((1 − z) z) for h-vectors (o ascending), then gb1 += dZ[r]
     (local.set $r (i32.const 0))
     (block $r3_done (loop $r3
       (br_if $r3_done (i32.ge_u (local.get $r) (local.get $n)))
       (local.set $zrow (i32.add (local.get $Z) (i32.mul (local.get $r) (local.get $rowBytesH))))
       (local.set $yrow (i32.add (local.get $dY) (i32.mul (local.get $r) (local.get $rowBytesO))))
-      (local.set $ov (i32.const 0))
-      (block $h3_done (loop $h3
-        (br_if $h3_done (i32.ge_u (local.get $ov) (local.get $rowBytesH)))
-        (local.set $acc (v128.const i32x4 0 0 0 0))
-        (local.set $p (i32.add (local.get $W2T) (local.get $ov)))
-        (local.set $o (i32.const 0))
-        (block $o3_done (loop $o3
-          (br_if $o3_done (i32.ge_u (local.get $o) (local.get $O)))
-          (local.set $acc (${V}.add (local.get $acc)
-            (${V}.mul (${V}.splat (${T}.load (i32.add (local.get $yrow) (i32.shl (local.get $o) (i32.const ${Math.log2(S)}))))) (v128.load (local.get $p)))))
-          (local.set $p (i32.add (local.get $p) (local.get $rowBytesH)))
-          (local.set $o (i32.add (local.get $o) (i32.const 1)))
-          (br $o3)))
-        (local.set $zv (v128.load (i32.add (local.get $zrow) (local.get $ov))))
-        (v128.store (i32.add (i32.add (local.get $dZ) (i32.mul (local.get $r) (local.get $rowBytesH))) (local.get $ov))
-          (${V}.mul (local.get $acc) (${V}.mul (${V}.sub (${V}.splat (${T}.const 1)) (local.get $zv)) (local.get $zv))))
-        (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
-        (br $h3)))
+      (local.set $jb (i32.const 0))
+      ${BLOCKS.map(dzBlock).join("")}
       (local.set $p (i32.add (local.get $dZ) (i32.mul (local.get $r) (local.get $rowBytesH))))
       (local.set $ov (i32.const 0))
       (block $o4_done (loop $o4
