@@ -3,7 +3,8 @@
  * each with its own FastNet. Every split is cut into `threads` contiguous parts (part 0 here); each
  * thread counts its correct predictions and the counts are summed. A row's prediction does not
  * depend on which thread computes it, so the accuracy is the same for any thread count.
- * With threads > 1 the splits' pixel bytes are copied once into shared memory.
+ * With threads > 1 the splits' pixel bytes are copied once into shared memory. Each thread packs
+ * its part of each split (FastNet.keepImages) at the first evaluation.
  */
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";

@@ -2,7 +2,7 @@
  * The book's loss pass on a second thread. The loss of iteration i is the loss of the network
  * after update i on batch i, and those are the weights iteration i + 1's gradient starts from; so
  * while this thread computes iteration i + 1's gradient and update, a worker with its own FastNet
- * (same dtype and shape, so the same parameter layout; batch rows copied from the shared images)
+ * (same dtype and shape, so the same parameter layout; the shared training images packed in it once)
  * computes loss(i) from a copy of the parameters after update i and batch i's indices. Same
  * kernels, same weights, same rows: the losses are bit for bit those of FastNet.trainStep.
  *
