@@ -102,6 +102,25 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     case "hang":
       // Never answers; the client's timeout must end the request (afterAll closes the socket).
       return;
+    case "drip": {
+      // The whole body in 8 pieces 60 ms apart: slower in all than the 200 ms limit, never idle that long.
+      res.writeHead(200, { "Content-Length": body.length });
+      const piece = Math.ceil(body.length / 8);
+      let at = 0;
+      const next = (): void => {
+        if (at >= body.length) return void res.end();
+        res.write(body.subarray(at, at + piece));
+        at += piece;
+        setTimeout(next, 60);
+      };
+      next();
+      return;
+    }
+    case "stall":
+      // Half the body, then nothing (afterAll closes the socket).
+      res.writeHead(200, { "Content-Length": body.length });
+      res.write(body.subarray(0, body.length >> 1));
+      return;
     default:
       res.writeHead(404).end("no such mirror");
   }
@@ -225,11 +244,17 @@ describe("downloadMnist", () => {
     expect(requests).toHaveLength(4);
   });
 
-  it("ends a request that hangs with the timeout", async () => {
-    const err = await downloadMnist({ ...fast, retries: 0, timeoutMs: 200, dataDir, mirrors: [mirror("hang")] }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DownloadError);
-    expect((err as Error).message).toContain("timed out after 200 ms");
-    expect(await cacheListing()).toEqual([]);
+  it("ends a request that hangs, or stalls mid-body, with the idle timeout; a slow steady one completes", async () => {
+    for (const m of ["hang", "stall"]) {
+      const err = await downloadMnist({ ...fast, retries: 0, timeoutMs: 200, dataDir, mirrors: [mirror(m)] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DownloadError);
+      expect((err as Error).message).toContain(`${mirror(m)}train-images-idx3-ubyte.gz: timed out: no data for 200 ms`);
+      expect(await cacheListing()).toEqual([]);
+    }
+    const t0 = performance.now();
+    const files = await downloadMnist({ ...fast, retries: 0, timeoutMs: 200, dataDir, mirrors: [mirror("drip")] });
+    expect(performance.now() - t0).toBeGreaterThan(400); // each file took ≥ 7 × 60 ms, longer than the limit
+    expect(Object.keys(files)).toHaveLength(4);
   });
 
   it("replaces a corrupt cached file and reuses the intact ones", async () => {

@@ -36,7 +36,10 @@ export interface DownloadOptions {
   retries?: number;
   /** Delay before the first retry; doubled for each further one (default 500 ms). */
   backoffMs?: number;
-  /** Limit for one request, body included (default 60 000 ms). */
+  /**
+   * Longest wait for the response, and then for each next piece of its body (default 60 000 ms): an
+   * idle limit, so a slow but steady transfer is never cut, a stalled one always is.
+   */
   timeoutMs?: number;
   /** Called as bytes arrive. */
   onProgress?: (event: DownloadProgress) => void;
@@ -161,8 +164,16 @@ async function fetchVerified(spec: MnistFileSpec, mirrors: string[], options: Do
 async function attemptOnce(url: string, file: string, spec: MnistFileSpec, options: DownloadOptions): Promise<Attempt> {
   const timeoutMs = options.timeoutMs ?? DEFAULTS.timeoutMs;
   const total = spec.gzBytes;
+  const idle = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const rearm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => idle.abort(new DOMException(`no data for ${timeoutMs} ms`, "TimeoutError")), timeoutMs);
+  };
+  rearm();
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "follow" });
+    const res = await fetch(url, { signal: idle.signal, redirect: "follow" });
+    rearm();
     if (!res.ok) {
       await res.body?.cancel().catch(() => undefined);
       // 5xx and 429 are the server's passing trouble; any other status will not change on retry.
@@ -174,6 +185,7 @@ async function attemptOnce(url: string, file: string, spec: MnistFileSpec, optio
     options.onProgress?.({ file, url, received, total });
     if (res.body) {
       for await (const chunk of res.body) {
+        rearm();
         received += chunk.byteLength;
         // Stop reading a body that is already too big to be the pinned file (an error page loop, a wrong file).
         if (received > total) {
@@ -191,6 +203,8 @@ async function attemptOnce(url: string, file: string, spec: MnistFileSpec, optio
     return { ok: true, bytes };
   } catch (err) {
     return { ok: false, retry: true, what: describeNetworkError(err, timeoutMs) };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -207,7 +221,7 @@ function concat(chunks: Uint8Array[], length: number): Uint8Array {
 /** fetch() reports most failures as "fetch failed" or "terminated"; the useful part is in `cause`. */
 function describeNetworkError(err: unknown, timeoutMs: number): string {
   const e = err as Error & { cause?: unknown };
-  if (e?.name === "TimeoutError" || (e?.cause as Error | undefined)?.name === "TimeoutError") return `timed out after ${timeoutMs} ms`;
+  if (e?.name === "TimeoutError" || (e?.cause as Error | undefined)?.name === "TimeoutError") return `timed out: no data for ${timeoutMs} ms`;
   const cause = e?.cause as (Error & { code?: string }) | undefined;
   // "terminated: other side closed" for a cut transfer; "connect ECONNREFUSED …" rather than "fetch failed: …".
   const parts = [e?.message === "fetch failed" ? undefined : e?.message, cause?.message || cause?.code].filter((p) => p);
