@@ -3,7 +3,8 @@
  * Each mirror is a path prefix whose name says how it misbehaves.
  */
 import { createHash } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -255,6 +256,20 @@ describe("downloadMnist", () => {
     const files = await downloadMnist({ ...fast, retries: 0, timeoutMs: 200, dataDir, mirrors: [mirror("drip")] });
     expect(performance.now() - t0).toBeGreaterThan(400); // each file took ≥ 7 × 60 ms, longer than the limit
     expect(Object.keys(files)).toHaveLength(4);
+  });
+
+  it("removes the temp files a killed download left behind, not another run's fresh one", async () => {
+    await mkdir(dataDir, { recursive: true });
+    const stale = path.join(dataDir, "train-labels-idx1-ubyte.gz.4242.0123456789ab.tmp");
+    const fresh = path.join(dataDir, "t10k-labels-idx1-ubyte.gz.4343.0123456789ab.tmp");
+    const other = path.join(dataDir, "notes.tmp");
+    for (const f of [stale, fresh, other]) await writeFile(f, "partial");
+    const hourAgo = new Date(Date.now() - 3600_000);
+    for (const f of [stale, other]) await utimes(f, hourAgo, hourAgo);
+    await downloadMnist({ ...fast, dataDir, mirrors: [mirror("good")] });
+    expect(existsSync(stale)).toBe(false);
+    expect(existsSync(fresh)).toBe(true);
+    expect(existsSync(other)).toBe(true); // not a name downloads use
   });
 
   it("replaces a corrupt cached file and reuses the intact ones", async () => {

@@ -8,7 +8,7 @@
  * This module never prints; callers that want a progress bar pass `onProgress`.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { ChecksumError, DownloadError, MnistError } from "../errors.js";
@@ -74,6 +74,7 @@ export async function downloadMnist(options: DownloadOptions): Promise<MnistFile
   } catch (err) {
     throw new MnistError(`${dataDir}: cannot create the download cache folder (${errorCode(err)})`);
   }
+  await removeStaleTemps(dataDir, specs);
   const result: Partial<MnistFileBytes> = {};
   // One file at a time: the first failure stops everything, with no transfer left running behind it.
   for (const key of MNIST_FILE_KEYS) {
@@ -110,6 +111,24 @@ async function readCached(gzPath: string, spec: MnistFileSpec): Promise<GzBytes 
     throw new MnistError(`${gzPath}: cannot read the cached file (${errorCode(err)})`);
   }
   return bytes.length === spec.gzBytes && sha256Hex(bytes) === spec.gzSha256 ? { bytes, fresh: false } : undefined;
+}
+
+/** A temp file this old is a leftover: a download holds its temp file for one write and a rename. */
+const STALE_TEMP_MS = 10 * 60_000;
+
+/**
+ * Remove the temp files of downloads that were killed between their write and their rename
+ * (storeAtomically's names, older than STALE_TEMP_MS; another process's fresh one is left alone).
+ */
+async function removeStaleTemps(dataDir: string, specs: Record<MnistFileKey, MnistFileSpec>): Promise<void> {
+  const prefixes = MNIST_FILE_KEYS.map((k) => `${specs[k].name}.gz.`);
+  const names = await readdir(dataDir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.endsWith(".tmp") || !prefixes.some((p) => name.startsWith(p))) continue;
+    const file = path.join(dataDir, name);
+    const st = await stat(file).catch(() => undefined);
+    if (st?.isFile() && Date.now() - st.mtimeMs > STALE_TEMP_MS) await rm(file, { force: true }).catch(() => undefined);
+  }
 }
 
 async function storeAtomically(gzPath: string, bytes: Uint8Array): Promise<void> {
