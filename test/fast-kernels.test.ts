@@ -119,6 +119,40 @@ describe.skipIf(!built)("fast kernels against the float64 reference", () => {
   }
 });
 
+describe.skipIf(!built)("packed images (keepImages)", () => {
+  it("batches and predictions from packed rows equal those from the pixel scan: empty, dense and ragged rows, any width", () => {
+    for (const dtype of ["float32", "float64"] as const) {
+      for (const D of [1, 3, 15, 16, 17, 33, 784]) {
+        const rng = new Rng(D);
+        const [H, O, N] = [9, 4, 12];
+        const images = sparseBytes(rng, N * D, 0.7);
+        images.fill(0, 0, D); // an empty row
+        images.fill(255, D, 2 * D); // a dense row: every pixel an entry, the buffers' worst case
+        for (let j = 0; j < D; j++) images[2 * D + j] = 1 + (j % 255); // dense, every byte value
+        const labels = Uint8Array.from({ length: N }, () => rng.int(O));
+        const init = new TwoLayerNet(D, H, O, { weightInitStd: 0.3, rng });
+        const scan = new FastNet(dtype, D, H, O, N);
+        const packed = new FastNet(dtype, D, H, O, N);
+        scan.setParams(init.params);
+        packed.setParams(init.params);
+        packed.keepImages(images);
+        for (const batch of [[0, 1, 2], [1, 1, 1, 2, 2], [5, 0, 11, 3, 1, 7, 2, 9, 4, 10, 6, 8], [2]]) {
+          const idx = Int32Array.from(batch);
+          expect(packed.trainStep(images, labels, idx, 0.3)).toBe(scan.trainStep(images, labels, idx, 0.3));
+        }
+        const a = new Int32Array(N), b = new Int32Array(N);
+        scan.predictRange(images, 0, N, a);
+        packed.predictRange(images, 0, N, b);
+        expect(Array.from(b)).toEqual(Array.from(a));
+        const pa = new TwoLayerNet(D, H, O, { weightInitStd: 0 }), pb = new TwoLayerNet(D, H, O, { weightInitStd: 0 });
+        scan.getParams(pa.params);
+        packed.getParams(pb.params);
+        for (const k of PARAM_NAMES) expect(pb.params[k]).toEqual(pa.params[k]);
+      }
+    }
+  });
+});
+
 describe.skipIf(!built)("the loss pass on a worker (LossPipeline)", () => {
   it("the worker's losses and those taken back are trainStep's, bit for bit; restore() rolls back", async () => {
     for (const dtype of ["float32", "float64"] as const) {
