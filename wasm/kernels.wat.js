@@ -113,74 +113,59 @@ export function kernelsWat(type) {
         (br $gb${w})))`;
   };
 
-  // One block of `w` output vectors of gW2[h] = Σ_r Z[r,h] × dY[r] (accumulated in registers).
-  const smallBlock = (w) => {
-    const g = [...Array(w).keys()];
+  /**
+   * The small layers' products, in blocks of `w` output vectors held in registers (locals $a0…):
+   * for the block's vectors jb .. jb+w−1 of `cols` (local $jb advances by w),
+   *   a_j = init(j) + Σ_{i < count} s_i × M_i[j]   (i ascending, one multiply and one add per term),
+   * s_i the scalar at `s0` + i × sStep (broadcast once for all w vectors), M_i the vectors at
+   * `m0` + $colOff + i × mStep; then `store(j)` (WAT using $a<j> and $colOff).
+   */
+  const broadcastBlock = ({ tag, cols, count, s0, sStep, m0, mStep, init, store }) => (w) => {
+    const js = [...Array(w).keys()];
     return `
-      (block $sb${w}_done (loop $sb${w}
-        (br_if $sb${w}_done (i32.gt_u (i32.add (local.get $ovb) (i32.const ${w})) (local.get $OV)))
-        ${g.map((j) => `(local.set $g${j} (v128.const i32x4 0 0 0 0))`).join(" ")}
-        (local.set $zp (i32.add (local.get $Z) (i32.shl (local.get $h) (i32.const ${Math.log2(S)}))))
-        (local.set $yp (i32.add (local.get $dY) (i32.shl (local.get $ovb) (i32.const 4))))
-        (local.set $r (i32.const 0))
-        (block $sr${w}_done (loop $sr${w}
-          (br_if $sr${w}_done (i32.ge_u (local.get $r) (local.get $n)))
-          (local.set $l (${V}.splat (${T}.load (local.get $zp))))
-          ${g.map((j) => `(local.set $g${j} (${V}.add (local.get $g${j}) (${V}.mul (local.get $l) (v128.load offset=${16 * j} (local.get $yp)))))`).join("\n          ")}
-          (local.set $zp (i32.add (local.get $zp) (local.get $rowBytesH)))
-          (local.set $yp (i32.add (local.get $yp) (local.get $rowBytesO)))
-          (local.set $r (i32.add (local.get $r) (i32.const 1)))
-          (br $sr${w})))
-        (local.set $p (i32.add (i32.add (local.get $gW2) (i32.mul (local.get $h) (local.get $rowBytesO))) (i32.shl (local.get $ovb) (i32.const 4))))
-        ${g.map((j) => `(v128.store offset=${16 * j} (local.get $p) (local.get $g${j}))`).join(" ")}
-        (local.set $ovb (i32.add (local.get $ovb) (i32.const ${w})))
-        (br $sb${w})))`;
-  };
-
-  // One block of `w` h-vectors of dZ[r] = (Σ_o dY[r,o] W2ᵀ[o]) × ((1 − z) z), o ascending.
-  const dzBlock = (w) => {
-    const a = [...Array(w).keys()];
-    return `
-      (block $dz${w}_done (loop $dz${w}
-        (br_if $dz${w}_done (i32.gt_u (i32.add (local.get $jb) (i32.const ${w})) (local.get $HV)))
+      (block $${tag}${w}_done (loop $${tag}${w}
+        (br_if $${tag}${w}_done (i32.gt_u (i32.add (local.get $jb) (i32.const ${w})) ${cols}))
         (local.set $colOff (i32.shl (local.get $jb) (i32.const 4)))
-        ${a.map((j) => `(local.set $a${j} (v128.const i32x4 0 0 0 0))`).join(" ")}
-        (local.set $p (i32.add (local.get $W2T) (local.get $colOff)))
-        (local.set $o (i32.const 0))
-        (block $do${w}_done (loop $do${w}
-          (br_if $do${w}_done (i32.ge_u (local.get $o) (local.get $O)))
-          (local.set $l (${V}.splat (${T}.load (i32.add (local.get $yrow) (i32.shl (local.get $o) (i32.const ${Math.log2(S)}))))))
-          ${a.map((j) => `(local.set $a${j} (${V}.add (local.get $a${j}) (${V}.mul (local.get $l) (v128.load offset=${16 * j} (local.get $p)))))`).join("\n          ")}
-          (local.set $p (i32.add (local.get $p) (local.get $rowBytesH)))
-          (local.set $o (i32.add (local.get $o) (i32.const 1)))
-          (br $do${w})))
-        ${a.map((j) => `(local.set $zv (v128.load offset=${16 * j} (i32.add (local.get $zrow) (local.get $colOff))))
-        (v128.store offset=${16 * j} (i32.add (i32.add (local.get $dZ) (i32.mul (local.get $r) (local.get $rowBytesH))) (local.get $colOff))
-          (${V}.mul (local.get $a${j}) (${V}.mul (${V}.sub (${V}.splat (${T}.const 1)) (local.get $zv)) (local.get $zv))))`).join("\n        ")}
+        ${js.map((j) => `(local.set $a${j} ${init(j)})`).join(" ")}
+        (local.set $sp ${s0})
+        (local.set $mp (i32.add ${m0} (local.get $colOff)))
+        (local.set $i (i32.const 0))
+        (block $${tag}i${w}_done (loop $${tag}i${w}
+          (br_if $${tag}i${w}_done (i32.ge_u (local.get $i) ${count}))
+          (local.set $l (${V}.splat (${T}.load (local.get $sp))))
+          ${js.map((j) => `(local.set $a${j} (${V}.add (local.get $a${j}) (${V}.mul (local.get $l) (v128.load offset=${16 * j} (local.get $mp)))))`).join("\n          ")}
+          (local.set $sp (i32.add (local.get $sp) ${sStep}))
+          (local.set $mp (i32.add (local.get $mp) ${mStep}))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $${tag}i${w})))
+        ${js.map(store).join("\n        ")}
         (local.set $jb (i32.add (local.get $jb) (i32.const ${w})))
-        (br $dz${w})))`;
+        (br $${tag}${w})))`;
   };
-
-  // One block of `w` output vectors of a row's logits: A[r] = b2 + Σ_h Z[r,h] W2[h], h ascending.
-  const logitBlock = (w) => {
-    const g = [...Array(w).keys()];
-    return `
-      (block $lb${w}_done (loop $lb${w}
-        (br_if $lb${w}_done (i32.gt_u (i32.add (local.get $ov) (i32.const ${w})) (local.get $OV)))
-        ${g.map((j) => `(local.set $g${j} (v128.load offset=${16 * j} (i32.add (local.get $b2) (i32.shl (local.get $ov) (i32.const 4)))))`).join(" ")}
-        (local.set $wp (i32.add (local.get $W2) (i32.shl (local.get $ov) (i32.const 4))))
-        (local.set $h (i32.const 0))
-        (block $lh${w}_done (loop $lh${w}
-          (br_if $lh${w}_done (i32.ge_u (local.get $h) (local.get $Hp)))
-          (local.set $l (${V}.splat (${T}.load (i32.add (local.get $zrow) (i32.shl (local.get $h) (i32.const ${Math.log2(S)}))))))
-          ${g.map((j) => `(local.set $g${j} (${V}.add (local.get $g${j}) (${V}.mul (local.get $l) (v128.load offset=${16 * j} (local.get $wp)))))`).join("\n          ")}
-          (local.set $wp (i32.add (local.get $wp) (local.get $rowBytesO)))
-          (local.set $h (i32.add (local.get $h) (i32.const 1)))
-          (br $lh${w})))
-        ${g.map((j) => `(v128.store offset=${16 * j} (i32.add (i32.add (local.get $A) (i32.mul (local.get $r) (local.get $rowBytesO))) (i32.shl (local.get $ov) (i32.const 4))) (local.get $g${j}))`).join(" ")}
-        (local.set $ov (i32.add (local.get $ov) (i32.const ${w})))
-        (br $lb${w})))`;
-  };
+  const ZERO = () => "(v128.const i32x4 0 0 0 0)";
+  const blockLocals = `(local $jb i32) (local $colOff i32) (local $sp i32) (local $mp i32) (local $i i32) (local $l v128)`;
+  // a row's logits: A[r] = b2 + Σ_h Z[r,h] W2[h]
+  const logitBlock = broadcastBlock({
+    tag: "lb", cols: "(local.get $OV)", count: "(local.get $Hp)",
+    s0: "(local.get $zrow)", sStep: `(i32.const ${S})`, m0: "(local.get $W2)", mStep: "(local.get $rowBytesO)",
+    init: (j) => `(v128.load offset=${16 * j} (i32.add (local.get $b2) (local.get $colOff)))`,
+    store: (j) => `(v128.store offset=${16 * j} (i32.add (i32.add (local.get $A) (i32.mul (local.get $r) (local.get $rowBytesO))) (local.get $colOff)) (local.get $a${j}))`,
+  });
+  // row h of W2's gradient: gW2[h] = Σ_r Z[r,h] dY[r]
+  const gw2Block = broadcastBlock({
+    tag: "sb", cols: "(local.get $OV)", count: "(local.get $n)",
+    s0: `(i32.add (local.get $Z) (i32.shl (local.get $h) (i32.const ${Math.log2(S)})))`, sStep: "(local.get $rowBytesH)",
+    m0: "(local.get $dY)", mStep: "(local.get $rowBytesO)", init: ZERO,
+    store: (j) => `(v128.store offset=${16 * j} (i32.add (i32.add (local.get $gW2) (i32.mul (local.get $h) (local.get $rowBytesO))) (local.get $colOff)) (local.get $a${j}))`,
+  });
+  // a row of dz1: dZ[r] = (Σ_o dY[r,o] W2ᵀ[o]) ⊙ (1 − z) z
+  const dzBlock = broadcastBlock({
+    tag: "dz", cols: "(local.get $HV)", count: "(local.get $O)",
+    s0: "(local.get $yrow)", sStep: `(i32.const ${S})`, m0: "(local.get $W2T)", mStep: "(local.get $rowBytesH)", init: ZERO,
+    store: (j) => `(local.set $zv (v128.load offset=${16 * j} (i32.add (local.get $zrow) (local.get $colOff))))
+        (v128.store offset=${16 * j} (i32.add (i32.add (local.get $dZ) (i32.mul (local.get $r) (local.get $rowBytesH))) (local.get $colOff))
+          (${V}.mul (local.get $a${j}) (${V}.mul (${V}.sub (${V}.splat (${T}.const 1)) (local.get $zv)) (local.get $zv))))`,
+  });
 
   const accLocals = [...Array(WIDE).keys()].map((i) => `(local $a${i} v128)`).join(" ");
 
@@ -359,14 +344,13 @@ export function kernelsWat(type) {
 
   ;; A[n × Op] = Z · W2 + b2, Z [n × Hp], W2 [Hp × Op] (Op = OV vectors); Hp = HV vectors.
   (func (export "logits") (param $Z i32) (param $n i32) (param $HV i32) (param $W2 i32) (param $b2 i32) (param $A i32) (param $OV i32)
-    (local $r i32) (local $ov i32) (local $h i32) (local $Hp i32) (local $zrow i32) (local $l v128)
-    (local $wp i32) (local $rowBytesO i32) (local $g0 v128) (local $g1 v128) (local $g2 v128) (local $g3 v128)
+    (local $r i32) (local $Hp i32) (local $zrow i32) (local $rowBytesO i32) ${blockLocals} ${accLocals}
     (local.set $Hp (i32.mul (local.get $HV) (i32.const ${t.lanes})))
     (local.set $rowBytesO (i32.shl (local.get $OV) (i32.const 4)))
     (block $rows_done (loop $rows
       (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
       (local.set $zrow (i32.add (local.get $Z) (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4))))
-      (local.set $ov (i32.const 0))
+      (local.set $jb (i32.const 0))
       ${[4, 3, 2, 1].map(logitBlock).join("")}
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rows))))
@@ -407,9 +391,9 @@ export function kernelsWat(type) {
   (func (export "backward_small") (param $Z i32) (param $dY i32) (param $n i32) (param $H i32) (param $HV i32) (param $O i32) (param $OV i32)
         (param $W2 i32) (param $b1 i32) (param $b2 i32) (param $dZ i32) (param $gW2 i32) (param $gb1 i32) (param $gb2 i32) (param $lr ${T})
         (param $W2T i32)
-    (local $acc v128) (local $zv v128) (local $r i32) (local $h i32) (local $o i32) (local $ov i32) (local $zrow i32) (local $yrow i32) (local $p i32) (local $q i32)
-    (local $s ${T}) (local $z ${T}) (local $l v128) (local $rowBytesO i32) (local $rowBytesH i32)
-    (local $ovb i32) (local $zp i32) (local $yp i32) (local $g0 v128) (local $g1 v128) (local $g2 v128) (local $g3 v128) (local $jb i32) (local $colOff i32) ${accLocals}
+    (local $acc v128) (local $zv v128) (local $r i32) (local $h i32) (local $o i32) (local $ov i32) (local $zrow i32) (local $yrow i32) (local $p i32)
+    (local $s ${T}) (local $rowBytesO i32) (local $rowBytesH i32)
+    (local $yp i32) ${blockLocals} ${accLocals}
     (local.set $rowBytesO (i32.shl (local.get $OV) (i32.const 4)))
     (local.set $rowBytesH (i32.shl (local.get $HV) (i32.const 4)))
     (memory.fill (local.get $gW2) (i32.const 0) (i32.mul (local.get $H) (local.get $rowBytesO)))
@@ -419,8 +403,8 @@ export function kernelsWat(type) {
     (local.set $h (i32.const 0))
     (block $h1_done (loop $h1
       (br_if $h1_done (i32.ge_u (local.get $h) (local.get $H)))
-      (local.set $ovb (i32.const 0))
-      ${[4, 3, 2, 1].map(smallBlock).join("")}
+      (local.set $jb (i32.const 0))
+      ${[4, 3, 2, 1].map(gw2Block).join("")}
       (local.set $h (i32.add (local.get $h) (i32.const 1)))
       (br $h1)))
     ;; gb2 = Σ_r dY[r]
