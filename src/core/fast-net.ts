@@ -80,7 +80,7 @@ export class FastNet {
   private readonly pGW2: number;
   private readonly pGB1: number;
   private readonly pGB2: number;
-  // views (the memory never grows after construction)
+  // views (made again by rebindViews when keepImages grows the memory)
   private mem8: Uint8Array;
   private idx: Int32Array;
   private lab: Int32Array;
