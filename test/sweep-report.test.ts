@@ -1,6 +1,6 @@
 // The lr sweep script end to end on a tiny config (two values, small subsets), then mnist-report on
 // its folders (table, --json, --csv, --plot) and each run's curves.svg.
-import { cpSync, existsSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { accuracySeries, lossSeries, movingAverage } from "../src/report/curves.js";
@@ -108,7 +108,7 @@ describe("the lr sweep script", () => {
     expect(r.stderr).toMatch(/1 incomplete run/);
     const csv = await runBin("mnist-report", [SWEEP, "--csv"]);
     const table = csv.stdout.trim().split("\n").map((l) => l.split(","));
-    expect(table[0]).toEqual(["rank", "run", "status", "lr", "hidden_size", "batch_size", "iters", "seed", "iterations", "final_loss", "train_accuracy", "test_accuracy", "wall_time_s"]);
+    expect(table[0]).toEqual(["rank", "run", "status", "lr", "hidden_size", "batch_size", "iters", "seed", "iterations", "final_loss", "train_accuracy", "test_accuracy", "val_accuracy", "wall_time_s"]);
     expect(table).toHaveLength(4);
     const plot = path.join(tmp.dir, "overlay.svg");
     const p = await runBin("mnist-report", [SWEEP, "--plot", plot, "--json"]);
@@ -116,6 +116,29 @@ describe("the lr sweep script", () => {
     const svg = readFileSync(plot, "utf8");
     checkWellFormed(svg);
     for (const label of ["lr-0.1", "lr-1", "lr-partial"]) expect(svg).toContain(`>${label}</text>`);
+  });
+
+  it("mnist-report shows the validation accuracy of runs that held out a validation set (val.csv), and only then", async () => {
+    const dir = path.join(tmp.dir, "with-val");
+    const flags = ["--train-limit", "1000", "--test-limit", "200", "--iters", "60", "--eval-every", "30", "--seed", "4", "--quiet"];
+    const done = await runBin("mnist-train", [...flags, "--val-size", "200", "--out", path.join(dir, "val-complete")]);
+    expect(done.code, done.stderr).toBe(0);
+    // an interrupted run: its CSVs only (the last val.csv row counts)
+    const partial = path.join(dir, "val-partial");
+    cpSync(path.join(dir, "val-complete"), partial, { recursive: true });
+    for (const f of ["model.json", "summary.json"]) rmSync(path.join(partial, f));
+    writeFileSync(path.join(partial, "val.csv"), "epoch,iteration,val_acc\n0,0,0.1\n1,30,0.375\n");
+    const recorded = JSON.parse(readFileSync(path.join(dir, "val-complete", "summary.json"), "utf8")).valAccuracy;
+    const lastRow = Number(readFileSync(path.join(dir, "val-complete", "val.csv"), "utf8").trim().split("\n").at(-1)!.split(",")[2]);
+    expect(recorded).toBe(lastRow);
+    const r = await runBin("mnist-report", [dir, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const runs = JSON.parse(r.stdout).runs as { run: string; valAccuracy: number | null }[];
+    expect(Object.fromEntries(runs.map((x) => [path.basename(x.run), x.valAccuracy]))).toEqual({ "val-complete": recorded, "val-partial": 0.375 });
+    const table = await runBin("mnist-report", [dir]);
+    expect(table.stdout.split("\n")[0]).toMatch(/test acc\s+val acc\s+wall s/);
+    // the sweep's runs have no validation set: no such column
+    expect((await runBin("mnist-report", [SWEEP])).stdout.split("\n")[0]).not.toMatch(/val acc/);
   });
 
   it("mnist-report expands a glob the shell left alone; files it matches (logs, svg) are ignored", async () => {

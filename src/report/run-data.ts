@@ -29,6 +29,8 @@ export interface RunSummary {
   finalLoss: number | null;
   trainAccuracy: number | null;
   testAccuracy: number | null;
+  /** The held-out validation accuracy (`--val-size`); absent or null without a validation set. */
+  valAccuracy?: number | null;
   /** null when only model.json is there (runs written before summary.json existed). */
   wallTimeS: number | null;
 }
@@ -53,6 +55,7 @@ export const SummarySchema = z.object({
   finalLoss: z.number().nullable(),
   trainAccuracy: z.number().nullable(),
   testAccuracy: z.number().nullable(),
+  valAccuracy: z.number().nullable().optional(),
   wallTimeS: z.number().nullable(),
 });
 
@@ -81,12 +84,16 @@ export async function readRun(dir: string): Promise<RunData> {
     "elapsed_s",
   ]).map(([epoch, iteration, trainAccuracy, testAccuracy, elapsedS]) => ({ epoch, iteration, trainAccuracy, testAccuracy, elapsedS }));
   const complete = await exists(path.join(dir, "model.json"));
+  // val.csv (epoch,iteration,val_acc) is there when the run held out a validation set
+  const valFile = path.join(dir, "val.csv");
+  const lastVal = (await exists(valFile)) ? (parseCsv(await readText(valFile), valFile, ["epoch", "iteration", "val_acc"]).at(-1)?.[2] ?? null) : null;
   let summary: RunSummary;
   if (complete && (await exists(path.join(dir, SUMMARY_FILE)))) {
-    summary = await readJson(path.join(dir, SUMMARY_FILE), SummarySchema);
+    const s = await readJson(path.join(dir, SUMMARY_FILE), SummarySchema);
+    summary = { ...s, valAccuracy: s.valAccuracy ?? lastVal };
   } else if (complete) {
     const { training } = await readJson(path.join(dir, "model.json"), ModelTrainingSchema);
-    summary = { ...training, wallTimeS: null };
+    summary = { ...training, valAccuracy: lastVal, wallTimeS: null };
   } else {
     const last = epochs.at(-1);
     summary = {
@@ -94,6 +101,7 @@ export async function readRun(dir: string): Promise<RunData> {
       finalLoss: loss.at(-1)?.loss ?? null,
       trainAccuracy: last?.trainAccuracy ?? null,
       testAccuracy: last?.testAccuracy ?? null,
+      valAccuracy: lastVal,
       wallTimeS: last?.elapsedS ?? null,
     };
   }

@@ -20,6 +20,8 @@ export interface ReportRow {
   finalLoss: number | null;
   trainAccuracy: number | null;
   testAccuracy: number | null;
+  /** Validation accuracy (runs with `--val-size`), else null. */
+  valAccuracy: number | null;
   wallTimeS: number | null;
 }
 
@@ -36,6 +38,7 @@ export const COLUMNS: (keyof ReportRow)[] = [
   "finalLoss",
   "trainAccuracy",
   "testAccuracy",
+  "valAccuracy",
   "wallTimeS",
 ];
 
@@ -53,6 +56,7 @@ export function reportRows(runs: RunData[]): ReportRow[] {
     finalLoss: num(r.summary.finalLoss),
     trainAccuracy: num(r.summary.trainAccuracy),
     testAccuracy: num(r.summary.testAccuracy),
+    valAccuracy: num(r.summary.valAccuracy),
     wallTimeS: num(r.summary.wallTimeS),
   }));
   rows.sort(
@@ -77,6 +81,7 @@ const HEADERS: Record<keyof ReportRow, string> = {
   finalLoss: "final loss",
   trainAccuracy: "train acc",
   testAccuracy: "test acc",
+  valAccuracy: "val acc",
   wallTimeS: "wall s",
 };
 
@@ -88,6 +93,7 @@ function cell(row: ReportRow, key: keyof ReportRow): string {
       return (v as number).toFixed(4);
     case "trainAccuracy":
     case "testAccuracy":
+    case "valAccuracy":
       return (v as number).toFixed(4);
     case "wallTimeS":
       return (v as number).toFixed(1);
@@ -98,7 +104,10 @@ function cell(row: ReportRow, key: keyof ReportRow): string {
 
 /** Aligned columns; numbers right-aligned; the best run's test accuracy highlighted. */
 export function formatTable(rows: ReportRow[], c: ChalkInstance): string {
-  const keys = COLUMNS.filter((k) => k !== "iterations" || rows.some((r) => r.iterations !== r.iters));
+  // "ran" only when some run stopped early, "val acc" only when some run held out a validation set
+  const keys = COLUMNS.filter(
+    (k) => (k !== "iterations" || rows.some((r) => r.iterations !== r.iters)) && (k !== "valAccuracy" || rows.some((r) => r.valAccuracy !== null)),
+  );
   const texts = rows.map((r) => keys.map((k) => cell(r, k)));
   const widths = keys.map((k, j) => Math.max(HEADERS[k].length, ...texts.map((t) => t[j].length)));
   const left = new Set<keyof ReportRow>(["run", "status"]);
