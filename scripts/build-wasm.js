@@ -21,8 +21,9 @@ mkdirSync(outDir, { recursive: true });
 for (const type of ["f32", "f64"]) {
   const text = kernelsWat(type);
   writeFileSync(join(outDir, `kernels-${type}.wat`), text);
-  const mod = wabt.parseWat(`kernels-${type}.wat`, text, { simd: true });
-  mod.validate();
+  const features = { simd: true, threads: true }; // threads: the memory is shared with worker threads
+  const mod = wabt.parseWat(`kernels-${type}.wat`, text, features);
+  mod.validate(features);
   const { buffer } = mod.toBinary({});
   writeFileSync(join(outDir, `kernels-${type}.wasm`), buffer);
   mod.destroy();

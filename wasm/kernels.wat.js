@@ -170,7 +170,9 @@ export function kernelsWat(type) {
   const accLocals = [...Array(WIDE).keys()].map((i) => `(local $a${i} v128)`).join(" ");
 
   return `(module
-  (memory (export "memory") 1)
+  ;; a shared memory (the caller's), so that worker threads can work on the same images and buffers
+  (import "env" "memory" (memory 1 65536 shared))
+  (export "memory" (memory 0))
 
   ;; CSR of n rows of D pixel bytes at $img: rows 0..n-1 when $idx < 0, else rows idx[0..n-1] (i32).
   ;; Entry: offs = p × rowBytes, vals = table[byte].
