@@ -1,30 +1,24 @@
 // Ours: (a) one training step at 784-50-10, batch 100 (batch + forward + backward + update), and a
 // whole book iteration (the step and the book's extra loss pass); (b) accuracy over the full
-// 60,000 + 10,000 sets, on this thread. Prints one JSON line.
-// node bench/micro.js [--dtype float32|float64] [--threads 1|2]  (2, float32: the step in two bands
-// of hidden units, one per thread, as mnist-train runs it)
+// 60,000 + 10,000 sets. Prints one JSON line.
+// node bench/micro.js [--dtype float32|float64]
 import { loadMnistRaw } from "../dist/data/mnist.js";
 import { FastNet } from "../dist/core/fast-net.js";
-import { BandHelper } from "../dist/core/band-helper.js";
 import { TwoLayerNet } from "../dist/model/two-layer-net.js";
 import { Rng } from "../dist/core/rng.js";
 import { argValue } from "./args.js";
 
 const dtype = argValue("--dtype", "float32");
-const threads = Number(argValue("--threads", "1"));
 const data = await loadMnistRaw();
 const rng = new Rng(0);
 const net = new TwoLayerNet(784, 50, 10, { rng });
-const fast = new FastNet(dtype, 784, 50, 10, 1000, { bands: threads > 1 });
+const fast = new FastNet(dtype, 784, 50, 10, 1000);
 // the job keeps both splits packed in the module (a one-time cost, timed here apart)
 const tPack = performance.now();
 fast.keepImages(data.train.images);
 fast.keepImages(data.test.images);
 const packS = (performance.now() - tPack) / 1000;
 fast.setParams(net.params);
-const helper = fast.bands ? new BandHelper(dtype, fast.memory) : undefined;
-fast.useHelper(helper);
-while (helper && !helper.ready) await new Promise((resolve) => setTimeout(resolve, 5));
 const idx = new Int32Array(100);
 const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
 const timeIt = (fn, minReps, minS) => {
@@ -54,4 +48,3 @@ const evalS = timeIt(() => {
   fast.predictRange(data.test.images, 0, 10000, out);
 }, 5, 1);
 console.log(JSON.stringify({ step_s: stepS, iter_s: iterS, eval_full_s: evalS, pack_s: packS }));
-await helper?.close();

@@ -83,7 +83,7 @@ const jobPeer = (p) => {
     kernel: blas.length ? blas.map((b) => `${b.internal_api} ${b.version} ${b.architecture} ×${b.num_threads}`).join(", ") : undefined,
   };
 };
-const microOurs = (o) => run("node", ["bench/micro.js", "--dtype", o.dtype, "--threads", o.threads]);
+const microOurs = (o) => run("node", ["bench/micro.js", "--dtype", o.dtype]);
 const microPeer = (p) => {
   const args = [join(peersDir, "gemm_bench.py"), "--data", dataDir, "--libs", p.micro, "--min-time", "0.5", "--small-reps", "200", "--big-reps", "5"];
   if (p.micro === "torch") args.push("--threads", "1");
@@ -96,7 +96,8 @@ const microPeer = (p) => {
 const samples = new Map(); // key -> list of results
 const add = (key, r) => samples.set(key, [...(samples.get(key) ?? []), r]);
 const log = (s) => process.stderr.write(s + "\n");
-const microOurs2 = ours;
+// (a)/(b) do not depend on threads: one row per dtype
+const microOurs2 = [...new Map(ours.map((o) => [o.dtype, o])).values()];
 for (let rep = 0; rep < repeats; rep++) {
   // round robin: ours A, peer P, ours B, peer Q, … so each of ours sits next to a peer run
   const order = [];
@@ -122,7 +123,7 @@ for (let rep = 0; rep < repeats; rep++) {
   }
 }
 function microName(o) {
-  return o.name;
+  return `mnist-ts (${o.dtype})`;
 }
 const med = (key, field) => median((samples.get(key) ?? []).map((r) => r[field]));
 
@@ -169,7 +170,7 @@ if (kernels.length) {
 }
 for (const s of skipped) lines.push("", s);
 lines.push("");
-lines.push(`(a) one training step at batch 100, forward + backward + SGD update (peers: gemm_bench.py "step", NumPy with the book's dtypes, PyTorch autograd; ours: also making the batch from the packed images); book iteration: ours, the step and the book's extra loss pass; both with ours' threads (2, float32: two bands of hidden units, one per thread). (b) accuracy over all 60,000 training and 10,000 test images (ours: one thread, so the same in every row of a dtype). (c) wall time without data loading. Other load: CPU time used by other processes during (c), in cores (/proc/stat busy time less the run's own; ideally 0). (d) peak resident memory of the whole process running (c)${haveTime ? " (/usr/bin/time)" : " (the process's own maxRSS; peers: not measured without /usr/bin/time)"}.`);
+lines.push(`(a) one training step at batch 100, forward + backward + SGD update (peers: gemm_bench.py "step", NumPy with the book's dtypes, PyTorch autograd; ours: also making the batch from the packed images); book iteration: ours, the step and the book's extra loss pass, on one thread. (b) accuracy over all 60,000 training and 10,000 test images (ours: one thread). (a) and (b) do not depend on threads. (c) wall time without data loading. Other load: CPU time used by other processes during (c), in cores (/proc/stat busy time less the run's own; ideally 0). (d) peak resident memory of the whole process running (c)${haveTime ? " (/usr/bin/time)" : " (the process's own maxRSS; peers: not measured without /usr/bin/time)"}.`);
 // The numerical gradient (--grad numerical): naive (sampled, extrapolated) against the fast one.
 if (!process.argv.includes("--no-numerical")) {
   const r = spawnSync(process.execPath, [join(root, "bench", "numerical.js"), "--json"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });

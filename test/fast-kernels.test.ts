@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { fastKernelsAvailable, FastNet } from "../src/core/fast-net.js";
 import { LossPipeline } from "../src/core/loss-pipeline.js";
-import { BandHelper } from "../src/core/band-helper.js";
 import { matmul } from "../src/core/kernels.js";
 import { Rng } from "../src/core/rng.js";
 import { loadMnistRaw, PIXEL_SCALE } from "../src/data/mnist.js";
@@ -154,64 +153,6 @@ describe.skipIf(!built)("packed images (keepImages)", () => {
   });
 });
 
-describe.skipIf(!built)("two bands of hidden units (BandHelper)", () => {
-  it("a float32 network in bands, with or without the helper thread, is bit for bit the plain one", async () => {
-    for (const H of [8, 13, 50, 64, 100]) {
-      const rng = new Rng(H);
-      const [N, D, O, B] = [400, 60, 10, 16];
-      const images = new Uint8Array(new SharedArrayBuffer(N * D));
-      images.set(sparseBytes(rng, N * D, 0.8));
-      const labels = Uint8Array.from({ length: N }, () => rng.int(O));
-      const init = new TwoLayerNet(D, H, O, { weightInitStd: 0.3, rng });
-      const plain = new FastNet("float32", D, H, O, 32);
-      const banded = new FastNet("float32", D, H, O, 32, { bands: true });
-      const helped = new FastNet("float32", D, H, O, 32, { bands: true });
-      expect([plain.bands, banded.bands]).toEqual([false, true]);
-      for (const f of [plain, banded, helped]) {
-        f.setParams(init.params);
-        f.keepImages(images);
-      }
-      const helper = new BandHelper("float32", helped.memory);
-      helped.useHelper(helper);
-      try {
-        const batch = new Int32Array(B);
-        // the first steps run before the helper has started; then until it has claimed a few tasks
-        // (on a busy machine this thread may take many back first), within 20 s
-        const t0 = Date.now();
-        for (let it = 0; it < 60 || (helper.counts.helper < 5 && Date.now() - t0 < 20_000); it++) {
-          for (let r = 0; r < B; r++) batch[r] = rng.int(N);
-          if (it === 30) while (!helper.ready) await new Promise((resolve) => setTimeout(resolve, 5));
-          const want = plain.trainStep(images, labels, batch, 0.5);
-          expect(banded.trainStep(images, labels, batch, 0.5)).toBe(want);
-          expect(helped.trainStep(images, labels, batch, 0.5)).toBe(want);
-        }
-        expect(helper.counts.helper).toBeGreaterThanOrEqual(5);
-        const want = new TwoLayerNet(D, H, O, { weightInitStd: 0 });
-        plain.getParams(want.params);
-        for (const f of [banded, helped]) {
-          const got = new TwoLayerNet(D, H, O, { weightInitStd: 0 });
-          f.getParams(got.params);
-          for (const k of PARAM_NAMES) expect(got.params[k]).toEqual(want.params[k]);
-        }
-        const a = new Int32Array(N), b = new Int32Array(N);
-        plain.predictRange(images, 0, N, a);
-        helped.predictRange(images, 0, N, b);
-        expect(Array.from(b)).toEqual(Array.from(a));
-        expect(Array.from(banded.hiddenOf(images, 5, true))).toEqual(Array.from(plain.hiddenOf(images, 5, true)));
-      } finally {
-        await helper.close();
-      }
-    }
-  });
-
-  it("float64, and fewer than two vectors of units, have no bands; a helper needs them", () => {
-    expect(new FastNet("float64", 10, 50, 10, 4, { bands: true }).bands).toBe(false);
-    const small = new FastNet("float32", 10, 4, 10, 4, { bands: true });
-    expect(small.bands).toBe(false);
-    expect(() => small.useHelper({} as BandHelper)).toThrow(/no bands/);
-  });
-});
-
 describe.skipIf(!built)("the loss pass on a worker (LossPipeline)", () => {
   it("the worker's losses and those taken back are trainStep's, bit for bit; restore() rolls back", async () => {
     for (const dtype of ["float32", "float64"] as const) {
@@ -297,7 +238,7 @@ describe.skipIf(!built)("trainer on the fast path", () => {
     expect(three.testAccuracy).toBe(one.testAccuracy);
   });
 
-  it("the second thread (float32: two bands of hidden units; float64: the loss pass) changes no event, loss or parameter", async () => {
+  it("the loss pass on a second thread changes no event, loss or parameter (float32 and float64)", async () => {
     const data = await loadMnistRaw();
     for (const dtype of ["float32", "float64"] as const) {
       const run = async (threads: number) => {

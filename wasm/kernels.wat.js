@@ -170,9 +170,7 @@ export function kernelsWat(type) {
   const accLocals = [...Array(WIDE).keys()].map((i) => `(local $a${i} v128)`).join(" ");
 
   return `(module
-  ;; a shared memory (the caller's), so that worker threads can work on the same images and buffers
-  (import "env" "memory" (memory 1 65536 shared))
-  (export "memory" (memory 0))
+  (memory (export "memory") 1)
 
   ;; CSR of n rows of D pixel bytes at $img: rows 0..n-1 when $idx < 0, else rows idx[0..n-1] (i32).
   ;; Entry: offs = p × rowBytes, vals = table[byte].
@@ -330,17 +328,15 @@ export function kernelsWat(type) {
     (local.get $cnt))
 
   ;; Z[n × Hp] = act(x · W1 + b) for the CSR rows; act = sigmoid when $act ≠ 0, else identity.
-  ;; HV vectors of each row, Z's rows $stride vectors apart: one band of hidden units when W, b and
-  ;; Z point at the band's first vector.
   (func (export "hidden") (param $starts i32) (param $offs i32) (param $vals i32) (param $n i32)
-        (param $W i32) (param $b i32) (param $Z i32) (param $HV i32) (param $act i32) (param $stride i32)
+        (param $W i32) (param $b i32) (param $Z i32) (param $HV i32) (param $act i32)
     (local $r i32) (local $s i32) (local $e i32) (local $zrow i32) (local $jb i32) (local $colOff i32) (local $k i32)
     (local $wp i32) (local $v v128) ${accLocals} ${expLocals}
     (block $rows_done (loop $rows
       (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
       (local.set $s (i32.load (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
       (local.set $e (i32.load offset=4 (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
-      (local.set $zrow (i32.add (local.get $Z) (i32.shl (i32.mul (local.get $r) (local.get $stride)) (i32.const 4))))
+      (local.set $zrow (i32.add (local.get $Z) (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4))))
       (local.set $jb (i32.const 0))
       ${BLOCKS.map(hiddenBlock).join("")}
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
@@ -360,39 +356,17 @@ export function kernelsWat(type) {
       (br $rows))))
 
   ;; G[D × Hp] += xᵀ · dZ for the CSR rows (G must start at 0; sgd() re-zeroes it).
-  ;; (HV vectors of each row, dZ's rows $stride vectors apart: a band, as for hidden)
   (func (export "grad_w1") (param $starts i32) (param $offs i32) (param $vals i32) (param $n i32)
-        (param $dZ i32) (param $G i32) (param $HV i32) (param $stride i32)
+        (param $dZ i32) (param $G i32) (param $HV i32)
     (local $r i32) (local $s i32) (local $e i32) (local $zrow i32) (local $jb i32) (local $colOff i32) (local $k i32)
     (local $wp i32) (local $v v128) ${accLocals}
     (block $rows_done (loop $rows
       (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
       (local.set $s (i32.load (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
       (local.set $e (i32.load offset=4 (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
-      (local.set $zrow (i32.add (local.get $dZ) (i32.shl (i32.mul (local.get $r) (local.get $stride)) (i32.const 4))))
+      (local.set $zrow (i32.add (local.get $dZ) (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4))))
       (local.set $jb (i32.const 0))
       ${BLOCKS.map(gradBlock).join("")}
-      (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $rows))))
-
-  ;; For each of the D rows ($rowBytes apart) of W and G: its first nv vectors W -= lr × G, then
-  ;; G = 0 (one band of hidden units of W1, as sgd does for all of them).
-  (func (export "sgd_rows") (param $W i32) (param $G i32) (param $D i32) (param $rowBytes i32) (param $nv i32) (param $lr ${T})
-    (local $r i32) (local $i i32) (local $l v128) (local $p i32) (local $q i32)
-    (local.set $l (${V}.splat (local.get $lr)))
-    (block $rows_done (loop $rows
-      (br_if $rows_done (i32.ge_u (local.get $r) (local.get $D)))
-      (local.set $i (i32.const 0))
-      (block $done (loop $lp
-        (br_if $done (i32.ge_u (local.get $i) (local.get $nv)))
-        (local.set $p (i32.add (local.get $W) (i32.shl (local.get $i) (i32.const 4))))
-        (local.set $q (i32.add (local.get $G) (i32.shl (local.get $i) (i32.const 4))))
-        (v128.store (local.get $p) (${V}.sub (v128.load (local.get $p)) (${V}.mul (local.get $l) (v128.load (local.get $q)))))
-        (v128.store (local.get $q) (v128.const i32x4 0 0 0 0))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $lp)))
-      (local.set $W (i32.add (local.get $W) (local.get $rowBytes)))
-      (local.set $G (i32.add (local.get $G) (local.get $rowBytes)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rows))))
 

@@ -6,12 +6,14 @@
  * With threads > 1 the splits' pixel bytes are copied once into shared memory. Each thread packs
  * its part of each split (FastNet.keepImages) at the first evaluation.
  */
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { MnistSplit } from "../data/mnist.js";
 import type { Params } from "../model/two-layer-net.js";
 import type { Dtype } from "../train/hyperparameters.js";
 import { FastNet, PREDICT_CHUNK } from "./fast-net.js";
-import { workerScript } from "./worker-script.js";
 
 export interface EvalJob {
   split: number;
@@ -38,6 +40,12 @@ export function countCorrect(net: FastNet, split: { images: Uint8Array; labels: 
   return correct;
 }
 
+function workerPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const js = join(here, "eval-worker.js");
+  return existsSync(js) ? js : join(here, "..", "..", "dist", "core", "eval-worker.js");
+}
+
 export class EvalPool {
   readonly threads: number;
   private readonly net: FastNet;
@@ -62,7 +70,7 @@ export class EvalPool {
         return { ...s, images, labels };
       });
       for (let w = 1; w < threads; w++) {
-        const worker = new Worker(workerScript("eval-worker.js"), {
+        const worker = new Worker(workerPath(), {
           workerData: { dtype, D, H, O, splits: this.splits.map((s) => ({ images: s.images, labels: s.labels })) },
         });
         worker.unref();

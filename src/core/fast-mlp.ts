@@ -24,8 +24,8 @@ import { Optimizer, type OptimizerConfig, type OptimizerState } from "../train/o
 interface Kernels {
   memory: WasmMemory;
   csr(img: number, idx: number, n: number, D: number, rowBytes: number, table: number, starts: number, offs: number, vals: number): number;
-  hidden(starts: number, offs: number, vals: number, n: number, W: number, b: number, Z: number, HV: number, act: number, stride: number): void;
-  grad_w1(starts: number, offs: number, vals: number, n: number, dZ: number, G: number, HV: number, stride: number): void;
+  hidden(starts: number, offs: number, vals: number, n: number, W: number, b: number, Z: number, HV: number, act: number): void;
+  grad_w1(starts: number, offs: number, vals: number, n: number, dZ: number, G: number, HV: number): void;
   sgd(W: number, G: number, nv: number, lr: number): void;
 }
 
@@ -232,7 +232,7 @@ export class FastMlp {
   /** Forward pass of n rows already in CSR form; dropout masks drawn from rng when given. Logits in z[L]. */
   private forward(n: number, rng?: Rng): void {
     const { k, L, widths, sizes } = this;
-    k.hidden(this.pStarts, this.pOffs, this.pVals, n, this.pW1, this.pB1, this.pA1, this.Hp / 4, 0, this.Hp / 4);
+    k.hidden(this.pStarts, this.pOffs, this.pVals, n, this.pW1, this.pB1, this.pA1, this.Hp / 4, 0);
     for (let l = 1; l <= L; l++) {
       const w = widths[l];
       if (l > 1) FastMlp.dense(this.z[l - 1], this.P[`W${l}`], this.P[`b${l}`], n, widths[l - 1], w, this.z[l]);
@@ -345,7 +345,7 @@ export class FastMlp {
     const d1 = this.d[1], gb1 = this.G.b1, Hp = this.Hp;
     gb1.fill(0);
     for (let r = 0; r < n; r++) for (let j = 0; j < Hp; j++) gb1[j] += d1[r * Hp + j];
-    this.k.grad_w1(this.pStarts, this.pOffs, this.pVals, n, this.pD1, this.pG1, Hp / 4, Hp / 4);
+    this.k.grad_w1(this.pStarts, this.pOffs, this.pVals, n, this.pD1, this.pG1, Hp / 4);
     this.opt.update("b1", this.P.b1, gb1, lr);
     if (cfg.optimizer.optimizer === "sgd" && cfg.weightDecay === 0) {
       this.k.sgd(this.pW1, this.pG1, (this.D * Hp) / 4, lr); // also zeroes G1

@@ -19,7 +19,6 @@
  */
 import { CEE_DELTA } from "./functions.js";
 import { instantiateKernels, type WasmMemory } from "./wasm.js";
-import { EXPAND_HIDDEN, GRAD_SGD, HIDDEN, type BandHelper } from "./band-helper.js";
 import { PIXEL_SCALE } from "../data/mnist.js";
 import type { Params } from "../model/two-layer-net.js";
 import type { Dtype } from "../train/hyperparameters.js";
@@ -31,10 +30,9 @@ interface KernelExports {
   csr(img: number, idx: number, n: number, D: number, rowBytes: number, table: number, starts: number, offs: number, vals: number): number;
   pack(img: number, n: number, D: number, starts: number, ent: number, base: number): number;
   expand(pStarts: number, ent: number, idx: number, first: number, n: number, rowBytes: number, starts: number, offs: number, vals: number): number;
-  hidden(starts: number, offs: number, vals: number, n: number, W: number, b: number, Z: number, HV: number, act: number, stride: number): void;
+  hidden(starts: number, offs: number, vals: number, n: number, W: number, b: number, Z: number, HV: number, act: number): void;
   logits(Z: number, n: number, HV: number, W2: number, b2: number, A: number, OV: number): void;
-  grad_w1(starts: number, offs: number, vals: number, n: number, dZ: number, G: number, HV: number, stride: number): void;
-  sgd_rows(W: number, G: number, D: number, rowBytes: number, nv: number, lr: number): void;
+  grad_w1(starts: number, offs: number, vals: number, n: number, dZ: number, G: number, HV: number): void;
   sgd(W: number, G: number, nv: number, lr: number): void;
   backward_small(Z: number, dY: number, n: number, H: number, HV: number, O: number, OV: number, W2: number, b1: number, b2: number,
     dZ: number, gW2: number, gb1: number, gb2: number, lr: number, W2T: number): void;
@@ -56,24 +54,8 @@ export class FastNet {
   private readonly k: KernelExports;
   private readonly S: number;
   private readonly lanes: number;
-  /** Vector slots per row of W1, G1, Z, dZ (and lanes, Hp): with bands, the gap and the tail included. */
   private readonly HV: number;
   private readonly Hp: number;
-  /**
-   * Bands (float32 with `bands`): hidden units [0, 4·cA) in slots [0, cA), the rest in slots
-   * [sB, sB + cB), sB a multiple of 4 (64 bytes), so each band of every row has cache lines of its
-   * own and two threads can each own one. The slots between and after stay 0 (no unit). Without
-   * bands: cA = all the units' vectors, cB = 0.
-   */
-  private readonly cA: number;
-  private readonly cB: number;
-  private readonly sB: number;
-  /** Lanes up to the last unit's (H without bands): the small layers work on lanes [0, Hl). */
-  private readonly Hl: number;
-  /** Whether the hidden units are laid out in two bands (the constructor's `bands`, when it applies). */
-  get bands(): boolean {
-    return this.cB > 0;
-  }
   private readonly OV: number;
   private readonly Op: number;
   // byte offsets
@@ -98,9 +80,6 @@ export class FastNet {
   private readonly pGW2: number;
   private readonly pGB1: number;
   private readonly pGB2: number;
-  private readonly pHStarts: number;
-  private readonly pHOffs: number;
-  private readonly pHVals: number;
   // views (made again by rebindViews when keepImages grows the memory)
   private mem8: Uint8Array;
   private idx: Int32Array;
@@ -115,11 +94,7 @@ export class FastNet {
   private dY: FArray;
   private readonly ebuf: Float64Array;
 
-  /**
-   * `bands`: lay the hidden units out in two bands (float32 only, and 8 units or more), the layout
-   * a BandHelper needs (useHelper); results are bit for bit the same either way.
-   */
-  constructor(dtype: Dtype, D: number, H: number, O: number, maxRows: number, options: { bands?: boolean } = {}) {
+  constructor(dtype: Dtype, D: number, H: number, O: number, maxRows: number) {
     this.dtype = dtype;
     this.D = D;
     this.H = H;
@@ -127,21 +102,14 @@ export class FastNet {
     this.maxRows = maxRows;
     const S = (this.S = dtype === "float32" ? 4 : 8);
     const lanes = (this.lanes = 16 / S);
-    const units = Math.ceil(H / lanes); // vectors holding units
-    const bands = !!options.bands && dtype === "float32" && units >= 2;
-    this.cA = bands ? Math.ceil(units / 2) : units;
-    this.cB = units - this.cA;
-    this.sB = bands ? Math.ceil(this.cA / 4) * 4 : this.cA;
-    this.HV = bands ? Math.ceil((this.sB + this.cB) / 4) * 4 : units;
+    this.HV = Math.ceil(H / lanes);
     this.Hp = this.HV * lanes;
-    this.Hl = bands ? this.sB * lanes + (H - this.cA * lanes) : H;
     this.OV = Math.ceil(O / lanes);
     this.Op = this.OV * lanes;
     let top = 0;
-    // (64-byte aligned: the bands' cache lines are their own)
     const alloc = (bytes: number) => {
-      const p = Math.ceil(top / 64) * 64;
-      top = p + Math.ceil(bytes / 16) * 16;
+      const p = top;
+      top += Math.ceil(bytes / 16) * 16;
       return p;
     };
     this.pTable = alloc(256 * S);
@@ -168,10 +136,6 @@ export class FastNet {
     this.pGW2 = alloc(this.Hp * this.Op * S);
     this.pGB1 = alloc(this.Hp * S);
     this.pGB2 = alloc(this.Op * S);
-    // the helper's CSR of the same batch (bands)
-    this.pHStarts = alloc((maxRows + 1) * 4);
-    this.pHOffs = alloc((maxRows * D + 3) * 4);
-    this.pHVals = alloc((maxRows * D + 3) * S);
     const pages = Math.ceil(top / 65536);
     const exp = instantiateKernels<KernelExports>(dtype);
     const have = exp.memory.buffer.byteLength / 65536;
@@ -206,27 +170,19 @@ export class FastNet {
   /** Load the model's float64 parameters (rounded to float32 for the float32 path). */
   setParams(p: Params): void {
     const { D, H, O, Hp, Op } = this;
-    const lane = this.laneOf();
-    for (let i = 0; i < D; i++) for (let h = 0; h < H; h++) this.W1[i * Hp + lane[h]] = p.W1[i * H + h];
-    for (let h = 0; h < H; h++) this.b1[lane[h]] = p.b1[h];
-    for (let h = 0; h < H; h++) for (let o = 0; o < O; o++) this.W2[lane[h] * Op + o] = p.W2[h * O + o];
+    for (let i = 0; i < D; i++) for (let h = 0; h < H; h++) this.W1[i * Hp + h] = p.W1[i * H + h];
+    for (let h = 0; h < H; h++) this.b1[h] = p.b1[h];
+    for (let h = 0; h < H; h++) for (let o = 0; o < O; o++) this.W2[h * Op + o] = p.W2[h * O + o];
     for (let o = 0; o < O; o++) this.b2[o] = p.b2[o];
-    this.k.transpose_w2(this.pW2, this.pW2T, this.Hl, this.HV, O, this.OV);
-  }
-
-  /** The lane of each hidden unit in a row. */
-  private laneOf(): Int32Array {
-    const a = this.cA * this.lanes, b = this.sB * this.lanes;
-    return Int32Array.from({ length: this.H }, (_, h) => (h < a ? h : h - a + b));
+    this.k.transpose_w2(this.pW2, this.pW2T, H, this.HV, O, this.OV);
   }
 
   /** Write the parameters back into the model's float64 arrays. */
   getParams(p: Params): void {
     const { D, H, O, Hp, Op } = this;
-    const lane = this.laneOf();
-    for (let i = 0; i < D; i++) for (let h = 0; h < H; h++) p.W1[i * H + h] = this.W1[i * Hp + lane[h]];
-    for (let h = 0; h < H; h++) p.b1[h] = this.b1[lane[h]];
-    for (let h = 0; h < H; h++) for (let o = 0; o < O; o++) p.W2[h * O + o] = this.W2[lane[h] * Op + o];
+    for (let i = 0; i < D; i++) for (let h = 0; h < H; h++) p.W1[i * H + h] = this.W1[i * Hp + h];
+    for (let h = 0; h < H; h++) p.b1[h] = this.b1[h];
+    for (let h = 0; h < H; h++) for (let o = 0; o < O; o++) p.W2[h * O + o] = this.W2[h * Op + o];
     for (let o = 0; o < O; o++) p.b2[o] = this.b2[o];
   }
 
@@ -279,59 +235,19 @@ export class FastNet {
     this.packed.push({ images, from, count, pStarts, pEnt });
   }
 
-  /** A helper thread for the two bands (see useHelper). */
-  private helper?: BandHelper;
-  /** The helper's CSR buffers hold the batch in the main CSR buffers (loadBatch with the helper). */
-  private onHelper = false;
-
-  /**
-   * Share the training step's and loss pass's 784-wide products with `helper`, a BandHelper made on
-   * this network's memory (`memory`); needs `bands`. Results do not change.
-   */
-  useHelper(helper: BandHelper | undefined): void {
-    if (helper && this.cB === 0) throw new Error("FastNet.useHelper: the network has no bands");
-    this.helper = helper;
-  }
-
-  /** This network's memory (shared: a helper thread can work on it). */
-  get memory(): WasmMemory {
-    return this.k.memory;
-  }
-
-  /** Band B's offset in a row's bytes. */
-  private get offB(): number {
-    return this.sB * 16;
-  }
-
-  /**
-   * Z = act(x·W1 + b1) for the n rows in the main CSR buffers, band by band; band B on the
-   * helper's copy of the CSR when it has it (onHelper).
-   */
-  private hidden(n: number, act: number): void {
-    const { k, HV, cA, cB, offB } = this;
-    if (cB > 0 && this.onHelper && this.helper) {
-      this.helper.post(HIDDEN, [this.pHStarts, this.pHOffs, this.pHVals, n, this.pW1 + offB, this.pB1 + offB, this.pZ + offB, cB, act, HV]);
-      k.hidden(this.pStarts, this.pOffs, this.pVals, n, this.pW1, this.pB1, this.pZ, cA, act, HV);
-      this.helper.join(k);
-      return;
-    }
-    k.hidden(this.pStarts, this.pOffs, this.pVals, n, this.pW1, this.pB1, this.pZ, cA, act, HV);
-    if (cB > 0) k.hidden(this.pStarts, this.pOffs, this.pVals, n, this.pW1 + offB, this.pB1 + offB, this.pZ + offB, cB, act, HV);
-  }
-
-  /** Z = σ(x·W1 + b1), A = Z·W2 + b2 for the n rows in CSR form (`hiddenDone`: Z already made). */
-  private forward(n: number, exactSigmoid: boolean, hiddenDone = false): void {
+  /** Z = σ(x·W1 + b1), A = Z·W2 + b2 for the n rows in CSR form. */
+  private forward(n: number, exactSigmoid: boolean): void {
     const { k } = this;
     if (exactSigmoid) {
       // float64 training: the reference's 1 / (1 + Math.exp(−a)), so a run is bit for bit the reference one
-      this.hidden(n, 0);
+      k.hidden(this.pStarts, this.pOffs, this.pVals, n, this.pW1, this.pB1, this.pZ, this.HV, 0);
       const Z = this.Z, H = this.H, Hp = this.Hp;
       for (let r = 0; r < n; r++) {
         for (let h = 0; h < H; h++) Z[r * Hp + h] = 1 / (1 + Math.exp(-Z[r * Hp + h]));
         for (let h = H; h < Hp; h++) Z[r * Hp + h] = 0;
       }
-    } else if (!hiddenDone) {
-      this.hidden(n, 1);
+    } else {
+      k.hidden(this.pStarts, this.pOffs, this.pVals, n, this.pW1, this.pB1, this.pZ, this.HV, 1);
     }
     k.logits(this.pZ, n, this.HV, this.pW2, this.pB2, this.pA, this.OV);
   }
@@ -345,46 +261,15 @@ export class FastNet {
     }
   }
 
-  /**
-   * The batch in CSR form and, with a helper and float32, its hidden layer: the helper expands the
-   * batch into its own CSR buffers and computes band B while this thread does the same for band A.
-   * Returns whether Z is made.
-   */
-  private loadBatchHidden(images: Uint8Array, indices: Int32Array): boolean {
-    const n = indices.length;
-    const h = this.helper;
-    const d = h && h.ready && this.dtype === "float32" ? this.packedForBatch(images, indices) : undefined;
-    if (!h || !d) {
-      this.loadBatch(images, indices);
-      return false;
-    }
-    const { k, HV, cA, cB, offB } = this;
-    const rowBytes = this.Hp * this.S;
-    for (let r = 0; r < n; r++) this.idx[r] = indices[r] - d.from;
-    h.post(EXPAND_HIDDEN, [d.pStarts, d.pEnt, this.pIdx, 0, n, rowBytes, this.pHStarts, this.pHOffs, this.pHVals, this.pW1 + offB, this.pB1 + offB, this.pZ + offB, cB, 1, HV]);
-    k.expand(d.pStarts, d.pEnt, this.pIdx, 0, n, rowBytes, this.pStarts, this.pOffs, this.pVals);
-    k.hidden(this.pStarts, this.pOffs, this.pVals, n, this.pW1, this.pB1, this.pZ, cA, 1, HV);
-    h.join(k);
-    this.onHelper = true;
-    return true;
-  }
-
-  /** The packed rows holding every row in `indices` of `images`, if any. */
-  private packedForBatch(images: Uint8Array, indices: Int32Array) {
+  /** The batch `indices` of `images` in CSR form (from the packed rows when they are kept). */
+  private loadBatch(images: Uint8Array, indices: Int32Array): void {
     const n = indices.length;
     let lo = Infinity, hi = -Infinity;
     for (let r = 0; r < n; r++) {
       if (indices[r] < lo) lo = indices[r];
       if (indices[r] > hi) hi = indices[r];
     }
-    return n > 0 ? this.packedFor(images, lo, hi - lo + 1) : undefined;
-  }
-
-  /** The batch `indices` of `images` in CSR form (from the packed rows when they are kept). */
-  private loadBatch(images: Uint8Array, indices: Int32Array): void {
-    this.onHelper = false;
-    const n = indices.length;
-    const d = this.packedForBatch(images, indices);
+    const d = n > 0 ? this.packedFor(images, lo, hi - lo + 1) : undefined;
     if (d) {
       for (let r = 0; r < n; r++) this.idx[r] = indices[r] - d.from;
       this.k.expand(d.pStarts, d.pEnt, this.pIdx, 0, n, this.Hp * this.S, this.pStarts, this.pOffs, this.pVals);
@@ -407,8 +292,8 @@ export class FastNet {
   step(images: Uint8Array, labels: Uint8Array, indices: Int32Array, lr: number): void {
     const n = indices.length;
     const { O, Op, A, dY, ebuf, k } = this;
-    const hiddenDone = this.loadBatchHidden(images, indices);
-    this.forward(n, this.dtype === "float64", hiddenDone);
+    this.loadBatch(images, indices);
+    this.forward(n, this.dtype === "float64");
     // y = softmax(a2); dy = (y − t) / n  (lanes ≥ O of dY stay 0): float32 in the module (its
     // polynomial exp); float64 with the reference's Math.exp, so a run is bit for bit the reference one
     if (this.dtype === "float32") {
@@ -428,24 +313,9 @@ export class FastNet {
       for (let o = 0; o < O; o++) dY[a + o] = (ebuf[o] / sum - (o === label ? 1 : 0)) / n;
     }
     // gW2, gb2, dz1, gb1 and the small updates; then gW1 = xᵀ·dz1 (sparse) and its update
-    k.backward_small(this.pZ, this.pDY, n, this.Hl, this.HV, O, this.OV, this.pW2, this.pB1, this.pB2, this.pDZ, this.pGW2, this.pGB1, this.pGB2, lr, this.pW2T);
-    this.gradAndUpdate(n, lr);
-  }
-
-  /** G1 = xᵀ·dZ and W1 −= lr × G1, band by band (band B on the helper when it has the batch). */
-  private gradAndUpdate(n: number, lr: number): void {
-    const { k, D, HV, cA, cB, offB } = this;
-    if (cB > 0 && this.onHelper && this.helper) {
-      const rowBytes = this.Hp * this.S;
-      this.helper.post(GRAD_SGD, [this.pHStarts, this.pHOffs, this.pHVals, n, this.pDZ + offB, this.pG1 + offB, cB, HV, this.pW1 + offB, this.pG1 + offB, D, rowBytes], lr);
-      k.grad_w1(this.pStarts, this.pOffs, this.pVals, n, this.pDZ, this.pG1, cA, HV);
-      k.sgd_rows(this.pW1, this.pG1, D, rowBytes, cA, lr);
-      this.helper.join(k);
-      return;
-    }
-    k.grad_w1(this.pStarts, this.pOffs, this.pVals, n, this.pDZ, this.pG1, cA, HV);
-    if (cB > 0) k.grad_w1(this.pStarts, this.pOffs, this.pVals, n, this.pDZ + offB, this.pG1 + offB, cB, HV);
-    k.sgd(this.pW1, this.pG1, (D * this.Hp) / this.lanes, lr);
+    k.backward_small(this.pZ, this.pDY, n, this.H, this.HV, O, this.OV, this.pW2, this.pB1, this.pB2, this.pDZ, this.pGW2, this.pGB1, this.pGB2, lr, this.pW2T);
+    k.grad_w1(this.pStarts, this.pOffs, this.pVals, n, this.pDZ, this.pG1, this.HV);
+    k.sgd(this.pW1, this.pG1, (this.D * this.Hp) / this.lanes, lr);
   }
 
   /** The book's loss of the current network on the batch last loaded (by `step`): its extra forward pass. */
@@ -496,7 +366,6 @@ export class FastNet {
     const { D, O, Op, A } = this;
     for (let c = 0; c < count; c += this.maxRows) {
       const n = Math.min(this.maxRows, count - c);
-      this.onHelper = false;
       const d = this.packedFor(images, start + c, n);
       if (d) {
         this.k.expand(d.pStarts, d.pEnt, -1, start + c - d.from, n, this.Hp * this.S, this.pStarts, this.pOffs, this.pVals);
@@ -525,11 +394,9 @@ export class FastNet {
   hiddenOf(images: Uint8Array, n: number, act: boolean): FArray {
     this.mem8.set(images.subarray(0, n * this.D), this.pImg);
     this.csr(n);
-    this.onHelper = false;
-    this.hidden(n, act ? 1 : 0);
+    this.k.hidden(this.pStarts, this.pOffs, this.pVals, n, this.pW1, this.pB1, this.pZ, this.HV, act ? 1 : 0);
     const out = new (this.dtype === "float32" ? Float32Array : Float64Array)(n * this.H);
-    const lane = this.laneOf();
-    for (let r = 0; r < n; r++) for (let h = 0; h < this.H; h++) out[r * this.H + h] = this.Z[r * this.Hp + lane[h]];
+    for (let r = 0; r < n; r++) for (let h = 0; h < this.H; h++) out[r * this.H + h] = this.Z[r * this.Hp + h];
     return out;
   }
 }

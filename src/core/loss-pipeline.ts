@@ -13,10 +13,12 @@
  * small FastNet of its own, so a busy second core costs little more than the one-thread step.
  * The parameter copy also lets the caller roll its network back to the posted weights (`restore`).
  */
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { Dtype } from "../train/hyperparameters.js";
 import { FastNet } from "./fast-net.js";
-import { workerScript } from "./worker-script.js";
 
 /** Values of the mailbox's state word. */
 export const IDLE = 0;
@@ -46,6 +48,12 @@ function paramsOffset(batchSize: number): number {
   return Math.ceil((24 + 4 * batchSize) / 16) * 16;
 }
 
+function workerPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const js = join(here, "loss-worker.js");
+  return existsSync(js) ? js : join(here, "..", "..", "dist", "core", "loss-worker.js");
+}
+
 export class LossPipeline {
   private readonly net: FastNet;
   private readonly always: boolean;
@@ -70,8 +78,8 @@ export class LossPipeline {
     const bytes = net.paramByteLength;
     const sab = new SharedArrayBuffer(paramsOffset(batchSize) + bytes);
     this.box = mailbox(sab, batchSize, bytes);
-    this.worker = new Worker(workerScript("loss-worker.js"), {
-      workerData: { dtype, D: net.D, H: net.H, O: net.O, maxRows: net.maxRows, bands: net.bands, batchSize, sab, images, labels },
+    this.worker = new Worker(workerPath(), {
+      workerData: { dtype, D: net.D, H: net.H, O: net.O, maxRows: net.maxRows, batchSize, sab, images, labels },
     });
     this.worker.unref();
     this.worker.on("error", (e) => (this.failure ??= e));
@@ -152,7 +160,7 @@ export class LossPipeline {
     for (;;) {
       if (Atomics.compareExchange(box.state, 0, POSTED, IDLE) === POSTED) {
         this.counts.here++;
-        const net = (this.local ??= new FastNet(this.net.dtype, this.net.D, this.net.H, this.net.O, box.indices.length, { bands: this.net.bands }));
+        const net = (this.local ??= new FastNet(this.net.dtype, this.net.D, this.net.H, this.net.O, box.indices.length));
         net.writeParamBytes(box.params);
         return net.batchLoss(this.images, this.labels, box.indices.subarray(0, box.rows[0]));
       }

@@ -4,9 +4,8 @@ import type { Dtype } from "../train/hyperparameters.js";
 import { FastNet } from "./fast-net.js";
 import { DONE, FAILED, mailbox, POSTED, QUIT, RUNNING } from "./loss-pipeline.js";
 
-const { dtype, D, H, O, maxRows, bands, batchSize, sab, images, labels } = workerData as {
+const { dtype, D, H, O, maxRows, batchSize, sab, images, labels } = workerData as {
   dtype: Dtype;
-  bands: boolean;
   D: number;
   H: number;
   O: number;
@@ -18,7 +17,7 @@ const { dtype, D, H, O, maxRows, bands, batchSize, sab, images, labels } = worke
 };
 const box = mailbox(sab, batchSize, 0);
 try {
-  const net = new FastNet(dtype, D, H, O, maxRows, { bands });
+  const net = new FastNet(dtype, D, H, O, maxRows);
   const params = new Uint8Array(sab, box.params.byteOffset, net.paramByteLength);
   // the training images packed once in this thread's module (≈ 36 MB for MNIST's 60,000)
   net.keepImages(images);

@@ -15,10 +15,7 @@ export interface WasmMemory {
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: unknown };
-  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
 }
-/** The kernels' memory limit in 64 KiB pages (4 GiB, wasm32's whole address space; reserved, not used). */
-export const MAX_PAGES = 65536;
 const WebAssembly = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 const modules = new Map<Dtype, object>();
@@ -33,11 +30,8 @@ export function fastKernelsAvailable(dtype: Dtype): boolean {
   return modules.has(dtype) || existsSync(kernelsPath(dtype));
 }
 
-/**
- * A new instance of the kernels for `dtype`, typed as the caller's exports, on `memory` (a shared
- * WebAssembly memory, possibly another thread's) or on a new one of its own.
- */
-export function instantiateKernels<T>(dtype: Dtype, memory?: WasmMemory): T {
+/** A new instance of the kernels for `dtype` (its own memory), typed as the caller's exports. */
+export function instantiateKernels<T>(dtype: Dtype): T {
   let m = modules.get(dtype);
   if (!m) {
     const path = kernelsPath(dtype);
@@ -47,6 +41,5 @@ export function instantiateKernels<T>(dtype: Dtype, memory?: WasmMemory): T {
     m = new WebAssembly.Module(readFileSync(path));
     modules.set(dtype, m);
   }
-  memory ??= new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
-  return new WebAssembly.Instance(m, { env: { memory } }).exports as T;
+  return new WebAssembly.Instance(m, {}).exports as T;
 }

@@ -19,7 +19,6 @@ import { availableParallelism } from "node:os";
 import { EvalPool } from "../core/eval-pool.js";
 import { fastKernelsAvailable, FastNet, PREDICT_CHUNK } from "../core/fast-net.js";
 import { LossPipeline } from "../core/loss-pipeline.js";
-import { BandHelper } from "../core/band-helper.js";
 import { Rng, type RngState } from "../core/rng.js";
 import type { MnistSplit } from "../data/mnist.js";
 import { FastMlp } from "../core/fast-mlp.js";
@@ -128,9 +127,8 @@ export interface TrainOptions {
    */
   numerical?: { naive?: boolean };
   /**
-   * Threads for the accuracy passes, the training step (fast path, float32: the hidden units in
-   * two bands, one per thread; float64: the book's loss pass run on a worker during the next
-   * iteration when that is measured faster) and the numerical gradient (default: every core);
+   * Threads for the accuracy passes, the book's loss pass (fast path: run on a worker during the
+   * next iteration when that is measured faster) and the numerical gradient (default: every core);
    * results do not depend on it.
    */
   threads?: number;
@@ -267,18 +265,14 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   const kernels = options.kernels ?? "fast";
   // float64 without built kernels falls back to the reference kernels: the same results, slower
   const useFast = !!book && hp.grad === "analytic" && kernels === "fast" && (dtype === "float32" || fastKernelsAvailable(dtype));
-  const threads = options.threads ?? availableParallelism();
-  // float32 with a second thread: the hidden units in two bands, one per thread (BandHelper)
-  const bands = dtype === "float32" && threads > 1;
-  const fast = useFast && book ? new FastNet(dtype, D, book.hiddenSize, book.outputSize, Math.max(B, PREDICT_CHUNK), { bands }) : undefined;
+  const fast = useFast && book ? new FastNet(dtype, D, book.hiddenSize, book.outputSize, Math.max(B, PREDICT_CHUNK)) : undefined;
   fast?.setParams(book!.params);
   const x = new Float64Array(book && !fast ? B * D : 0); // [B × D] the minibatch, normalized (reference path)
+  const threads = options.threads ?? availableParallelism();
   const evalSplits = valSet ? [trainSet, testSet, valSet] : [trainSet, testSet];
   const pool = fast ? new EvalPool(fast, dtype, evalSplits, threads) : undefined;
   const trainImages = pool ? pool.split(0).images : trainSet.images;
   fast?.keepImages(trainImages);
-  const helper = fast?.bands ? new BandHelper(dtype, fast.memory) : undefined;
-  fast?.useHelper(helper);
   // The Mlp: float32 on the fast kernels; float64 (or kernels: "reference") on the reference Mlp.
   const driver = mlp ? mlpDriver(mlp, hp, trainSet, rng, kernels === "fast" && dtype === "float32") : undefined;
   const optimizer = book ? undefined : driver;
@@ -301,11 +295,10 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   let earlyStopped: TrainResult["earlyStopped"];
   let i = resume?.iteration ?? 0;
   const sampler = shuffle ? (resume?.sampler ? { order: resume.sampler.order.slice(), pos: resume.sampler.pos } : { order: new Int32Array(0), pos: 0 }) : undefined;
-  // Otherwise (float64), with a second thread, the book's loss pass of iteration i runs there during
-  // iteration i + 1 (with-replacement sampling: a late divergence or stop undoes one draw by
-  // restoring the generator).
+  // With a second thread, the book's loss pass of iteration i runs there during iteration i + 1
+  // (with-replacement sampling: a late divergence or stop undoes one draw by restoring the generator).
   const pipeline =
-    fast && pool && threads > 1 && !sampler && !helper ? new LossPipeline(fast, dtype, trainImages, pool.split(0).labels, B, options.lossThread) : undefined;
+    fast && pool && threads > 1 && !sampler ? new LossPipeline(fast, dtype, trainImages, pool.split(0).labels, B, options.lossThread) : undefined;
   let best = resume?.best ? { ...resume.best, params: copyParams(resume.best.params) } : undefined;
   const syncParams = () => {
     fast?.getParams(book!.params);
@@ -481,7 +474,6 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   } finally {
     await numerical?.close();
     await pipeline?.close();
-    await helper?.close();
     await pool?.close();
   }
   syncParams();
