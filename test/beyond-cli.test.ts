@@ -26,7 +26,11 @@ describe("mnist-train beyond chapter 4", () => {
     const model = JSON.parse(readFileSync(path.join(out, "model.json"), "utf8"));
     expect(model.architecture).toEqual({ type: "mlp", sizes: [784, 40, 30, 10], activation: "relu" });
     expect(model.training.hyperparameters.optimizer).toBe("adam");
-    expect(readFileSync(path.join(out, "val.csv"), "utf8").split("\n")[0]).toBe("epoch,iteration,val_acc");
+    const val = readFileSync(path.join(out, "val.csv"), "utf8").trim().split("\n");
+    expect(val[0]).toBe("evaluation,epoch,iteration,val_acc");
+    // true epochs over the 500 images trained on (25 iterations each), not the 600 of --train-limit
+    expect(val.slice(1, 3).map((l) => l.split(",").slice(0, 3).map(Number))).toEqual([[0, 1 / 25, 0], [1, 26 / 25, 25]]);
+    expect(summary.epochs).toBe(2);
     const e = await runBin("mnist-eval", [path.join(out, "model.json"), "--limit", "300", "--json"]);
     expect(e.code).toBe(0);
     expect(JSON.parse(e.stdout).testAccuracy).toBe(summary.testAccuracy);
@@ -34,10 +38,23 @@ describe("mnist-train beyond chapter 4", () => {
 
   it("the book's defaults still write a two-layer-net model.json", async () => {
     const out = path.join(tmp.dir, "book");
-    const r = await runBin("mnist-train", [...SMALL, "--iters", "5", "--out", out, "--quiet"]);
+    const r = await runBin("mnist-train", [...SMALL, "--iters", "5", "--out", out]);
     expect(r.code).toBe(0);
     expect(JSON.parse(readFileSync(path.join(out, "model.json"), "utf8")).architecture.type).toBe("two-layer-net");
     expect(existsSync(path.join(out, "val.csv"))).toBe(false);
+  });
+
+  it("--eval-every 300 with 100-iteration epochs: the lines say epochs 3 and 6, the header counts what was trained on", async () => {
+    const out = path.join(tmp.dir, "epochs");
+    const r = await runBin("mnist-train", ["--train-limit", "1100", "--val-size", "100", "--test-limit", "100", "--batch-size", "10", "--iters", "601", "--eval-every", "300", "--seed", "1", "--out", out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/1000 training \/ 100 validation \/ 100 test images \(bundled\), 6\.01 epochs of 100 iterations/);
+    const lines = r.stderr.split("\n").filter((l) => l.startsWith("epoch "));
+    expect(lines.map((l) => l.match(/^epoch (\S+) .*\(iteration (\d+), evaluation (\d+),/)!.slice(1))).toEqual([
+      ["0.01", "0", "0"],
+      ["3.01", "300", "1"],
+      ["6.01", "600", "2"],
+    ]);
   });
 
   for (const [name, args, message] of [

@@ -30,8 +30,15 @@ describe("mnist-train", () => {
     expect(summary.testAccuracy).toBeGreaterThanOrEqual(0);
     expect(summary.testAccuracy).toBeLessThanOrEqual(1);
     expect(readdirSync(out).sort()).toEqual(["config.json", "curves.svg", "epochs.csv", "loss.csv", "model.json", "summary.json"]);
-    // human logs went to stderr, plain (piped): epoch lines in the documented form
-    expect(r.stderr).toMatch(/^epoch 0  train 0\.\d{4}  test 0\.\d{4}/m);
+    // human logs went to stderr, plain (piped): evaluation lines in the documented form, in true
+    // epochs (25 iterations each: iteration 0 ends 1/25 of an epoch) with the latest iteration's loss
+    const loss0 = Number(readFileSync(path.join(out, "loss.csv"), "utf8").split("\n")[1].split(",")[1]);
+    expect(r.stderr).toMatch(new RegExp(`^epoch 0\\.04  train 0\\.\\d{4}  test 0\\.\\d{4}  loss ${loss0.toFixed(4)}  \\(iteration 0, evaluation 0, `, "m"));
+    expect(r.stderr).toMatch(/^epoch 1\.20  train .* \(iteration 29, evaluation 2, /m);
+    // the header counts the images used; the end names the curves
+    expect(r.stderr).toMatch(/500 training \/ 300 test images \(bundled\), 1\.2 epochs of 25 iterations/);
+    expect(r.stderr).toContain(`curves: ${path.join(out, "curves.svg")} (`);
+    expect(summary.epochs).toBe(30 / 25);
   });
 
   it("loss.csv has a row per iteration; epochs.csv a row per evaluation plus the final one", () => {
@@ -42,11 +49,11 @@ describe("mnist-train", () => {
     for (const r of loss.slice(1)) expect(Number(r[1])).toBeGreaterThan(0);
     expect(Number(loss[30][1])).toBe(summary.finalLoss);
     const epochs = readCsv(path.join(out, "epochs.csv"));
-    expect(epochs[0]).toEqual(["epoch", "iteration", "train_acc", "test_acc", "elapsed_s"]);
-    // evalEvery = floor(500 / 20) = 25: iterations 0 and 25, then the final model at 29
-    expect(epochs.slice(1).map((r) => [Number(r[0]), Number(r[1])])).toEqual([[0, 0], [1, 25], [2, 29]]);
-    expect(Number(epochs[3][3])).toBe(summary.testAccuracy);
-    expect(Number(epochs[3][2])).toBe(summary.trainAccuracy);
+    expect(epochs[0]).toEqual(["evaluation", "epoch", "iteration", "train_acc", "test_acc", "elapsed_s"]);
+    // evalEvery = floor(500 / 20) = 25: iterations 0 and 25, then the final model at 29; epochs completed = (iteration + 1) / 25
+    expect(epochs.slice(1).map((r) => [Number(r[0]), Number(r[1]), Number(r[2])])).toEqual([[0, 1 / 25, 0], [1, 26 / 25, 25], [2, 30 / 25, 29]]);
+    expect(Number(epochs[3][4])).toBe(summary.testAccuracy);
+    expect(Number(epochs[3][3])).toBe(summary.trainAccuracy);
   });
 
   it("model.json follows the documented format", () => {

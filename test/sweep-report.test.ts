@@ -4,7 +4,7 @@ import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { accuracySeries, lossSeries, movingAverage } from "../src/report/curves.js";
-import { parseCsv } from "../src/report/run-data.js";
+import { parseCsv, readRun } from "../src/report/run-data.js";
 import { ANSI, ROOT, runBin, runProcess, tempDir, type RunResult } from "./helpers.js";
 
 const tmp = tempDir();
@@ -49,7 +49,9 @@ describe("the lr sweep script", () => {
       expect(JSON.parse(readFileSync(path.join(run, "config.json"), "utf8"))).toMatchObject({ lr: Number(lr), iters: 40, seed: 1, trainLimit: 1000 });
     }
     const lines = script.stdout.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^#\s+run\s+status\s+lr\s+hidden\s+batch\s+iters\s+seed\s+final loss\s+train acc\s+test acc\s+wall s$/);
+    expect(lines[0]).toMatch(/^#\s+run\s+status\s+lr\s+hidden\s+batch\s+iters\s+seed\s+epochs\s+final loss\s+train acc\s+test acc\s+wall s$/);
+    // 40 iterations of 50 per epoch (1000 images, batch 20)
+    expect(lines[1]).toMatch(/\s40\s+1\s+0\.8\s/);
     expect(lines).toHaveLength(3);
     expect(existsSync(path.join(SWEEP, "overlay.svg"))).toBe(true);
   });
@@ -108,7 +110,7 @@ describe("the lr sweep script", () => {
     expect(r.stderr).toMatch(/1 incomplete run/);
     const csv = await runBin("mnist-report", [SWEEP, "--csv"]);
     const table = csv.stdout.trim().split("\n").map((l) => l.split(","));
-    expect(table[0]).toEqual(["rank", "run", "status", "lr", "hidden_size", "batch_size", "iters", "seed", "iterations", "final_loss", "train_accuracy", "test_accuracy", "val_accuracy", "wall_time_s"]);
+    expect(table[0]).toEqual(["rank", "run", "status", "lr", "hidden_size", "batch_size", "iters", "seed", "iterations", "epochs", "final_loss", "train_accuracy", "test_accuracy", "val_accuracy", "wall_time_s"]);
     expect(table).toHaveLength(4);
     const plot = path.join(tmp.dir, "overlay.svg");
     const p = await runBin("mnist-report", [SWEEP, "--plot", plot, "--json"]);
@@ -129,7 +131,7 @@ describe("the lr sweep script", () => {
     for (const f of ["model.json", "summary.json"]) rmSync(path.join(partial, f));
     writeFileSync(path.join(partial, "val.csv"), "epoch,iteration,val_acc\n0,0,0.1\n1,30,0.375\n");
     const recorded = JSON.parse(readFileSync(path.join(dir, "val-complete", "summary.json"), "utf8")).valAccuracy;
-    const lastRow = Number(readFileSync(path.join(dir, "val-complete", "val.csv"), "utf8").trim().split("\n").at(-1)!.split(",")[2]);
+    const lastRow = Number(readFileSync(path.join(dir, "val-complete", "val.csv"), "utf8").trim().split("\n").at(-1)!.split(",").at(-1));
     expect(recorded).toBe(lastRow);
     const r = await runBin("mnist-report", [dir, "--json"]);
     expect(r.code, r.stderr).toBe(0);
@@ -139,6 +141,24 @@ describe("the lr sweep script", () => {
     expect(table.stdout.split("\n")[0]).toMatch(/test acc\s+val acc\s+wall s/);
     // the sweep's runs have no validation set: no such column
     expect((await runBin("mnist-report", [SWEEP])).stdout.split("\n")[0]).not.toMatch(/val acc/);
+  });
+
+  it("a run folder of the previous format (epochs.csv's first column the evaluation index, no recorded epochs) still reads", async () => {
+    const fresh = path.join(SWEEP, "lr-0.1");
+    const old = path.join(tmp.dir, "old-format", "lr-0.1");
+    cpSync(fresh, old, { recursive: true });
+    const rows = readFileSync(path.join(fresh, "epochs.csv"), "utf8").trim().split("\n").slice(1).map((l) => l.split(","));
+    writeFileSync(path.join(old, "epochs.csv"), ["epoch,iteration,train_acc,test_acc,elapsed_s", ...rows.map((c) => [c[0], ...c.slice(2)].join(","))].join("\n") + "\n");
+    const { epochs: _e, ...summary } = JSON.parse(readFileSync(path.join(fresh, "summary.json"), "utf8"));
+    writeFileSync(path.join(old, "summary.json"), JSON.stringify(summary) + "\n");
+    const [a, b] = [await readRun(fresh), await readRun(old)];
+    expect(b.itersPerEpoch).toBe(50);
+    expect(a.itersPerEpoch).toBe(50);
+    expect(b.epochs).toEqual(a.epochs);
+    expect(b.summary.epochs).toBe(40 / 50);
+    const r = await runBin("mnist-report", [path.dirname(old), "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).runs[0]).toMatchObject({ iterations: 40, epochs: 0.8 });
   });
 
   it("mnist-report expands a glob the shell left alone; files it matches (logs, svg) are ignored", async () => {
@@ -195,9 +215,9 @@ describe("curve data", () => {
     expect(nan.rows.find((r) => r.iteration === 1 && r.series === nan.rawLabel)?.loss).toBeNull();
   });
 
-  it("accuracy x axis is epochs: iteration / iterations per epoch", () => {
-    const rows = accuracySeries([{ epoch: 0, iteration: 0, trainAccuracy: 0.1, testAccuracy: 0.2, elapsedS: 0 }, { epoch: 1, iteration: 600, trainAccuracy: 0.9, testAccuracy: 0.8, elapsedS: 1 }, { epoch: 2, iteration: 899, trainAccuracy: 0.92, testAccuracy: 0.9, elapsedS: 2 }], 600);
-    expect(rows.map((r) => [r.epoch, r.split, r.accuracy])).toEqual([[0, "train", 0.1], [0, "test", 0.2], [1, "train", 0.9], [1, "test", 0.8], [1.4983, "train", 0.92], [1.4983, "test", 0.9]]);
+  it("accuracy x axis is the recorded epochs", () => {
+    const rows = accuracySeries([{ evaluation: 0, epoch: 1 / 600, iteration: 0, trainAccuracy: 0.1, testAccuracy: 0.2, elapsedS: 0 }, { evaluation: 1, epoch: 601 / 600, iteration: 600, trainAccuracy: 0.9, testAccuracy: 0.8, elapsedS: 1 }, { evaluation: 2, epoch: 1.5, iteration: 899, trainAccuracy: 0.92, testAccuracy: 0.9, elapsedS: 2 }]);
+    expect(rows.map((r) => [r.epoch, r.split, r.accuracy])).toEqual([[0.0017, "train", 0.1], [0.0017, "test", 0.2], [1.0017, "train", 0.9], [1.0017, "test", 0.8], [1.5, "train", 0.92], [1.5, "test", 0.9]]);
   });
 
   it("CSV parsing drops a half-written last line (a run still writing)", () => {

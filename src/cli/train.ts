@@ -10,7 +10,7 @@ import { DivergedError, FileFormatError, MnistError, UsageError } from "../error
 import { parseJsonText, readJsonFile, writeFileAtomic, writeFileAtomicSync } from "../io/files.js";
 import { describeZodIssue, kebab } from "../io/zod-message.js";
 import { toModelJson } from "../model/model-json.js";
-import { finishRunFolder } from "../report/finish-run.js";
+import { CURVES_FILE, finishRunFolder } from "../report/finish-run.js";
 import { terminalLossChart } from "../report/terminal-chart.js";
 import { CheckpointSchema, MAX_CHECKPOINT_BYTES, stateFromCheckpoint, toCheckpointJson, type CheckpointJson } from "../train/checkpoint.js";
 import { defaultEvalEvery, limitSplit, train, type TrainListener, type TrainResult, type TrainState } from "../train/trainer.js";
@@ -125,7 +125,8 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     configSha256 = sha256(configText);
     await writeFileAtomic(path.join(runDir, "config.json"), configText);
   }
-  const trainSize = limitSplit(data.train, hp.trainLimit).count;
+  // the images actually trained on: the validation images are held out of the training split
+  const trainSize = limitSplit(data.train, hp.trainLimit).count - (hp.valSize ?? 0);
   const testSize = limitSplit(data.test, hp.testLimit).count;
   const D = data.train.rows * data.train.cols;
   const checkpointFile = path.join(runDir, "checkpoint.json");
@@ -140,11 +141,11 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
   log(
     chalk.bold(`${NAME}: `) +
       `784-${hiddenSizes(hp).join("-")}-10 ${hp.activation} net${isBookNet(hp) ? "" : ` (${describeBeyond(hp)})`}, ${hp.grad} gradient, ${hp.iters} iterations of batch ${hp.batchSize}, lr ${hp.lr}, seed ${hp.seed}; ` +
-      (hp.valSize ? `${hp.valSize} training images held out for validation; ` : "") +
-      `${trainSize} training / ${testSize} test images (${hp.dataSource}); run folder ${runDir}` +
+      `${trainSize} training / ${hp.valSize ? `${hp.valSize} validation / ` : ""}${testSize} test images (${hp.dataSource}), ` +
+      `${formatEpochs(hp.iters / defaultEvalEvery(trainSize, hp.batchSize))} epochs of ${defaultEvalEvery(trainSize, hp.batchSize)} iterations; run folder ${runDir}` +
       (resumeFrom ? `; resuming at iteration ${resumeFrom.iteration}` : ""),
   );
-  const csv = new CsvReporter(runDir, resumeFrom && { iteration: resumeFrom.iteration, epoch: resumeFrom.epoch }, hp.valSize !== undefined);
+  const csv = new CsvReporter(runDir, resumeFrom && { iteration: resumeFrom.iteration, evaluation: resumeFrom.epoch }, hp.valSize !== undefined);
   const consoleReporter = new ConsoleReporter({ chalk, progress: !quiet && process.stderr.isTTY === true });
   const writeCheckpoint = (state: TrainState) => {
     csv.flush(); // the CSVs never lag behind the checkpoint (rows ahead of it are trimmed on resume)
@@ -192,6 +193,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     trainAccuracy: result.trainAccuracy,
     testAccuracy: result.testAccuracy,
   };
+  const epochs = result.iterations / defaultEvalEvery(trainSize, hp.batchSize);
   const model = toModelJson(result.net, { hyperparameters, ...outcome, datasetSha256: data.datasetSha256 });
   await writeFileAtomic(modelFile, JSON.stringify(model) + "\n");
   // The run is complete: a checkpoint left from it would only invite resuming a finished run.
@@ -202,7 +204,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     log(`${NAME}: early stop at iteration ${e.iteration}: validation accuracy ${e.bestValAccuracy.toFixed(4)} at iteration ${e.bestIteration} not bettered for ${hp.earlyStop} evaluations; its weights restored`);
   }
   log(
-    `${chalk.bold("done")} in ${result.wallTimeS.toFixed(1)} s: final loss ${result.finalLoss.toFixed(4)}, ` +
+    `${chalk.bold("done")} in ${result.wallTimeS.toFixed(1)} s, ${formatEpochs(epochs)} epochs: final loss ${result.finalLoss.toFixed(4)}, ` +
       `train ${chalk.green(result.trainAccuracy.toFixed(4))}, test ${chalk.cyan(result.testAccuracy.toFixed(4))}; model ${modelFile}`,
   );
   const summary = {
@@ -210,6 +212,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     model: modelFile,
     hyperparameters,
     ...outcome,
+    epochs,
     ...(result.valAccuracy !== undefined ? { valAccuracy: result.valAccuracy } : {}),
     ...(result.earlyStopped ? { earlyStopped: result.earlyStopped } : {}),
     wallTimeS: result.wallTimeS,
@@ -217,6 +220,8 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
   // summary.json (this line, for mnist-report) and curves.svg (the book's Fig. 4-11 and 4-12).
   const run = await finishRunFolder(runDir, summary);
   if (!quiet && process.stderr.isTTY) process.stderr.write(terminalLossChart(run.loss.map((p) => p.loss), chalk));
+  const curves = path.join(runDir, CURVES_FILE);
+  log(`curves: ${curves} (loss per iteration, accuracy per epoch: open it in a web browser)`);
   if (json) process.stdout.write(JSON.stringify(summary) + "\n");
   return EXIT.ok;
 }
@@ -307,6 +312,11 @@ async function openResume(
   if (!merged.success) throw new UsageError(describeZodIssue(merged.error.issues[0], hyperFlags, "flag"));
   await checkWritable(runDir, "--resume ");
   return { hp: merged.data as ResolvedHyperparameters & TrainOptions, configSha256, checkpoint };
+}
+
+/** 8, 1.5, 0.33: an epoch count as short as it reads. */
+function formatEpochs(epochs: number): string {
+  return String(Math.round(epochs * 100) / 100);
 }
 
 function sha256(text: string): string {

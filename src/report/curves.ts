@@ -11,16 +11,8 @@ import type { EpochPoint, LossPoint, RunData } from "./run-data.js";
 export const MAX_RAW_POINTS = 1000;
 /** Moving-average window of the smoothed loss, in iterations. */
 export const SMOOTH_WINDOW = 100;
-const TRAIN_SIZE = 60_000;
 
 export const SERIES = { train: "train", test: "test" } as const;
-
-/** Iterations per epoch as the trainer counts them: max(floor(train size / batch size), 1). */
-export function itersPerEpoch(config: Record<string, unknown>): number {
-  const trainSize = Math.min(num(config.trainLimit) ?? TRAIN_SIZE, TRAIN_SIZE);
-  const batch = num(config.batchSize) ?? 100;
-  return Math.max(Math.floor(trainSize / batch), 1);
-}
 
 /** Trailing moving average over `window` points (shorter at the start); NaN points are skipped. */
 export function movingAverage(values: number[], window: number): number[] {
@@ -71,10 +63,10 @@ export function lossSeries(loss: LossPoint[], maxRaw = MAX_RAW_POINTS, window = 
   return { rows, rawLabel, smoothLabel, stride };
 }
 
-/** Accuracy per epoch, long form: x = iteration / iterations per epoch (0, 1, 2, … and a final fraction). */
-export function accuracySeries(epochs: EpochPoint[], perEpoch: number, run?: string) {
+/** Accuracy per epoch, long form: x = the epochs completed at each evaluation, as recorded. */
+export function accuracySeries(epochs: EpochPoint[], run?: string) {
   return epochs.flatMap((e) => {
-    const epoch = round(e.iteration / perEpoch, 4);
+    const epoch = round(e.epoch, 4);
     return [
       { epoch, accuracy: e.trainAccuracy, split: SERIES.train, ...(run ? { run } : {}) },
       { epoch, accuracy: e.testAccuracy, split: SERIES.test, ...(run ? { run } : {}) },
@@ -103,7 +95,7 @@ const DASH = { domain: [SERIES.train, SERIES.test], range: [[1, 0], [6, 4]] };
 
 export function curvesSpec(run: RunData): TopLevelSpec {
   const loss = lossSeries(run.loss);
-  const perEpoch = itersPerEpoch(run.config);
+  const perEpoch = run.itersPerEpoch;
   const s = run.summary;
   const results = [
     s.finalLoss !== null ? `final loss ${s.finalLoss.toFixed(4)}` : null,
@@ -140,7 +132,7 @@ export function curvesSpec(run: RunData): TopLevelSpec {
         title: "Accuracy per epoch",
         width: WIDTH,
         height: HEIGHT,
-        data: { values: accuracySeries(run.epochs, perEpoch) },
+        data: { values: accuracySeries(run.epochs) },
         mark: { type: "line", point: true, strokeWidth: 2 },
         encoding: {
           x: { field: "epoch", type: "quantitative", title: `epochs (${perEpoch} iterations each)` },
@@ -161,7 +153,7 @@ export function overlaySpec(runs: { label: string; run: RunData }[]): TopLevelSp
       .filter((r) => !r.series.startsWith("loss"))
       .map((r) => ({ iteration: r.iteration, loss: r.loss, run: label })),
   );
-  const accRows = runs.flatMap(({ label, run }) => accuracySeries(run.epochs, itersPerEpoch(run.config), label));
+  const accRows = runs.flatMap(({ label, run }) => accuracySeries(run.epochs, label));
   const order = runs.map((r) => r.label);
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
@@ -217,10 +209,6 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
 
 export async function curvesSvg(run: RunData): Promise<string> {
   return renderSvg(curvesSpec(run));
-}
-
-function num(v: unknown): number | undefined {
-  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
 }
 
 function round(x: number, digits: number): number {

@@ -9,6 +9,7 @@ import path from "node:path";
 import { z } from "zod";
 import { FileFormatError } from "../errors.js";
 import { readJsonFile } from "../io/files.js";
+import { defaultEvalEvery } from "../train/trainer.js";
 
 export interface LossPoint {
   iteration: number;
@@ -16,6 +17,9 @@ export interface LossPoint {
 }
 
 export interface EpochPoint {
+  /** Index of the evaluation (0, 1, 2, …). */
+  evaluation: number;
+  /** Epochs completed when it was taken, fractional: (iteration + 1) / iterations per epoch. */
   epoch: number;
   iteration: number;
   trainAccuracy: number;
@@ -33,6 +37,8 @@ export interface RunSummary {
   valAccuracy?: number | null;
   /** null when only model.json is there (runs written before summary.json existed). */
   wallTimeS: number | null;
+  /** Epochs that ran, fractional (absent in runs written before it was recorded). */
+  epochs?: number;
 }
 
 export interface RunData {
@@ -41,6 +47,8 @@ export interface RunData {
   config: Record<string, unknown>;
   loss: LossPoint[];
   epochs: EpochPoint[];
+  /** Iterations per epoch: as recorded in epochs.csv, else (older run folders) from config.json by the trainer's rule. */
+  itersPerEpoch: number;
   /** model.json was written: training ran to the end. */
   complete: boolean;
   /** For a complete run, its recorded results; for an incomplete one, the last CSV rows. */
@@ -57,6 +65,7 @@ export const SummarySchema = z.object({
   testAccuracy: z.number().nullable(),
   valAccuracy: z.number().nullable().optional(),
   wallTimeS: z.number().nullable(),
+  epochs: z.number().optional(),
 });
 
 const ModelTrainingSchema = z.object({
@@ -76,17 +85,42 @@ export async function readRun(dir: string): Promise<RunData> {
   const loss = parseCsv(await readText(path.join(dir, "loss.csv")), path.join(dir, "loss.csv"), ["iteration", "loss"]).map(
     ([iteration, l]) => ({ iteration, loss: l }),
   );
-  const epochs = parseCsv(await readText(path.join(dir, "epochs.csv")), path.join(dir, "epochs.csv"), [
-    "epoch",
-    "iteration",
-    "train_acc",
-    "test_acc",
-    "elapsed_s",
-  ]).map(([epoch, iteration, trainAccuracy, testAccuracy, elapsedS]) => ({ epoch, iteration, trainAccuracy, testAccuracy, elapsedS }));
+  const epochsFile = path.join(dir, "epochs.csv");
+  const epochsText = await readText(epochsFile);
+  let epochs: EpochPoint[];
+  let itersPerEpoch: number;
+  if (epochsText.startsWith(EPOCHS_HEADER.join(",") + "\n") || !epochsText.startsWith(OLD_EPOCHS_HEADER.join(","))) {
+    epochs = parseCsv(epochsText, epochsFile, EPOCHS_HEADER).map(([evaluation, epoch, iteration, trainAccuracy, testAccuracy, elapsedS]) => ({
+      evaluation,
+      epoch,
+      iteration,
+      trainAccuracy,
+      testAccuracy,
+      elapsedS,
+    }));
+    const first = epochs[0];
+    itersPerEpoch = first && first.epoch > 0 ? Math.round((first.iteration + 1) / first.epoch) : configItersPerEpoch(config);
+  } else {
+    // Run folders written before epochs.csv recorded epochs: its first column was the evaluation index.
+    itersPerEpoch = configItersPerEpoch(config);
+    epochs = parseCsv(epochsText, epochsFile, OLD_EPOCHS_HEADER).map(([evaluation, iteration, trainAccuracy, testAccuracy, elapsedS]) => ({
+      evaluation,
+      epoch: (iteration + 1) / itersPerEpoch,
+      iteration,
+      trainAccuracy,
+      testAccuracy,
+      elapsedS,
+    }));
+  }
   const complete = await exists(path.join(dir, "model.json"));
-  // val.csv (epoch,iteration,val_acc) is there when the run held out a validation set
+  // val.csv (evaluation,epoch,iteration,val_acc; before: epoch,iteration,val_acc) is there when the run held out a validation set
   const valFile = path.join(dir, "val.csv");
-  const lastVal = (await exists(valFile)) ? (parseCsv(await readText(valFile), valFile, ["epoch", "iteration", "val_acc"]).at(-1)?.[2] ?? null) : null;
+  let lastVal: number | null = null;
+  if (await exists(valFile)) {
+    const text = await readText(valFile);
+    const header = text.startsWith(OLD_VAL_HEADER.join(",") + "\n") ? OLD_VAL_HEADER : VAL_HEADER;
+    lastVal = parseCsv(text, valFile, header).at(-1)?.at(-1) ?? null;
+  }
   let summary: RunSummary;
   if (complete && (await exists(path.join(dir, SUMMARY_FILE)))) {
     const s = await readJson(path.join(dir, SUMMARY_FILE), SummarySchema);
@@ -105,7 +139,20 @@ export async function readRun(dir: string): Promise<RunData> {
       wallTimeS: last?.elapsedS ?? null,
     };
   }
-  return { dir, config, loss, epochs, complete, summary };
+  summary.epochs ??= summary.iterations / itersPerEpoch;
+  return { dir, config, loss, epochs, itersPerEpoch, complete, summary };
+}
+
+export const EPOCHS_HEADER = ["evaluation", "epoch", "iteration", "train_acc", "test_acc", "elapsed_s"];
+export const VAL_HEADER = ["evaluation", "epoch", "iteration", "val_acc"];
+const OLD_EPOCHS_HEADER = ["epoch", "iteration", "train_acc", "test_acc", "elapsed_s"];
+const OLD_VAL_HEADER = ["epoch", "iteration", "val_acc"];
+
+/** A run's epoch length from its config.json (the full 60,000-image training set unless limited). */
+function configItersPerEpoch(config: Record<string, unknown>): number {
+  const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+  const trainSize = Math.min(num(config.trainLimit) ?? 60_000, 60_000) - (num(config.valSize) ?? 0);
+  return defaultEvalEvery(Math.max(trainSize, 1), num(config.batchSize) ?? 100);
 }
 
 /** Rows of numbers under an expected header. A trailing partial line (a run still writing) is dropped. */

@@ -17,6 +17,8 @@ export interface ReportRow {
   seed: number | null;
   /** Iterations that ran (less than iters for an interrupted run). */
   iterations: number;
+  /** Epochs that ran, fractional: iterations / iterations per epoch. */
+  epochs: number;
   finalLoss: number | null;
   trainAccuracy: number | null;
   testAccuracy: number | null;
@@ -35,6 +37,7 @@ export const COLUMNS: (keyof ReportRow)[] = [
   "iters",
   "seed",
   "iterations",
+  "epochs",
   "finalLoss",
   "trainAccuracy",
   "testAccuracy",
@@ -53,6 +56,7 @@ export function reportRows(runs: RunData[]): ReportRow[] {
     iters: num(r.config.iters),
     seed: num(r.config.seed),
     iterations: r.summary.iterations,
+    epochs: r.summary.epochs ?? r.summary.iterations / r.itersPerEpoch,
     finalLoss: num(r.summary.finalLoss),
     trainAccuracy: num(r.summary.trainAccuracy),
     testAccuracy: num(r.summary.testAccuracy),
@@ -78,6 +82,7 @@ const HEADERS: Record<keyof ReportRow, string> = {
   iters: "iters",
   seed: "seed",
   iterations: "ran",
+  epochs: "epochs",
   finalLoss: "final loss",
   trainAccuracy: "train acc",
   testAccuracy: "test acc",
@@ -97,6 +102,8 @@ function cell(row: ReportRow, key: keyof ReportRow): string {
       return (v as number).toFixed(4);
     case "wallTimeS":
       return (v as number).toFixed(1);
+    case "epochs":
+      return String(Math.round((v as number) * 100) / 100);
     default:
       return String(v);
   }

@@ -36,7 +36,11 @@ export interface IterationEvent {
 
 export interface EpochEvent {
   /** Index of this evaluation: 0 at iteration 0, then one per evalEvery iterations. */
+  evaluation: number;
+  /** Epochs completed when it was taken, fractional: (iteration + 1) / iterations per epoch (see defaultEvalEvery). */
   epoch: number;
+  /** Iterations per epoch of this run (the images actually trained on, / batch size). */
+  itersPerEpoch: number;
   iteration: number;
   trainAccuracy: number;
   testAccuracy: number;
@@ -317,7 +321,9 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
     if (valSet) valAccuracy = acc[2];
     evaluatedAt = iteration;
     emit("epoch", {
-      epoch: epoch++,
+      evaluation: epoch++,
+      epoch: (iteration + 1) / itersPerEpoch,
+      itersPerEpoch,
       iteration,
       trainAccuracy,
       testAccuracy,

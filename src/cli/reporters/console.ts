@@ -1,5 +1,5 @@
 /**
- * Human logs on stderr: one line per evaluation (`epoch 3  train 0.9051  test 0.9093`), and on a
+ * Human logs on stderr: one line per evaluation (`epoch 3.00  train 0.9051  test 0.9093  loss 0.3093`), and on a
  * TTY a cli-progress bar (iteration, it/s, current loss, ETA). Piped, plain lines and no ANSI codes.
  */
 import cliProgress from "cli-progress";
@@ -21,6 +21,8 @@ export class ConsoleReporter implements TrainListener {
   private total = 0;
   private startedAt = 0;
   private lastDraw = 0;
+  /** The latest iteration's loss, for the evaluation lines (the trainer emits it before the evaluation). */
+  private loss = Number.NaN;
 
   constructor(options: ConsoleReporterOptions) {
     this.chalk = options.chalk;
@@ -48,6 +50,7 @@ export class ConsoleReporter implements TrainListener {
   }
 
   iteration(e: IterationEvent): void {
+    this.loss = e.loss;
     if (!this.bar) return;
     const now = performance.now();
     if (now - this.lastDraw < 100 && e.iteration + 1 < this.total) return;
@@ -58,7 +61,11 @@ export class ConsoleReporter implements TrainListener {
 
   epoch(e: EpochEvent): void {
     const c = this.chalk;
-    this.log(`${c.bold(`epoch ${e.epoch}`)}  train ${c.green(e.trainAccuracy.toFixed(4))}  test ${c.cyan(e.testAccuracy.toFixed(4))}${e.valAccuracy !== undefined ? `  val ${c.yellow(e.valAccuracy.toFixed(4))}` : ""}  ${c.dim(`(iteration ${e.iteration}, ${e.elapsedS.toFixed(1)} s)`)}`);
+    const val = e.valAccuracy !== undefined ? `  val ${c.yellow(e.valAccuracy.toFixed(4))}` : "";
+    this.log(
+      `${c.bold(`epoch ${e.epoch.toFixed(2)}`)}  train ${c.green(e.trainAccuracy.toFixed(4))}  test ${c.cyan(e.testAccuracy.toFixed(4))}${val}  loss ${this.loss.toFixed(4)}  ` +
+        c.dim(`(iteration ${e.iteration}, evaluation ${e.evaluation}, ${e.elapsedS.toFixed(1)} s)`),
+    );
   }
 
   done(): void {

@@ -1,11 +1,12 @@
 /**
- * loss.csv (`iteration,loss`) and epochs.csv (`epoch,iteration,train_acc,test_acc,elapsed_s`),
+ * loss.csv (`iteration,loss`) and epochs.csv (`evaluation,epoch,iteration,train_acc,test_acc,elapsed_s`),
  * streamed while training: rows are buffered briefly and appended with synchronous writes, so
  * whatever was trained is on disk when the process stops, even on a signal.
  */
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
 import path from "node:path";
 import { writeFileAtomicSync } from "../../io/files.js";
+import { EPOCHS_HEADER, VAL_HEADER } from "../../report/run-data.js";
 import type { EpochEvent, IterationEvent, TrainListener } from "../../train/trainer.js";
 
 class CsvStream {
@@ -55,20 +56,22 @@ function trimCsv(file: string, header: string, keep: (firstField: number) => boo
 /** Where a resumed run continues: rows for iterations and evaluations before these are kept. */
 export interface CsvResume {
   iteration: number;
-  epoch: number;
+  /** The index of the next evaluation (TrainState.epoch). */
+  evaluation: number;
 }
+
 
 export class CsvReporter implements TrainListener {
   private loss: CsvStream;
   private epochs: CsvStream;
   private lastFlush = Date.now();
-  /** val.csv (`epoch,iteration,val_acc`) when the run holds out a validation set. */
+  /** val.csv (`evaluation,epoch,iteration,val_acc`) when the run holds out a validation set. */
   private val?: CsvStream;
 
   constructor(runDir: string, resume?: CsvResume, validation = false) {
-    if (validation) this.val = new CsvStream(path.join(runDir, "val.csv"), "epoch,iteration,val_acc", resume && ((e) => e < resume.epoch));
+    if (validation) this.val = new CsvStream(path.join(runDir, "val.csv"), VAL_HEADER.join(","), resume && ((e) => e < resume.evaluation));
     this.loss = new CsvStream(path.join(runDir, "loss.csv"), "iteration,loss", resume && ((i) => i < resume.iteration));
-    this.epochs = new CsvStream(path.join(runDir, "epochs.csv"), "epoch,iteration,train_acc,test_acc,elapsed_s", resume && ((e) => e < resume.epoch));
+    this.epochs = new CsvStream(path.join(runDir, "epochs.csv"), EPOCHS_HEADER.join(","), resume && ((e) => e < resume.evaluation));
   }
 
   iteration(e: IterationEvent): void {
@@ -78,8 +81,10 @@ export class CsvReporter implements TrainListener {
   }
 
   epoch(e: EpochEvent): void {
-    this.epochs.row(`${e.epoch},${e.iteration},${e.trainAccuracy},${e.testAccuracy},${e.elapsedS.toFixed(3)}`);
-    if (e.valAccuracy !== undefined) this.val?.row(`${e.epoch},${e.iteration},${e.valAccuracy}`);
+    // in full: readers recover the epoch length from it exactly
+    const epoch = String(e.epoch);
+    this.epochs.row(`${e.evaluation},${epoch},${e.iteration},${e.trainAccuracy},${e.testAccuracy},${e.elapsedS.toFixed(3)}`);
+    if (e.valAccuracy !== undefined) this.val?.row(`${e.evaluation},${epoch},${e.iteration},${e.valAccuracy}`);
     this.flush();
   }
 
