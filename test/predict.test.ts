@@ -3,11 +3,12 @@
 // Also the preprocessing steps on their own, and mnist-eval --show-errors.
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import jpeg from "jpeg-js";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadMnistRaw, PIXEL_SCALE, type MnistSplit } from "../src/data/mnist.js";
 import { digitArt } from "../src/image/digit-art.js";
-import { decodePng, mnistFromImage, resizeArea, centreOfMass } from "../src/image/mnist-preprocess.js";
+import { decodeImage, decodePng, mnistFromImage, resizeArea, centreOfMass } from "../src/image/mnist-preprocess.js";
 import { ModelJsonSchema, netFromModelJson } from "../src/model/model-json.js";
 import { ANSI, runBin, tempDir } from "./helpers.js";
 
@@ -33,6 +34,12 @@ function digitPng(test: MnistSplit, i: number, canvas = { width: 120, height: 10
     }
   }
   return PNG.sync.write(png);
+}
+
+/** The same picture as a JPEG (quality 90, as a phone or a paint program saves it). */
+function digitJpeg(test: MnistSplit, i: number): Buffer {
+  const png = PNG.sync.read(digitPng(test, i));
+  return Buffer.from(jpeg.encode({ width: png.width, height: png.height, data: png.data }, 90).data);
 }
 
 let test: MnistSplit;
@@ -76,6 +83,21 @@ describe("MNIST preprocessing", () => {
     const { pixels, inverted } = mnistFromImage(decodePng(digitPng(test, 0, undefined, undefined, true), "t.png"), "t.png");
     expect(inverted).toBe(true);
     expect(Math.max(...pixels)).toBe(255);
+  });
+
+  it("a JPEG of a digit preprocesses to nearly the 28×28 of the same picture as a PNG (cosine > 0.995)", () => {
+    for (const i of [0, 1, 2]) {
+      const fromPng = mnistFromImage(decodeImage(digitPng(test, i), "d.png"), "d.png");
+      const fromJpeg = mnistFromImage(decodeImage(digitJpeg(test, i), "d.jpg"), "d.jpg");
+      expect(fromJpeg.inverted).toBe(true);
+      let dot = 0, a = 0, b = 0;
+      for (let p = 0; p < 784; p++) {
+        dot += fromPng.pixels[p] * fromJpeg.pixels[p];
+        a += fromPng.pixels[p] ** 2;
+        b += fromJpeg.pixels[p] ** 2;
+      }
+      expect(dot / Math.sqrt(a * b)).toBeGreaterThan(0.995);
+    }
   });
 
   it("area averaging preserves the mean when shrinking", () => {
@@ -157,13 +179,59 @@ describe("mnist-predict", () => {
     expect(lines.filter((l) => /^  \d  [01]\.\d{4}/.test(l))).toHaveLength(10);
   });
 
-  it("a file that is not a PNG, a blank picture: one line, exit 1", async () => {
+  it("reads a JPEG (a phone photo's format) like the PNG", async () => {
+    const files = [3, 7].map((k) => {
+      const file = path.join(tmp.dir, `photo-${k}.jpg`);
+      writeFileSync(file, digitJpeg(test, picked[k]));
+      return file;
+    });
+    const r = await runBin("mnist-predict", [modelFile, ...files, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).predictions.map((p: { digit: number }) => p.digit)).toEqual([3, 7]);
+  });
+
+  it("answers every file: a blank picture among three gets an error line, the other two their digits, exit 1 at the end", async () => {
+    const seven = path.join(tmp.dir, "seven.png");
+    const three = path.join(tmp.dir, "three.png");
+    const blankFile = path.join(tmp.dir, "blank.png");
+    writeFileSync(seven, digitPng(test, picked[7]));
+    writeFileSync(three, digitPng(test, picked[3]));
+    const blank = new PNG({ width: 10, height: 10 });
+    blank.data.fill(255);
+    writeFileSync(blankFile, PNG.sync.write(blank));
+    const missing = path.join(tmp.dir, "missing.png");
+    const text = await runBin("mnist-predict", [modelFile, seven, blankFile, three, missing]);
+    expect(text.code).toBe(1);
+    expect(text.stderr.trim().split("\n")).toEqual([`mnist-predict: ${blankFile}: holds no digit (a blank image)`, `mnist-predict: ${missing}: no such file`]);
+    expect(text.stdout).toContain(`${seven}: 7 `);
+    expect(text.stdout).toContain(`${three}: 3 `);
+    const json = await runBin("mnist-predict", [modelFile, seven, blankFile, three, "--json"]);
+    expect(json.code).toBe(1);
+    const lines = json.stdout.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    const { predictions } = JSON.parse(lines[0]);
+    expect(predictions.map((p: { image: string; digit?: number; error?: string }) => [p.image, p.digit ?? p.error])).toEqual([
+      [seven, 7],
+      [blankFile, `${blankFile}: holds no digit (a blank image)`],
+      [three, 3],
+    ]);
+  });
+
+  it("a file that is not an image, a broken PNG, a blank picture: one line, exit 1", async () => {
     const bad = path.join(tmp.dir, "not.png");
     writeFileSync(bad, "hello");
     let r = await runBin("mnist-predict", [modelFile, bad]);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toMatch(/^mnist-predict: .*not\.png: is not a readable PNG/);
+    expect(r.stderr.trim()).toMatch(/^mnist-predict: .*not\.png: is neither a PNG nor a JPEG image$/);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    writeFileSync(bad, digitPng(test, 0).subarray(0, 200));
+    r = await runBin("mnist-predict", [modelFile, bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^mnist-predict: .*not\.png: is not a readable PNG/);
+    writeFileSync(bad, digitJpeg(test, 0).subarray(0, 300));
+    r = await runBin("mnist-predict", [modelFile, bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^mnist-predict: .*not\.png: is not a readable JPEG/);
     const blank = new PNG({ width: 10, height: 10 });
     blank.data.fill(255);
     writeFileSync(bad, PNG.sync.write(blank));

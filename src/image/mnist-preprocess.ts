@@ -4,6 +4,7 @@
  * scaled with area averaging (anti-aliased) to fit a 20×20 box keeping the aspect ratio, then
  * placed in a 28×28 field so that its centre of mass is at the centre.
  */
+import jpeg from "jpeg-js";
 import { PNG } from "pngjs";
 import { FileFormatError } from "../errors.js";
 
@@ -19,6 +20,16 @@ export const BOX = 20;
 /** Pixels at least this bright (0–255, after inversion and background removal) count as ink for cropping. */
 const INK_THRESHOLD = 32;
 
+/** A phone photo is 12–50 megapixels; this bounds what a hostile JPEG header can make us allocate. */
+const MAX_JPEG_MEGAPIXELS = 100;
+
+/** Decode a PNG or a JPEG, told apart by their signatures (not by the file name). */
+export function decodeImage(bytes: Uint8Array, file: string): GrayImage {
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return decodeJpeg(bytes, file);
+  if (bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return decodePng(bytes, file);
+  throw new FileFormatError(file, "is neither a PNG nor a JPEG image");
+}
+
 /** Decode a PNG (any colour type or depth pngjs reads) to gray; transparency is composited on white. */
 export function decodePng(bytes: Uint8Array, file: string): GrayImage {
   let png: PNG;
@@ -27,7 +38,21 @@ export function decodePng(bytes: Uint8Array, file: string): GrayImage {
   } catch (err) {
     throw new FileFormatError(file, `is not a readable PNG (${(err as Error).message})`);
   }
-  const { width, height, data: rgba } = png;
+  return grayFromRgba(png.width, png.height, png.data, file);
+}
+
+/** Decode a baseline or progressive JPEG (jpeg-js) to gray. The EXIF orientation is not applied. */
+export function decodeJpeg(bytes: Uint8Array, file: string): GrayImage {
+  let img: { width: number; height: number; data: Uint8Array };
+  try {
+    img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_JPEG_MEGAPIXELS, maxMemoryUsageInMB: 1024 });
+  } catch (err) {
+    throw new FileFormatError(file, `is not a readable JPEG (${(err as Error).message})`);
+  }
+  return grayFromRgba(img.width, img.height, img.data, file);
+}
+
+function grayFromRgba(width: number, height: number, rgba: Uint8Array, file: string): GrayImage {
   if (width === 0 || height === 0) throw new FileFormatError(file, "is an empty image");
   const data = new Float64Array(width * height);
   for (let i = 0; i < width * height; i++) {
