@@ -34,6 +34,10 @@ describe("mnist-train beyond chapter 4", () => {
     const e = await runBin("mnist-eval", [path.join(out, "model.json"), "--limit", "300", "--json"]);
     expect(e.code).toBe(0);
     expect(JSON.parse(e.stdout).testAccuracy).toBe(summary.testAccuracy);
+    const text = await runBin("mnist-eval", [path.join(out, "model.json"), "--limit", "300"]);
+    const trained = text.stdout.split("\n").find((l) => l.startsWith("trained with"))!;
+    for (const k of ["optimizer=adam", "beta1=0.9", "beta2=0.999", "lrSchedule=step", "lrStepEpochs=1", "lrGamma=0.1", "weightDecay=0.0001", "dropout=0.1", "init=he"]) expect(trained).toContain(k);
+    for (const k of ["momentum", "rmsDecay", "weightInitStd"]) expect(trained).not.toContain(k);
   });
 
   it("the book's defaults still write a two-layer-net model.json", async () => {

@@ -86,8 +86,19 @@ describe("mnist-train", () => {
     const text = await runBin("mnist-eval", [path.join(out, "model.json"), "--limit", "300"]);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain(`test accuracy  ${summary.testAccuracy.toFixed(4)}`);
+    expect(text.stdout).toContain(`recorded       ${summary.testAccuracy.toFixed(4)}  (at training, on the same 300 images)`);
     expect(text.stdout).toContain("confusion matrix");
     expect(text.stdout).not.toMatch(ANSI);
+    // plain SGD with the std init: its settings, and none of the other optimizers' or schedules'
+    const trained = text.stdout.split("\n").find((l) => l.startsWith("trained with"))!;
+    for (const k of ["iters=30", "batchSize=20", "lr=0.1", "hiddenSize=50", "weightInitStd=0.01", "seed=7", "optimizer=sgd", "testLimit=300"]) expect(trained).toContain(k);
+    for (const k of ["beta1", "beta2", "momentum", "rmsDecay", "lrGamma", "lrStepEpochs", "weightDecay", "dropout"]) expect(trained).not.toContain(k);
+    expect(report.recordedTestAccuracy).toBe(summary.testAccuracy);
+    expect(report.recordedCount).toBe(300);
+    // on all 10,000 test images: the recorded figure is on another set, and says so
+    const all = await runBin("mnist-eval", [path.join(out, "model.json")]);
+    expect(all.code).toBe(0);
+    expect(all.stdout).toContain(`recorded       ${summary.testAccuracy.toFixed(4)}  (at training, on the first 300 test images: a different test set from these 10000)`);
   });
 
   it("--dtype float64: recorded in the model, and mnist-eval reproduces its accuracy too", async () => {

@@ -16,6 +16,7 @@ import { dataDirOption, dataSourceOption, debugOption, EXIT, newProgram, noColor
 import { formatErrors, parseShowErrors } from "./show-errors.js";
 import { flagValues } from "./train-options.js";
 import { int } from "../train/hyperparameters.js";
+import { appliedHyperparameters } from "../train/applied-hyperparameters.js";
 
 const NAME = "mnist-eval";
 /** model.json for a 784-50-10 net is under 1 MB; this bounds what a hostile file can make us parse. */
@@ -35,13 +36,16 @@ export interface EvalReport {
   perClass: (number | null)[];
   /** confusion[true][predicted] counts. */
   confusion: number[][];
+  /** Everything the model records about its training (--json); the text lists those that applied. */
   hyperparameters: unknown;
+  /** The test accuracy mnist-train measured, and on how many test images (its first N). */
   recordedTestAccuracy: number | null;
+  recordedCount: number | null;
 }
 
 export async function main(argv: string[]): Promise<number> {
   const program = newProgram(NAME)
-    .description("Evaluate a trained model.json on the MNIST test set.")
+    .description("Evaluate a trained model.json on the MNIST test set, beside the accuracy recorded at training.")
     .argument("<model>", "model.json written by mnist-train")
     .addOption(dataSourceOption())
     .addOption(dataDirOption())
@@ -70,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
   const test = limitSplit(data.test, options.limit);
   // The kernels and precision the model was trained (and its accuracy recorded) with.
   const predicted = predictSplit(net, test, test.count, model.training?.hyperparameters.dtype);
-  const report = buildReport(modelFile, model, predicted, test.labels);
+  const report = buildReport(modelFile, model, predicted, test.labels, data.test.count);
 
   if (flags.json) process.stdout.write(JSON.stringify(report) + "\n");
   else {
@@ -81,7 +85,7 @@ export async function main(argv: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-export function buildReport(modelFile: string, model: ModelJson, predicted: Int32Array, labels: Uint8Array): EvalReport {
+export function buildReport(modelFile: string, model: ModelJson, predicted: Int32Array, labels: Uint8Array, testImages = 10_000): EvalReport {
   const confusion = Array.from({ length: 10 }, () => new Array<number>(10).fill(0));
   let correct = 0;
   for (let i = 0; i < predicted.length; i++) {
@@ -100,6 +104,7 @@ export function buildReport(modelFile: string, model: ModelJson, predicted: Int3
     confusion,
     hyperparameters: model.training?.hyperparameters ?? null,
     recordedTestAccuracy: model.training?.testAccuracy ?? null,
+    recordedCount: model.training ? Math.min(model.training.hyperparameters.testLimit ?? testImages, testImages) : null,
   };
 }
 
@@ -107,10 +112,15 @@ export function formatReport(r: EvalReport, c: ChalkInstance): string {
   const lines: string[] = [];
   lines.push(`${c.bold("model")}          ${r.model}`);
   if (r.hyperparameters) {
-    const hp = Object.entries(r.hyperparameters as Record<string, unknown>).map(([k, v]) => `${k}=${v}`).join(" ");
+    const hp = Object.entries(appliedHyperparameters(r.hyperparameters as Record<string, unknown>)).map(([k, v]) => `${k}=${v}`).join(" ");
     lines.push(`${c.bold("trained with")}   ${hp}`);
   }
   lines.push(`${c.bold("test accuracy")}  ${c.cyan(r.testAccuracy.toFixed(4))}  (${Math.round(r.testAccuracy * r.count)} of ${r.count} images)`);
+  if (r.recordedTestAccuracy !== null && r.recordedCount !== null) {
+    const same = r.recordedCount === r.count;
+    const where = same ? `on the same ${r.count} images` : `on the first ${r.recordedCount} test images: a different test set from these ${r.count}`;
+    lines.push(`${c.bold("recorded")}       ${r.recordedTestAccuracy.toFixed(4)}  (at training, ${where})`);
+  }
   lines.push("");
   lines.push(c.bold("per class"));
   lines.push("  " + r.perClass.map((_, k) => String(k).padStart(6)).join(""));
