@@ -7,9 +7,9 @@ import { z } from "zod";
 import { DATA_SOURCES } from "../data/mnist.js";
 import { loadForCommand } from "./data.js";
 import { FileFormatError, UsageError } from "../errors.js";
-import { readJsonFile } from "../io/files.js";
 import { describeZodIssue } from "../io/zod-message.js";
-import { AnyModelJsonSchema, netFromModelJson, type ModelJson } from "../model/model-json.js";
+import { netFromModelJson, type ModelJson } from "../model/model-json.js";
+import { readModelJson } from "../io/model-file.js";
 import { predictSplit } from "../train/evaluate.js";
 import { limitSplit } from "../train/trainer.js";
 import { dataDirOption, dataSourceOption, debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
@@ -19,8 +19,6 @@ import { int } from "../train/hyperparameters.js";
 import { appliedHyperparameters } from "../train/applied-hyperparameters.js";
 
 const NAME = "mnist-eval";
-/** model.json for a 784-50-10 net is under 1 MB; this bounds what a hostile file can make us parse. */
-export const MAX_MODEL_BYTES = 256 * 1024 * 1024;
 
 const EvalFlagsSchema = z.strictObject({
   dataSource: z.enum(DATA_SOURCES as ["bundled", "download"], { error: `must be ${DATA_SOURCES.join(" or ")}` }).default("bundled"),
@@ -64,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
   const options = parsed.data;
   const showErrors = parseShowErrors(flags.showErrors);
 
-  const model = await readJsonFile(modelFile, AnyModelJsonSchema, MAX_MODEL_BYTES);
+  const model = await readModelJson(modelFile);
   const net = netFromModelJson(model);
   const data = await loadForCommand(options.dataSource, options.dataDir, (line) => process.stderr.write(line + "\n"));
   const D = data.test.rows * data.test.cols;

@@ -9,11 +9,10 @@ import { promises as fs } from "node:fs";
 import { Chalk, supportsColor, type ChalkInstance } from "chalk";
 import { FileFormatError, MnistError } from "../errors.js";
 import { PIXEL_SCALE } from "../data/mnist.js";
-import { readJsonFile } from "../io/files.js";
+import { readModelJson } from "../io/model-file.js";
 import { digitArt } from "../image/digit-art.js";
 import { decodeImage, FIELD, mnistFromImage } from "../image/mnist-preprocess.js";
-import { AnyModelJsonSchema, netFromModelJson } from "../model/model-json.js";
-import { MAX_MODEL_BYTES } from "./eval.js";
+import { netFromModelJson } from "../model/model-json.js";
 import { debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
 
 const NAME = "mnist-predict";
@@ -48,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
   const flags = program.opts();
   const [modelFile, ...images] = program.args;
 
-  const model = await readJsonFile(modelFile, AnyModelJsonSchema, MAX_MODEL_BYTES);
+  const model = await readModelJson(modelFile);
   const net = netFromModelJson(model);
   if (net.inputSize !== FIELD * FIELD || net.outputSize !== 10) {
     throw new FileFormatError(modelFile, `the model is ${"sizes" in net ? net.sizes.join("-") : `${net.inputSize}-${net.hiddenSize}-${net.outputSize}`}, but digits need ${FIELD * FIELD} inputs and 10 outputs`);

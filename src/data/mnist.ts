@@ -80,22 +80,39 @@ export interface LoadMnistOptions extends SourceOptions {
   flatten?: boolean;
 }
 
-export interface MnistArrays {
+export interface MnistArrays<X extends Float32Array | Uint8Array = Float32Array | Uint8Array, T extends Uint8Array | Float32Array = Uint8Array | Float32Array> {
   /** Pixels, row-major, shape `xShape`: Float32Array in [0,1] when normalized, else Uint8Array. */
-  x: Float32Array | Uint8Array;
+  x: X;
   xShape: number[];
   /** Labels: Uint8Array of indices [N], or one-hot Float32Array [N × 10]. */
-  t: Uint8Array | Float32Array;
+  t: T;
   tShape: number[];
 }
 
-export interface MnistData {
-  train: MnistArrays;
-  test: MnistArrays;
+export interface MnistData<X extends Float32Array | Uint8Array = Float32Array | Uint8Array, T extends Uint8Array | Float32Array = Uint8Array | Float32Array> {
+  train: MnistArrays<X, T>;
+  test: MnistArrays<X, T>;
   datasetSha256: string;
 }
 
-/** load_mnist(normalize, one_hot_label, flatten) with the book's semantics. */
+/** The pixels' type for these options: float32 unless `normalize: false` (a non-literal boolean: either). */
+export type MnistImagesFor<O extends LoadMnistOptions> = O extends { normalize: false }
+  ? Uint8Array
+  : O extends { normalize?: true | undefined }
+    ? Float32Array
+    : Float32Array | Uint8Array;
+/** The labels' type for these options: indices unless `oneHotLabel: true` (a non-literal boolean: either). */
+export type MnistLabelsFor<O extends LoadMnistOptions> = O extends { oneHotLabel: true }
+  ? Float32Array
+  : O extends { oneHotLabel?: false | undefined }
+    ? Uint8Array
+    : Uint8Array | Float32Array;
+
+/**
+ * load_mnist(normalize, one_hot_label, flatten) with the book's semantics. The array types follow
+ * the options: `loadMnist({ normalize: true, oneHotLabel: true })` gives Float32Array images and labels.
+ */
+export async function loadMnist<const O extends LoadMnistOptions = {}>(options?: O): Promise<MnistData<MnistImagesFor<O>, MnistLabelsFor<O>>>;
 export async function loadMnist(options: LoadMnistOptions = {}): Promise<MnistData> {
   const raw = await loadMnistRaw(options);
   const { normalize = true, oneHotLabel = false, flatten = true } = options;
