@@ -12,6 +12,7 @@ import { netFromModelJson, type ModelJson } from "../model/model-json.js";
 import { readModelJson } from "../io/model-file.js";
 import { predictSplit } from "../train/evaluate.js";
 import { limitSplit } from "../train/trainer.js";
+import type { Command } from "commander";
 import { dataDirOption, dataSourceOption, debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
 import { formatErrors, parseShowErrors } from "./show-errors.js";
 import { flagValues } from "./train-options.js";
@@ -41,18 +42,23 @@ export interface EvalReport {
   recordedCount: number | null;
 }
 
+/** The command line: its arguments and options (the docs reference is checked against them). */
+export function buildProgram(): Command {
+  return newProgram(NAME)
+  .description("Evaluate a trained model.json on the MNIST test set, beside the accuracy recorded at training.")
+  .argument("<model>", "model.json written by mnist-train")
+  .addOption(dataSourceOption())
+  .addOption(dataDirOption())
+  .option("--limit <n>", "evaluate only the first N test images")
+  .option("--json", "print the report as one JSON line")
+  .option("--show-errors <n>", "draw the first N misclassified test digits with their true and predicted labels")
+  .addOption(noColorOption())
+  .addOption(debugOption())
+      .helpOption("-h, --help");
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const program = newProgram(NAME)
-    .description("Evaluate a trained model.json on the MNIST test set, beside the accuracy recorded at training.")
-    .argument("<model>", "model.json written by mnist-train")
-    .addOption(dataSourceOption())
-    .addOption(dataDirOption())
-    .option("--limit <n>", "evaluate only the first N test images")
-    .option("--json", "print the report as one JSON line")
-    .option("--show-errors <n>", "draw the first N misclassified test digits with their true and predicted labels")
-    .addOption(noColorOption())
-    .addOption(debugOption())
-    .helpOption("-h, --help");
+  const program = buildProgram();
   program.parse(argv, { from: "user" });
   const flags = program.opts();
   const modelFile = program.args[0];

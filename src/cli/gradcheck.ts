@@ -14,6 +14,7 @@ import { MnistError, UsageError } from "../errors.js";
 import { describeZodIssue } from "../io/zod-message.js";
 import { fastNumericalGradient } from "../model/numerical-gradient.js";
 import { PARAM_NAMES, TwoLayerNet, type Grads, type ParamName } from "../model/two-layer-net.js";
+import type { Command } from "commander";
 import { dataDirOption, dataSourceOption, debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
 
 const NAME = "mnist-gradcheck";
@@ -61,21 +62,26 @@ export interface GradcheckReport {
 
 const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
+/** The command line: its arguments and options (the docs reference is checked against them). */
+export function buildProgram(): Command {
+  return newProgram(NAME)
+  .description("Gradient check (the book's gradient_check.py): numerical gradient vs back-propagation on a real MNIST minibatch.")
+  .option("--batch-size <n>", "images in the minibatch (default 3)")
+  .option("--offset <n>", "first training image of the minibatch (default 0: the book's x_train[:3])")
+  .option("--hidden-size <n>", "hidden units (default 50)")
+  .option("--weight-init-std <x>", "std of the Gaussian initial weights (default 0.01)")
+  .option("--seed <n>", "seed of the initial weights (default 0)")
+  .option("--tolerance <x>", "fail (exit 1) when the max relative error of any parameter exceeds this (default 1e-2)")
+  .addOption(dataSourceOption())
+  .addOption(dataDirOption())
+  .option("--json", "print the report as one JSON line")
+  .addOption(noColorOption())
+  .addOption(debugOption())
+      .helpOption("-h, --help");
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const program = newProgram(NAME)
-    .description("Gradient check (the book's gradient_check.py): numerical gradient vs back-propagation on a real MNIST minibatch.")
-    .option("--batch-size <n>", "images in the minibatch (default 3)")
-    .option("--offset <n>", "first training image of the minibatch (default 0: the book's x_train[:3])")
-    .option("--hidden-size <n>", "hidden units (default 50)")
-    .option("--weight-init-std <x>", "std of the Gaussian initial weights (default 0.01)")
-    .option("--seed <n>", "seed of the initial weights (default 0)")
-    .option("--tolerance <x>", "fail (exit 1) when the max relative error of any parameter exceeds this (default 1e-2)")
-    .addOption(dataSourceOption())
-    .addOption(dataDirOption())
-    .option("--json", "print the report as one JSON line")
-    .addOption(noColorOption())
-    .addOption(debugOption())
-    .helpOption("-h, --help");
+  const program = buildProgram();
   program.parse(argv, { from: "user" });
   const flags = program.opts();
   const raw: Record<string, unknown> = {};

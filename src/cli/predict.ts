@@ -13,6 +13,7 @@ import { readModelJson } from "../io/model-file.js";
 import { digitArt } from "../image/digit-art.js";
 import { decodeImage, FIELD, mnistFromImage } from "../image/mnist-preprocess.js";
 import { netFromModelJson } from "../model/model-json.js";
+import type { Command } from "commander";
 import { debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
 
 const NAME = "mnist-predict";
@@ -33,16 +34,21 @@ export interface PredictionError {
   error: string;
 }
 
+/** The command line: its arguments and options (the docs reference is checked against them). */
+export function buildProgram(): Command {
+  return newProgram(NAME)
+  .description("Classify pictures of digits (PNG or JPEG) with a trained model (MNIST preprocessing: invert, crop, fit 20×20, centre by mass in 28×28).")
+  .argument("<model>", "model.json written by mnist-train")
+  .argument("<image...>", "PNG or JPEG files, one digit each (dark on light or light on dark)")
+  .option("--show", "draw the 28×28 input the network sees, with Unicode shading")
+  .option("--json", "print one JSON line: { model, predictions: [{ image, digit, probabilities, inverted } or { image, error }] }")
+  .addOption(noColorOption())
+  .addOption(debugOption())
+      .helpOption("-h, --help");
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const program = newProgram(NAME)
-    .description("Classify pictures of digits (PNG or JPEG) with a trained model (MNIST preprocessing: invert, crop, fit 20×20, centre by mass in 28×28).")
-    .argument("<model>", "model.json written by mnist-train")
-    .argument("<image...>", "PNG or JPEG files, one digit each (dark on light or light on dark)")
-    .option("--show", "draw the 28×28 input the network sees, with Unicode shading")
-    .option("--json", "print one JSON line: { model, predictions: [{ image, digit, probabilities, inverted } or { image, error }] }")
-    .addOption(noColorOption())
-    .addOption(debugOption())
-    .helpOption("-h, --help");
+  const program = buildProgram();
   program.parse(argv, { from: "user" });
   const flags = program.opts();
   const [modelFile, ...images] = program.args;

@@ -11,20 +11,26 @@ import { writeFileAtomic } from "../io/files.js";
 import { overlaySpec, renderSvg } from "../report/curves.js";
 import { isRunDir, readRun, type RunData } from "../report/run-data.js";
 import { formatCsv, formatTable, reportRows } from "../report/table.js";
+import type { Command } from "commander";
 import { debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
 
 const NAME = "mnist-report";
 
+/** The command line: its arguments and options (the docs reference is checked against them). */
+export function buildProgram(): Command {
+  return newProgram(NAME)
+  .description("Rank run folders by test accuracy: hyperparameters, final loss, train/test accuracy, wall time.")
+  .argument("<run-dir...>", "run folders written by mnist-train (globs welcome), or folders that hold them")
+  .option("--json", "print one JSON line: { runs: [...], skipped: [...] }")
+  .option("--csv", "print the table as CSV")
+  .option("--plot <file.svg>", "write an SVG overlaying every run's loss and accuracy curves")
+  .addOption(noColorOption())
+  .addOption(debugOption())
+      .helpOption("-h, --help");
+}
+
 export async function main(argv: string[]): Promise<number> {
-  const program = newProgram(NAME)
-    .description("Rank run folders by test accuracy: hyperparameters, final loss, train/test accuracy, wall time.")
-    .argument("<run-dir...>", "run folders written by mnist-train (globs welcome), or folders that hold them")
-    .option("--json", "print one JSON line: { runs: [...], skipped: [...] }")
-    .option("--csv", "print the table as CSV")
-    .option("--plot <file.svg>", "write an SVG overlaying every run's loss and accuracy curves")
-    .addOption(noColorOption())
-    .addOption(debugOption())
-    .helpOption("-h, --help");
+  const program = buildProgram();
   program.parse(argv, { from: "user" });
   const flags = program.opts();
   if (flags.json && flags.csv) throw new UsageError("--json and --csv are exclusive: choose one");

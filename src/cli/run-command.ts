@@ -3,8 +3,12 @@
  * error) becomes one line on stderr, `<command>: <message>`, and its documented exit code; anything
  * else is a bug, reported as such, with its stack only under --debug.
  */
+import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { MnistError } from "../errors.js";
+
+/** The package's version, for every command's --version (package.json is two folders up from dist/cli and src/cli). */
+export const VERSION: string = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version;
 
 export const EXIT = {
   ok: 0,
@@ -20,9 +24,10 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
-/** Commander configured to report usage errors as `<name>: <message>` and throw instead of exiting. */
+/** Commander configured to report usage errors as `<name>: <message>` and throw instead of exiting; with --version. */
 export function newProgram(name: string): Command {
   return new Command(name)
+    .version(VERSION, "--version", "print the version and exit")
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(`${name}: ${str.replace(/^error: /, "")}`) })
     .showSuggestionAfterError(true);

@@ -5,7 +5,7 @@
 import { createHash, randomInt } from "node:crypto";
 import { existsSync, promises as fs } from "node:fs";
 import path from "node:path";
-import { Option } from "commander";
+import { Option, type Command } from "commander";
 import { DivergedError, FileFormatError, MnistError, UsageError } from "../errors.js";
 import { parseJsonText, readJsonFile, writeFileAtomic, writeFileAtomicSync } from "../io/files.js";
 import { describeZodIssue, kebab } from "../io/zod-message.js";
@@ -26,7 +26,8 @@ import { flagValues, resolveTrainOptions, TRAIN_DEFAULTS, TrainOptionsSchema, ty
 
 const NAME = "mnist-train";
 
-function buildProgram() {
+/** The command line: its options (the docs reference is checked against them). */
+export function buildProgram(): Command {
   const d = TRAIN_DEFAULTS;
   return newProgram(NAME)
     .description("Train the book's two-layer network (Deep Learning from Scratch, ch. 4) on MNIST with minibatch SGD.")
@@ -67,7 +68,6 @@ function buildProgram() {
     .option("--config <file>", "JSON file of options (same names as the flags, in camelCase); flags override it")
     .option("--json", "print one JSON summary line on stdout")
     .option("--quiet", "no progress bar or per-epoch lines")
-    .version("0.1.0", "--version")
     .addOption(noColorOption())
     .addOption(debugOption())
     .helpOption("-h, --help");
