@@ -39,8 +39,6 @@ export interface EpochEvent {
   evaluation: number;
   /** Epochs completed when it was taken, fractional: (iteration + 1) / iterations per epoch (see defaultEvalEvery). */
   epoch: number;
-  /** Iterations per epoch of this run (the images actually trained on, / batch size). */
-  itersPerEpoch: number;
   iteration: number;
   trainAccuracy: number;
   testAccuracy: number;
@@ -323,7 +321,6 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
     emit("epoch", {
       evaluation: epoch++,
       epoch: (iteration + 1) / itersPerEpoch,
-      itersPerEpoch,
       iteration,
       trainAccuracy,
       testAccuracy,
