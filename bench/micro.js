@@ -3,9 +3,9 @@
 // 60,000 + 10,000 sets. Prints one JSON line.
 // node bench/micro.js [--dtype float32|float64]
 import { loadMnistRaw } from "../dist/data/mnist.js";
-import { FastNet } from "../dist/core/fast-net.js";
-import { TwoLayerNet } from "../dist/model/two-layer-net.js";
-import { Rng } from "../dist/core/rng.js";
+import { FastNet } from "../dist/engine/fast-net.js";
+import { TwoLayerNet } from "../dist/reference/two-layer-net.js";
+import { Rng } from "../dist/book/rng.js";
 import { argValue } from "./args.js";
 
 const dtype = argValue("--dtype", "float32");

@@ -13,14 +13,14 @@ export {
   numericalDiff,
   numericalGradient,
   gradientDescent,
-} from "./core/functions.js";
-export type { FloatArray, Labels } from "./core/functions.js";
-export { Rng } from "./core/rng.js";
-export type { RngState } from "./core/rng.js";
-export { TwoLayerNet, PARAM_NAMES } from "./model/two-layer-net.js";
-export { fastNumericalGradient } from "./model/numerical-gradient.js";
-export { NumericalGradientPool } from "./model/numerical-gradient-pool.js";
-export type { Params, Grads, ParamName, TwoLayerNetOptions } from "./model/two-layer-net.js";
+} from "./book/functions.js";
+export type { FloatArray, Labels } from "./book/functions.js";
+export { Rng } from "./book/rng.js";
+export type { RngState } from "./book/rng.js";
+export { TwoLayerNet, PARAM_NAMES } from "./reference/two-layer-net.js";
+export { fastNumericalGradient } from "./reference/numerical-gradient.js";
+export { NumericalGradientPool } from "./engine/numerical-gradient-pool.js";
+export type { Params, Grads, ParamName, TwoLayerNetOptions } from "./reference/two-layer-net.js";
 export { MnistError, UsageError, IdxFormatError, ChecksumError, DownloadError, FileFormatError } from "./errors.js";
 export { train, defaultEvalEvery } from "./train/trainer.js";
 export type { TrainData, TrainListener, TrainOptions, TrainResult, TrainState, IterationEvent, EpochEvent } from "./train/trainer.js";

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { fastKernelsAvailable, FastNet } from "../src/core/fast-net.js";
-import { LossPipeline } from "../src/core/loss-pipeline.js";
-import { matmul } from "../src/core/kernels.js";
-import { Rng } from "../src/core/rng.js";
+import { fastKernelsAvailable, FastNet } from "../src/engine/fast-net.js";
+import { LossPipeline } from "../src/engine/loss-pipeline.js";
+import { matmul } from "../src/book/matrix.js";
+import { Rng } from "../src/book/rng.js";
 import { loadMnistRaw, PIXEL_SCALE } from "../src/data/mnist.js";
-import { TwoLayerNet, PARAM_NAMES } from "../src/model/two-layer-net.js";
+import { TwoLayerNet, PARAM_NAMES } from "../src/reference/two-layer-net.js";
 import { train } from "../src/train/trainer.js";
 import { HyperparametersSchema, type Dtype, type ResolvedHyperparameters } from "../src/train/hyperparameters.js";
 

@@ -9,7 +9,7 @@ import { loadForCommand } from "./data.js";
 import { FileFormatError, UsageError } from "../errors.js";
 import { readJsonFile } from "../io/files.js";
 import { describeZodIssue } from "../io/zod-message.js";
-import { AnyModelJsonSchema, netFromModelJson, type ModelJson } from "../model/model-json.js";
+import { AnyModelJsonSchema, netFromModelJson, type ModelJson } from "../run/model-json.js";
 import { predictSplit } from "../train/evaluate.js";
 import { limitSplit } from "../train/trainer.js";
 import { dataDirOption, dataSourceOption, debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";

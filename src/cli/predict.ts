@@ -10,7 +10,7 @@ import { PIXEL_SCALE } from "../data/mnist.js";
 import { readJsonFile } from "../io/files.js";
 import { digitArt } from "../image/digit-art.js";
 import { decodePng, FIELD, mnistFromImage } from "../image/mnist-preprocess.js";
-import { AnyModelJsonSchema, netFromModelJson } from "../model/model-json.js";
+import { AnyModelJsonSchema, netFromModelJson } from "../run/model-json.js";
 import { MAX_MODEL_BYTES } from "./eval.js";
 import { debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
 

@@ -9,7 +9,7 @@ import { Option } from "commander";
 import { DivergedError, FileFormatError, MnistError, UsageError } from "../errors.js";
 import { parseJsonText, readJsonFile, writeFileAtomic, writeFileAtomicSync } from "../io/files.js";
 import { describeZodIssue, kebab } from "../io/zod-message.js";
-import { toModelJson } from "../model/model-json.js";
+import { toModelJson } from "../run/model-json.js";
 import { finishRunFolder } from "../report/finish-run.js";
 import { terminalLossChart } from "../report/terminal-chart.js";
 import { CheckpointSchema, MAX_CHECKPOINT_BYTES, stateFromCheckpoint, toCheckpointJson, type CheckpointJson } from "../train/checkpoint.js";

@@ -2,15 +2,15 @@
  * Predictions and accuracy over a whole split, chunk by chunk: the pixels stay bytes and each
  * chunk is normalized as it is gathered, so a 60,000-image pass never holds a float copy of the set.
  */
-import { fastKernelsAvailable, FastNet, PREDICT_CHUNK } from "../core/fast-net.js";
-import { argmaxRows } from "../core/kernels.js";
+import { fastKernelsAvailable, FastNet, PREDICT_CHUNK } from "../engine/fast-net.js";
+import { argmaxRows } from "../book/matrix.js";
 import { PIXEL_SCALE, type MnistSplit } from "../data/mnist.js";
-import { FastMlp } from "../core/fast-mlp.js";
-import { Mlp } from "../model/mlp.js";
-import { TwoLayerNet } from "../model/two-layer-net.js";
+import { FastMlp } from "../engine/fast-mlp.js";
+import { MultiLayerNet } from "../reference/multi-layer-net.js";
+import { TwoLayerNet } from "../reference/two-layer-net.js";
 import type { Dtype } from "./hyperparameters.js";
 
-/** What evaluation needs of a network (TwoLayerNet and Mlp both have it). */
+/** What evaluation needs of a network (TwoLayerNet and MultiLayerNet both have it). */
 export interface Predictor {
   readonly outputSize: number;
   predict(x: Float64Array): Float64Array;
@@ -34,8 +34,8 @@ export function predictSplit(net: Predictor, split: MnistSplit, limit = split.co
     fast.predictRange(split.images, 0, count, predicted);
     return predicted;
   }
-  if (dtype === "float32" && net instanceof Mlp && fastKernelsAvailable(dtype)) {
-    // the trainer evaluates a float32 Mlp on FastMlp; dropout and the optimizer play no part in prediction
+  if (dtype === "float32" && net instanceof MultiLayerNet && fastKernelsAvailable(dtype)) {
+    // the trainer evaluates a float32 MultiLayerNet on FastMlp; dropout and the optimizer play no part in prediction
     const config = { sizes: net.sizes, activation: net.activation, weightDecay: 0, dropout: 0, optimizer: PREDICTION_ONLY };
     const fast = new FastMlp(config, PREDICT_CHUNK);
     fast.setParams(net.params);

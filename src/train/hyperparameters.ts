@@ -3,8 +3,10 @@
  * `--config` JSON files and what model.json records. Defaults are the book's (ch04).
  */
 import { z } from "zod";
-import { ACTIVATIONS, INITS } from "../model/mlp.js";
-import { LR_SCHEDULES, OPTIMIZERS } from "./optimizer.js";
+import { ACTIVATIONS, INITS } from "../reference/multi-layer-net.js";
+import { OPTIMIZERS } from "../reference/optimizers.js";
+import { DTYPES } from "../engine/wasm.js";
+import { LR_SCHEDULES } from "./schedule.js";
 
 /** A whole number in [min, max], with messages that read after a flag name: `--iters must be …`. */
 export const int = (min: number, max: number) =>
@@ -20,8 +22,7 @@ const positive = () =>
 export const GRAD_MODES = ["analytic", "numerical"] as const;
 export type GradMode = (typeof GRAD_MODES)[number];
 
-export const DTYPES = ["float32", "float64"] as const;
-export type Dtype = (typeof DTYPES)[number];
+export { DTYPES, type Dtype } from "../engine/wasm.js";
 
 export const HyperparametersSchema = z.strictObject({
   /** SGD updates (the book's iters_num). */
@@ -91,7 +92,7 @@ export function hiddenSizes(hp: { hiddenSize: number | number[] }): number[] {
 
 /**
  * True when the run is the book's network (one sigmoid hidden layer, std init, plain SGD, no decay,
- * no dropout): TwoLayerNet and its fast kernels. Anything else trains an Mlp.
+ * no dropout): TwoLayerNet and its fast kernels. Anything else trains an MultiLayerNet.
  */
 export function isBookNet(hp: Partial<Hyperparameters> & { hiddenSize: number | number[] }): boolean {
   return (

@@ -16,18 +16,19 @@
  * parameters, iteration and evaluation counters, hence bit-identical parameters and CSV rows.
  */
 import { availableParallelism } from "node:os";
-import { EvalPool } from "../core/eval-pool.js";
-import { fastKernelsAvailable, FastNet, PREDICT_CHUNK } from "../core/fast-net.js";
-import { LossPipeline } from "../core/loss-pipeline.js";
-import { Rng, type RngState } from "../core/rng.js";
+import { EvalPool } from "../engine/eval-pool.js";
+import { fastKernelsAvailable, FastNet, PREDICT_CHUNK } from "../engine/fast-net.js";
+import { LossPipeline } from "../engine/loss-pipeline.js";
+import { Rng, type RngState } from "../book/rng.js";
 import type { MnistSplit } from "../data/mnist.js";
-import { FastMlp } from "../core/fast-mlp.js";
-import { Mlp } from "../model/mlp.js";
-import { NumericalGradientPool } from "../model/numerical-gradient-pool.js";
-import { TwoLayerNet, type Grads } from "../model/two-layer-net.js";
+import { FastMlp } from "../engine/fast-mlp.js";
+import { MultiLayerNet } from "../reference/multi-layer-net.js";
+import { NumericalGradientPool } from "../engine/numerical-gradient-pool.js";
+import { TwoLayerNet, type Grads } from "../reference/two-layer-net.js";
 import { accuracyOnSplit, gatherBatch } from "./evaluate.js";
 import { hiddenSizes, isBookNet, type ResolvedHyperparameters } from "./hyperparameters.js";
-import { Optimizer, scheduledLr, type OptimizerConfig, type OptimizerState } from "./optimizer.js";
+import { Optimizer, type OptimizerConfig, type OptimizerState } from "../reference/optimizers.js";
+import { scheduledLr } from "./schedule.js";
 
 export interface IterationEvent {
   iteration: number;
@@ -47,8 +48,8 @@ export interface EpochEvent {
 }
 
 export interface TrainResult {
-  /** The book's TwoLayerNet, or an Mlp when a beyond-chapter-4 option is set (see isBookNet). */
-  net: TwoLayerNet | Mlp;
+  /** The book's TwoLayerNet, or an MultiLayerNet when a beyond-chapter-4 option is set (see isBookNet). */
+  net: TwoLayerNet | MultiLayerNet;
   /** Number of iterations completed. */
   iterations: number;
   finalLoss: number;
@@ -85,7 +86,7 @@ export interface TrainState {
   /** Seconds of training so far (added to on resume, so elapsed times continue). */
   elapsedS: number;
   rng: RngState;
-  /** Copies of the parameters (W1, b1, W2, b2 for the book's net; W1…Wn, b1…bn for an Mlp). */
+  /** Copies of the parameters (W1, b1, W2, b2 for the book's net; W1…Wn, b1…bn for an MultiLayerNet). */
   params: Record<string, Float64Array>;
   /** Last validation accuracy (NaN when none). */
   valAccuracy?: number;
@@ -147,9 +148,9 @@ export function defaultEvalEvery(trainSize: number, batchSize: number): number {
 }
 
 /** The network a run starts from: the book's init, drawing from the run's generator. */
-export function initialNet(inputSize: number, outputSize: number, hp: ResolvedHyperparameters, rng: Rng): TwoLayerNet | Mlp {
+export function initialNet(inputSize: number, outputSize: number, hp: ResolvedHyperparameters, rng: Rng): TwoLayerNet | MultiLayerNet {
   if (isBookNet(hp)) return new TwoLayerNet(inputSize, hiddenSizes(hp)[0], outputSize, { weightInitStd: hp.weightInitStd, rng });
-  return new Mlp([inputSize, ...hiddenSizes(hp), outputSize], {
+  return new MultiLayerNet([inputSize, ...hiddenSizes(hp), outputSize], {
     activation: hp.activation,
     init: hp.init,
     weightInitStd: hp.weightInitStd,
@@ -166,7 +167,7 @@ export function optimizerConfig(hp: Partial<ResolvedHyperparameters>): Optimizer
 
 const copyParams = (p: Record<string, Float64Array>) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v.slice()]));
 
-/** How an Mlp run computes: the fast float32 kernels or the reference float64 Mlp. */
+/** How an MultiLayerNet run computes: the fast float32 kernels or the reference float64 MultiLayerNet. */
 interface MlpDriver {
   step(indices: Int32Array, lr: number): number;
   accuracy(splits: MnistSplit[]): number[];
@@ -178,7 +179,7 @@ interface MlpDriver {
   setOptimizerState(s: OptimizerState): void;
 }
 
-function mlpDriver(net: Mlp, hp: ResolvedHyperparameters, trainSet: MnistSplit, rng: Rng, fastKernels: boolean): MlpDriver {
+function mlpDriver(net: MultiLayerNet, hp: ResolvedHyperparameters, trainSet: MnistSplit, rng: Rng, fastKernels: boolean): MlpDriver {
   const B = hp.batchSize;
   const cfg = optimizerConfig(hp);
   if (fastKernels) {
@@ -207,7 +208,7 @@ function mlpDriver(net: Mlp, hp: ResolvedHyperparameters, trainSet: MnistSplit, 
       setOptimizerState: (st) => fast.setOptimizerState(st),
     };
   }
-  // the reference: float64 Mlp on normalized batches
+  // the reference: float64 MultiLayerNet on normalized batches
   const D = net.inputSize;
   const x = new Float64Array(B * D);
   const t = new Uint8Array(B);
@@ -260,7 +261,7 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   const checkpointEvery = options.checkpointEvery ?? 0;
   const dtype = hp.dtype ?? "float32";
   const book = net instanceof TwoLayerNet ? net : undefined;
-  const mlp = net instanceof Mlp ? net : undefined;
+  const mlp = net instanceof MultiLayerNet ? net : undefined;
   if (mlp && hp.grad === "numerical") throw new RangeError("--grad numerical is for the book's two-layer net only");
   const kernels = options.kernels ?? "fast";
   // float64 without built kernels falls back to the reference kernels: the same results, slower
@@ -273,7 +274,7 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   const pool = fast ? new EvalPool(fast, dtype, evalSplits, threads) : undefined;
   const trainImages = pool ? pool.split(0).images : trainSet.images;
   fast?.keepImages(trainImages);
-  // The Mlp: float32 on the fast kernels; float64 (or kernels: "reference") on the reference Mlp.
+  // The MultiLayerNet: float32 on the fast kernels; float64 (or kernels: "reference") on the reference MultiLayerNet.
   const driver = mlp ? mlpDriver(mlp, hp, trainSet, rng, kernels === "fast" && dtype === "float32") : undefined;
   const optimizer = book ? undefined : driver;
   if (resume?.optimizer && optimizer) optimizer.setOptimizerState(resume.optimizer);

@@ -11,8 +11,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { MnistSplit } from "../data/mnist.js";
-import type { Params } from "../model/two-layer-net.js";
-import type { Dtype } from "../train/hyperparameters.js";
+import type { Params } from "../reference/two-layer-net.js";
+import type { Dtype } from "./wasm.js";
 import { FastNet, PREDICT_CHUNK } from "./fast-net.js";
 
 export interface EvalJob {
@@ -43,7 +43,7 @@ export function countCorrect(net: FastNet, split: { images: Uint8Array; labels: 
 function workerPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const js = join(here, "eval-worker.js");
-  return existsSync(js) ? js : join(here, "..", "..", "dist", "core", "eval-worker.js");
+  return existsSync(js) ? js : join(here, "..", "..", "dist", "engine", "eval-worker.js");
 }
 
 export class EvalPool {

@@ -17,7 +17,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import type { Dtype } from "../train/hyperparameters.js";
+import type { Dtype } from "./wasm.js";
 import { FastNet } from "./fast-net.js";
 
 /** Values of the mailbox's state word. */
@@ -51,7 +51,7 @@ function paramsOffset(batchSize: number): number {
 function workerPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const js = join(here, "loss-worker.js");
-  return existsSync(js) ? js : join(here, "..", "..", "dist", "core", "loss-worker.js");
+  return existsSync(js) ? js : join(here, "..", "..", "dist", "engine", "loss-worker.js");
 }
 
 export class LossPipeline {

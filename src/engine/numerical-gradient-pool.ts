@@ -9,9 +9,9 @@
  */
 import os from "node:os";
 import { Worker } from "node:worker_threads";
-import type { FloatArray, Labels } from "../core/functions.js";
-import { fastNumericalGradient, gradB1, gradB2, gradW2, prepareBase, type Base, type NetLike } from "./numerical-gradient.js";
-import type { Grads } from "./two-layer-net.js";
+import type { FloatArray, Labels } from "../book/functions.js";
+import { fastNumericalGradient, gradB1, gradB2, gradW2, prepareBase, type Base, type NetLike } from "../reference/numerical-gradient.js";
+import type { Grads } from "../reference/two-layer-net.js";
 
 /** Where each array of a Base sits in the shared buffer: [offset, length] in float64 elements. */
 export type Layout = Record<string, [number, number]>;

@@ -1,5 +1,5 @@
 /**
- * The fast path of the Mlp (src/model/mlp.ts), float32. The 784-wide first layer — nearly all of
+ * The fast path of the MultiLayerNet (src/model/mlp.ts), float32. The 784-wide first layer — nearly all of
  * the work — runs on the same WebAssembly SIMD kernels as FastNet (wasm/kernels.wat.js): the batch
  * is turned into CSR form straight from the resident training bytes, x·W1 + b1 and the gradient
  * xᵀ·δ1 only touch the non-zero pixels, and plain SGD updates W1 in the module. Activations,
@@ -8,18 +8,18 @@
  *
  * Layout: layer 1 is Hp = ⌈H1/4⌉×4 wide (the kernels' padding); W1 [D × Hp] and b1 live in the
  * module, W2 is [Hp × H2] with zero padding rows, so the padding lanes stay 0 throughout.
- * Parameters and optimizer slots go in and out in the Mlp's logical float64 layout.
+ * Parameters and optimizer slots go in and out in the MultiLayerNet's logical float64 layout.
  *
  * Loss reported by trainStep: the mean cross-entropy (+ ½ λ ΣW²) of the batch in the forward pass
  * that computed the gradient, i.e. before the update (the book's extra loss pass is not repeated).
  */
-import { CEE_DELTA } from "./functions.js";
+import { CEE_DELTA } from "../book/functions.js";
 import { instantiateKernels, type WasmMemory } from "./wasm.js";
 import { PIXEL_SCALE } from "../data/mnist.js";
-import type { Activation, MlpParams } from "../model/mlp.js";
-import { mlpParamNames } from "../model/mlp.js";
-import type { Rng } from "./rng.js";
-import { Optimizer, type OptimizerConfig, type OptimizerState } from "../train/optimizer.js";
+import type { Activation, MlpParams } from "../reference/multi-layer-net.js";
+import { mlpParamNames } from "../reference/multi-layer-net.js";
+import type { Rng } from "../book/rng.js";
+import { Optimizer, type OptimizerConfig, type OptimizerState } from "../reference/optimizers.js";
 
 interface Kernels {
   memory: WasmMemory;
@@ -240,7 +240,7 @@ export class FastMlp {
       const a = this.z[l];
       this.act(a, n, w, sizes[l]);
       if (rng && this.cfg.dropout > 0) {
-        // h_l keeps the activation; z_l = h_l ⊙ m_l (mask drawn in the Mlp's order: row-major over the logical width)
+        // h_l keeps the activation; z_l = h_l ⊙ m_l (mask drawn in the MultiLayerNet's order: row-major over the logical width)
         const h = this.h[l], m = this.masks[l], p = this.cfg.dropout, keep = 1 / (1 - p);
         h.set(a.subarray(0, n * w));
         for (let r = 0; r < n; r++) {

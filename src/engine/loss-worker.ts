@@ -1,6 +1,6 @@
 /** The worker thread of LossPipeline: the book's loss pass, one posted job at a time. */
 import { workerData } from "node:worker_threads";
-import type { Dtype } from "../train/hyperparameters.js";
+import type { Dtype } from "./wasm.js";
 import { FastNet } from "./fast-net.js";
 import { DONE, FAILED, mailbox, POSTED, QUIT, RUNNING } from "./loss-pipeline.js";
 

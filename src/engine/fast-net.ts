@@ -17,11 +17,11 @@
  * float32: all parameters, activations, products and the softmax's dy in float32, in the module
  * (params kept as float32 shadows).
  */
-import { CEE_DELTA } from "./functions.js";
+import { CEE_DELTA } from "../book/functions.js";
 import { instantiateKernels, type WasmMemory } from "./wasm.js";
 import { PIXEL_SCALE } from "../data/mnist.js";
-import type { Params } from "../model/two-layer-net.js";
-import type { Dtype } from "../train/hyperparameters.js";
+import type { Params } from "../reference/two-layer-net.js";
+import type { Dtype } from "./wasm.js";
 export type { Dtype };
 export { fastKernelsAvailable, kernelsPath } from "./wasm.js";
 

@@ -1,7 +1,7 @@
 /** A worker thread of EvalPool: counts correct predictions on its part of each split. */
 import { parentPort, workerData } from "node:worker_threads";
-import type { Params } from "../model/two-layer-net.js";
-import type { Dtype } from "../train/hyperparameters.js";
+import type { Params } from "../reference/two-layer-net.js";
+import type { Dtype } from "./wasm.js";
 import { countCorrect, type EvalJob } from "./eval-pool.js";
 import { FastNet, PREDICT_CHUNK } from "./fast-net.js";
 
