@@ -151,21 +151,6 @@ export function kernelsWat(type) {
     init: (j) => `(v128.load offset=${16 * j} (i32.add (local.get $b2) (local.get $colOff)))`,
     store: (j) => `(v128.store offset=${16 * j} (i32.add (i32.add (local.get $A) (i32.mul (local.get $r) (local.get $rowBytesO))) (local.get $colOff)) (local.get $a${j}))`,
   });
-  // row h of W2's gradient: gW2[h] = Σ_r Z[r,h] dY[r]
-  const gw2Block = broadcastBlock({
-    tag: "sb", cols: "(local.get $OV)", count: "(local.get $n)",
-    s0: `(i32.add (local.get $Z) (i32.shl (local.get $h) (i32.const ${Math.log2(S)})))`, sStep: "(local.get $rowBytesH)",
-    m0: "(local.get $dY)", mStep: "(local.get $rowBytesO)", init: ZERO,
-    store: (j) => `(v128.store offset=${16 * j} (i32.add (i32.add (local.get $gW2) (i32.mul (local.get $h) (local.get $rowBytesO))) (local.get $colOff)) (local.get $a${j}))`,
-  });
-  // a row of dz1: dZ[r] = (Σ_o dY[r,o] W2ᵀ[o]) ⊙ (1 − z) z
-  const dzBlock = broadcastBlock({
-    tag: "dz", cols: "(local.get $HV)", count: "(local.get $O)",
-    s0: "(local.get $yrow)", sStep: `(i32.const ${S})`, m0: "(local.get $W2T)", mStep: "(local.get $rowBytesH)", init: ZERO,
-    store: (j) => `(local.set $zv (v128.load offset=${16 * j} (i32.add (local.get $zrow) (local.get $colOff))))
-        (v128.store offset=${16 * j} (i32.add (i32.add (local.get $dZ) (i32.mul (local.get $r) (local.get $rowBytesH))) (local.get $colOff))
-          (${V}.mul (local.get $a${j}) (${V}.mul (${V}.sub (${V}.splat (${T}.const 1)) (local.get $zv)) (local.get $zv))))`,
-  });
 
   // The engine's dense layers (src/engine/layers.ts): the same register blocks on general shapes.
   // a dense layer's weight gradient, row h < Hin: gW[h] = Σ_r X[r,h] dY[r]
@@ -467,89 +452,6 @@ export function kernelsWat(type) {
       (v128.store (i32.add (local.get $G) (local.get $p)) (v128.const i32x4 0 0 0 0))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $lp))))
-
-  ;; The small layers' backward pass and updates, for n rows (reference order throughout):
-  ;;   gW2 = Zᵀ·dY, gb2 = Σ dY, dZ = (dY·W2ᵀ) ⊙ (1 − Z) Z, gb1 = Σ dZ; then b1, W2, b2 −= lr × g,
-  ;;   and W2T = W2ᵀ again (dY·W2ᵀ reads W2T [Op × Hp] so it runs on h-vectors).
-  ;; dY [n × Op] (lanes ≥ O zero), Z/dZ [n × Hp]; scratch: gW2 [Hp × Op], gb1 [Hp], gb2 [Op].
-  ;; Only rows h < H of W2 and lanes h < H of dZ are written (the padding stays 0).
-  (func (export "backward_small") (param $Z i32) (param $dY i32) (param $n i32) (param $H i32) (param $HV i32) (param $O i32) (param $OV i32)
-        (param $W2 i32) (param $b1 i32) (param $b2 i32) (param $dZ i32) (param $gW2 i32) (param $gb1 i32) (param $gb2 i32) (param $lr ${T})
-        (param $W2T i32)
-    (local $acc v128) (local $zv v128) (local $r i32) (local $h i32) (local $o i32) (local $ov i32) (local $zrow i32) (local $yrow i32) (local $p i32)
-    (local $s ${T}) (local $rowBytesO i32) (local $rowBytesH i32)
-    (local $yp i32) ${blockLocals} ${accLocals}
-    (local.set $rowBytesO (i32.shl (local.get $OV) (i32.const 4)))
-    (local.set $rowBytesH (i32.shl (local.get $HV) (i32.const 4)))
-    (memory.fill (local.get $gW2) (i32.const 0) (i32.mul (local.get $H) (local.get $rowBytesO)))
-    (memory.fill (local.get $gb1) (i32.const 0) (local.get $rowBytesH))
-    (memory.fill (local.get $gb2) (i32.const 0) (local.get $rowBytesO))
-    ;; gW2[h] = Σ_r Z[r,h] × dY[r]  (r ascending, h < H), output vectors in register blocks
-    (local.set $h (i32.const 0))
-    (block $h1_done (loop $h1
-      (br_if $h1_done (i32.ge_u (local.get $h) (local.get $H)))
-      (local.set $jb (i32.const 0))
-      ${[4, 3, 2, 1].map(gw2Block).join("")}
-      (local.set $h (i32.add (local.get $h) (i32.const 1)))
-      (br $h1)))
-    ;; gb2 = Σ_r dY[r]
-    (local.set $ov (i32.const 0))
-    (block $o2_done (loop $o2
-      (br_if $o2_done (i32.ge_u (local.get $ov) (local.get $rowBytesO)))
-      (local.set $acc (v128.const i32x4 0 0 0 0))
-      (local.set $yp (i32.add (local.get $dY) (local.get $ov)))
-      (local.set $r (i32.const 0))
-      (block $r2_done (loop $r2
-        (br_if $r2_done (i32.ge_u (local.get $r) (local.get $n)))
-        (local.set $acc (${V}.add (local.get $acc) (v128.load (local.get $yp))))
-        (local.set $yp (i32.add (local.get $yp) (local.get $rowBytesO)))
-        (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $r2)))
-      (v128.store (i32.add (local.get $gb2) (local.get $ov)) (local.get $acc))
-      (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
-      (br $o2)))
-    ;; dZ[r,h] = (Σ_o dY[r,o] W2ᵀ[o,h]) × ((1 − z) z) for h-vectors (o ascending), then gb1 += dZ[r]
-    (local.set $r (i32.const 0))
-    (block $r3_done (loop $r3
-      (br_if $r3_done (i32.ge_u (local.get $r) (local.get $n)))
-      (local.set $zrow (i32.add (local.get $Z) (i32.mul (local.get $r) (local.get $rowBytesH))))
-      (local.set $yrow (i32.add (local.get $dY) (i32.mul (local.get $r) (local.get $rowBytesO))))
-      (local.set $jb (i32.const 0))
-      ${BLOCKS.map(dzBlock).join("")}
-      (local.set $p (i32.add (local.get $dZ) (i32.mul (local.get $r) (local.get $rowBytesH))))
-      (local.set $ov (i32.const 0))
-      (block $o4_done (loop $o4
-        (br_if $o4_done (i32.ge_u (local.get $ov) (local.get $rowBytesH)))
-        (v128.store (i32.add (local.get $gb1) (local.get $ov))
-          (${V}.add (v128.load (i32.add (local.get $gb1) (local.get $ov))) (v128.load (i32.add (local.get $p) (local.get $ov)))))
-        (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
-        (br $o4)))
-      (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $r3)))
-    ;; updates
-    (local.set $l (${V}.splat (local.get $lr)))
-    (local.set $ov (i32.const 0))
-    (block $u1_done (loop $u1
-      (br_if $u1_done (i32.ge_u (local.get $ov) (local.get $rowBytesH)))
-      (v128.store (i32.add (local.get $b1) (local.get $ov))
-        (${V}.sub (v128.load (i32.add (local.get $b1) (local.get $ov))) (${V}.mul (local.get $l) (v128.load (i32.add (local.get $gb1) (local.get $ov))))))
-      (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
-      (br $u1)))
-    (local.set $ov (i32.const 0))
-    (block $u2_done (loop $u2
-      (br_if $u2_done (i32.ge_u (local.get $ov) (i32.mul (local.get $H) (local.get $rowBytesO))))
-      (v128.store (i32.add (local.get $W2) (local.get $ov))
-        (${V}.sub (v128.load (i32.add (local.get $W2) (local.get $ov))) (${V}.mul (local.get $l) (v128.load (i32.add (local.get $gW2) (local.get $ov))))))
-      (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
-      (br $u2)))
-    (local.set $ov (i32.const 0))
-    (block $u3_done (loop $u3
-      (br_if $u3_done (i32.ge_u (local.get $ov) (local.get $rowBytesO)))
-      (v128.store (i32.add (local.get $b2) (local.get $ov))
-        (${V}.sub (v128.load (i32.add (local.get $b2) (local.get $ov))) (${V}.mul (local.get $l) (v128.load (i32.add (local.get $gb2) (local.get $ov))))))
-      (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
-      (br $u3)))
-    (call $transposeW2 (local.get $W2) (local.get $W2T) (local.get $H) (local.get $HV) (local.get $O) (local.get $OV)))
 
   ;; dY = (softmax(A) − onehot(label)) / n, row by row, for the float32 training step (float64
   ;; keeps the reference's Math.exp in TypeScript): A, dY [n × Op], lab [n] (i32 labels).

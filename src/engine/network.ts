@@ -20,6 +20,8 @@ import { slotCount, type OptimizerConfig, type OptimizerState } from "../referen
 import { Arena } from "./arena.js";
 import { Affine, Dropout, Relu, Sigmoid, SoftmaxWithLoss, Tanh, type Layer, type LayerSpec, type ParamTensor, type Pass, type SparseInput } from "./layers.js";
 import type { Dtype } from "./wasm.js";
+import { MultiLayerNet } from "../reference/multi-layer-net.js";
+import { TwoLayerNet } from "../reference/two-layer-net.js";
 
 export interface NetworkSpec {
   dtype: Dtype;
@@ -36,6 +38,34 @@ export interface NetworkSpec {
 
 /** Rows per prediction chunk. */
 export const PREDICT_CHUNK = 1000;
+
+/** Optimizer settings for a network that only predicts (no slots). */
+export const NO_OPTIMIZER: OptimizerConfig = { optimizer: "sgd", momentum: 0.9, rmsDecay: 0.99, beta1: 0.9, beta2: 0.999 };
+
+/** The layers of a fully connected net: [affine h, activation(, dropout)] per hidden size, then affine classes. */
+export function denseLayers(hidden: readonly number[], classes: number, activation: "sigmoid" | "relu" | "tanh", dropout = 0): LayerSpec[] {
+  const out: LayerSpec[] = [];
+  for (const h of hidden) {
+    out.push({ kind: "affine", units: h }, { kind: activation });
+    if (dropout > 0) out.push({ kind: "dropout", p: dropout });
+  }
+  out.push({ kind: "affine", units: classes });
+  return out;
+}
+
+/** The engine's spec of a reference net (TwoLayerNet, MultiLayerNet): the same layers and parameters. */
+export function specOf(
+  net: TwoLayerNet | MultiLayerNet,
+  dtype: Dtype,
+  maxRows: number,
+  optimizer: OptimizerConfig = NO_OPTIMIZER,
+): NetworkSpec {
+  if (net instanceof TwoLayerNet) {
+    return { dtype, inputSize: net.inputSize, layers: denseLayers([net.hiddenSize], net.outputSize, "sigmoid"), weightDecay: 0, optimizer, maxRows };
+  }
+  const hidden = net.sizes.slice(1, -1);
+  return { dtype, inputSize: net.inputSize, layers: denseLayers(hidden, net.outputSize, net.activation, net.dropout), weightDecay: net.weightDecay, optimizer, maxRows };
+}
 
 /** Checks a layer list: one-line messages naming the layer. */
 export function checkLayers(inputSize: number, layers: LayerSpec[]): void {

@@ -81,6 +81,12 @@ export const HyperparametersSchema = z.strictObject({
   lrGamma: positive().default(0.1),
   /** Hold out the last N training images (after trainLimit) as a validation set; never the test set. */
   valSize: int(1, 59_999).optional(),
+  /**
+   * The loss recorded per iteration. after: the book's, of the updated network on the same batch,
+   * dropout off (one more forward pass). before: that of the forward pass that made the gradient
+   * (the network before the update, dropout on): free, and what PyTorch's examples print.
+   */
+  lossPass: z.enum(["after", "before"], { error: "must be after or before" }).default("after"),
   /** Stop when validation accuracy has not improved for this many evaluations; restore the best weights. Needs valSize. */
   earlyStop: int(1, 1e6).optional(),
 });
