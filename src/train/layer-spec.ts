@@ -171,7 +171,7 @@ function rawLayer(text: string, position: number): unknown {
   }
 }
 
-const FIELD_NAMES: Record<string, string> = { filters: "the filter count", kernel: "the window size", stride: "the stride", pad: "the padding", units: "the size", ratio: "the ratio" };
+const FIELD_NAMES: Record<string, string> = { type: "the layer type", filters: "the filter count", kernel: "the window size", stride: "the stride", pad: "the padding", units: "the size", ratio: "the ratio" };
 
 /** zod's verdict on one raw layer, as one line naming it. */
 function validateLayer(raw: unknown, position: number, text: string): LayerSpec {
@@ -184,7 +184,10 @@ function validateLayer(raw: unknown, position: number, text: string): LayerSpec 
   const field = issue.path.length ? (FIELD_NAMES[String(issue.path[0])] ?? String(issue.path[0])) : "the layer";
   let value: unknown = raw;
   for (const key of issue.path) value = value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[key] : undefined;
-  return fail(position, text, `${field} ${issue.message}${issue.path.length ? formatGot(value) : ""}`);
+  if (issue.code === "unrecognized_keys") return fail(position, text, `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`);
+  if (issue.code === "invalid_type" && value === undefined && issue.path.length) return fail(position, text, `${field} is missing`);
+  const message = issue.code === "invalid_type" && /^Invalid input/.test(issue.message) ? `must be ${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}` : issue.message;
+  return fail(position, text, `${field} ${message}${issue.path.length ? formatGot(value) : ""}`);
 }
 
 /**
