@@ -5,8 +5,7 @@
  * changing a value in it changes the layer, as the book's numerical_gradient relies on.
  */
 import { argmaxRows } from "../core/kernels.js";
-import type { Labels } from "../core/functions.js";
-import { NUMERICAL_H } from "../core/functions.js";
+import { type Labels, numericalGradient } from "../core/functions.js";
 import type { RngState } from "../core/rng.js";
 import { Dropout } from "./layers/dropout.js";
 import { type Layer, type Shape, sizeOf } from "./layers/layer.js";
@@ -109,21 +108,8 @@ export class SequentialNet {
       rngs.forEach((r, i) => r.setState(rngStart[i]));
       return this.loss(x, t, train);
     };
-    const h = NUMERICAL_H;
     const grads: ParamRecord = {};
-    for (const [name, p] of Object.entries(this.params)) {
-      const g = new Float64Array(p.length);
-      for (let i = 0; i < p.length; i++) {
-        const tmp = p[i];
-        p[i] = tmp + h;
-        const fxh1 = f();
-        p[i] = tmp - h;
-        const fxh2 = f();
-        g[i] = (fxh1 - fxh2) / (2 * h);
-        p[i] = tmp;
-      }
-      grads[name] = g;
-    }
+    for (const [name, p] of Object.entries(this.params)) grads[name] = numericalGradient(f, p);
     rngs.forEach((r, i) => r.setState(rngStart[i]));
     for (const [k, v] of Object.entries(stateStart)) this.state[k].set(v);
     return grads;
