@@ -206,7 +206,7 @@ export function parseLayerList(text: string, inputShape: SampleShape = MNIST_INP
 
 /**
  * Validate a typed list (from a config file or model.json: unknown input) and infer its shapes;
- * the errors name layers by their canonical text.
+ * the errors name a layer by its position and type.
  */
 export function checkLayerList(list: unknown, inputShape: SampleShape = MNIST_INPUT_SHAPE, classes = MNIST_CLASSES): { layers: LayerSpec[]; shapes: SampleShape[] } {
   if (typeof list === "string") return parseLayerList(list, inputShape, classes);
