@@ -5,7 +5,8 @@ import { Rng } from "../src/core/rng.js";
 import { Affine } from "../src/reference/layers/affine.js";
 import { buildReferenceNet, deepConvNet, simpleConvNet } from "../src/reference/net-from-spec.js";
 import { SequentialNet } from "../src/reference/sequential-net.js";
-import { parseLayerList } from "../src/train/layer-spec.js";
+import { layersFromHiddenSizes, parseLayerList } from "../src/train/layer-spec.js";
+import { Mlp } from "../src/model/mlp.js";
 
 function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number): void {
   expect(actual.length).toBe(expected.length);
@@ -100,5 +101,38 @@ describe("the book's nets", () => {
     const replay = new Rng(6);
     expect(Array.from(net.params.W1)).toEqual(Array.from(replay.fillNormal(new Float64Array(144), Math.sqrt(2 / 9))));
     expect(Array.from(net.params.W2.subarray(0, 5))).toEqual(Array.from(replay.fillNormal(new Float64Array(5), Math.sqrt(2 / 144))));
+  });
+});
+
+describe("--hidden-size as a layer list is the existing Mlp", () => {
+  it.each([
+    ["sigmoid", 0],
+    ["relu", 0.5],
+  ] as const)("affine 50, %s (dropout %d), affine 10: the same weights, loss, gradient and dropout masks as Mlp([784, 50, 10])", (activation, dropout) => {
+    const mlp = new Mlp([784, 50, 10], { seed: 11, activation, dropout, weightInitStd: 0.01 });
+    const layers = layersFromHiddenSizes([50], activation);
+    if (dropout) layers.splice(2, 0, { type: "dropout", ratio: dropout });
+    const maskRng = new Rng(12);
+    const net = buildReferenceNet(layers, new Rng(11), { init: "std", weightInitStd: 0.01, dropoutRng: maskRng });
+    for (const name of ["W1", "b1", "W2", "b2"]) expect(Array.from(net.params[name])).toEqual(Array.from(mlp.params[name]));
+    const data = new Rng(13);
+    const x = Float64Array.from({ length: 4 * 784 }, () => data.uniform());
+    const t = [3, 1, 4, 1];
+    const masks = mlp.dropoutMasks(4, new Rng(12));
+    const start = maskRng.getState();
+    expect(net.loss(x, t, dropout > 0)).toBeCloseTo(mlp.loss(x, t, masks), 14);
+    maskRng.setState(start);
+    const g = net.gradient(x, t);
+    const h = mlp.gradient(x, t, masks);
+    for (const name of ["W1", "b1", "W2", "b2"]) {
+      let worst = 0;
+      let scale = 0;
+      for (let i = 0; i < g[name].length; i++) {
+        worst = Math.max(worst, Math.abs(g[name][i] - h[name][i]));
+        scale = Math.max(scale, Math.abs(h[name][i]));
+      }
+      expect(scale).toBeGreaterThan(0);
+      expect(worst).toBeLessThanOrEqual(1e-12 * scale);
+    }
   });
 });
