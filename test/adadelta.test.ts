@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { adadeltaSlots, adadeltaUpdate, stepLr } from "../src/reference/adadelta.js";
-import { scheduledLr } from "../src/train/optimizer.js";
+import { scheduledLr } from "../src/train/schedule.js";
 
 const fixture = JSON.parse(readFileSync(new URL("./fixtures/reference-layers.json", import.meta.url), "utf8"));
 

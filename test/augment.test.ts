@@ -3,7 +3,7 @@
 // same output for the same seed.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { Rng } from "../src/core/rng.js";
+import { Rng } from "../src/book/rng.js";
 import { augmentBatch, drawTransform, IMAGE_PIXELS, transformImage } from "../src/data/augment.js";
 
 const fixture = JSON.parse(readFileSync(new URL("./fixtures/augment.json", import.meta.url), "utf8"));

@@ -11,7 +11,7 @@ import {
   parseLayerList,
   PYTORCH_EXAMPLE_LAYERS,
   SIMPLE_CONVNET_LAYERS,
-} from "../src/train/layer-spec.js";
+} from "../src/reference/layer-spec.js";
 
 function errorOf(f: () => unknown): LayerSpecError {
   try {

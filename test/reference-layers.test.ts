@@ -3,7 +3,7 @@
 // book's layers with PyTorch's conv2d / max_pool2d beside it (test/fixtures/reference-layers.py).
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { Rng } from "../src/core/rng.js";
+import { Rng } from "../src/book/rng.js";
 import { col2im, im2col } from "../src/reference/im2col.js";
 import { Relu, Sigmoid, Tanh } from "../src/reference/layers/activations.js";
 import { Affine } from "../src/reference/layers/affine.js";

@@ -1,12 +1,12 @@
 // The reference net from a layer list: back-propagation against the book's numerical gradient
 // through every layer type, and the book's SimpleConvNet / DeepConvNet shapes and draw order.
 import { describe, expect, it } from "vitest";
-import { Rng } from "../src/core/rng.js";
+import { Rng } from "../src/book/rng.js";
 import { Affine } from "../src/reference/layers/affine.js";
 import { buildReferenceNet, deepConvNet, simpleConvNet } from "../src/reference/net-from-spec.js";
 import { SequentialNet } from "../src/reference/sequential-net.js";
-import { layersFromHiddenSizes, parseLayerList } from "../src/train/layer-spec.js";
-import { Mlp } from "../src/model/mlp.js";
+import { layersFromHiddenSizes, parseLayerList } from "../src/reference/layer-spec.js";
+import { MultiLayerNet } from "../src/reference/multi-layer-net.js";
 
 function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number): void {
   expect(actual.length).toBe(expected.length);
@@ -104,12 +104,12 @@ describe("the book's nets", () => {
   });
 });
 
-describe("--hidden-size as a layer list is the existing Mlp", () => {
+describe("--hidden-size as a layer list is the existing MultiLayerNet", () => {
   it.each([
     ["sigmoid", 0],
     ["relu", 0.5],
-  ] as const)("affine 50, %s (dropout %d), affine 10: the same weights, loss, gradient and dropout masks as Mlp([784, 50, 10])", (activation, dropout) => {
-    const mlp = new Mlp([784, 50, 10], { seed: 11, activation, dropout, weightInitStd: 0.01 });
+  ] as const)("affine 50, %s (dropout %d), affine 10: the same weights, loss, gradient and dropout masks as MultiLayerNet([784, 50, 10])", (activation, dropout) => {
+    const mlp = new MultiLayerNet([784, 50, 10], { seed: 11, activation, dropout, weightInitStd: 0.01 });
     const layers = layersFromHiddenSizes([50], activation);
     if (dropout) layers.splice(2, 0, { type: "dropout", ratio: dropout });
     const maskRng = new Rng(12);

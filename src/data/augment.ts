@@ -17,7 +17,7 @@
  * depends only on the number of images): dx = int(2·shift + 1) − shift, dy likewise, then
  * θ = (2u − 1)·rotate degrees and s = 1 + (2u − 1)·scale, u uniform in [0, 1).
  */
-import type { Rng } from "../core/rng.js";
+import type { Rng } from "../book/rng.js";
 
 export const IMAGE_SIDE = 28;
 export const IMAGE_PIXELS = IMAGE_SIDE * IMAGE_SIDE;

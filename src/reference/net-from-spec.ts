@@ -4,9 +4,9 @@
  * draws its whole W (row-major: [FN × C × FH × FW] or [D × M]) from N(0, std²), biases start
  * at 0, batch norm's γ at 1 and β at 0, as the book's nets do.
  */
-import { type Init, initStd } from "../model/mlp.js";
-import type { Rng } from "../core/rng.js";
-import { inferShapes, type LayerSpec, MNIST_INPUT_SHAPE, parseLayerList, type SampleShape, DEEP_CONVNET_LAYERS, SIMPLE_CONVNET_LAYERS } from "../train/layer-spec.js";
+import { type Init, initStd } from "./multi-layer-net.js";
+import type { Rng } from "../book/rng.js";
+import { inferShapes, type LayerSpec, MNIST_INPUT_SHAPE, parseLayerList, type SampleShape, DEEP_CONVNET_LAYERS, SIMPLE_CONVNET_LAYERS } from "./layer-spec.js";
 import { Relu, Sigmoid, Tanh } from "./layers/activations.js";
 import { Affine } from "./layers/affine.js";
 import { BatchNormalization } from "./layers/batch-normalization.js";

@@ -4,9 +4,9 @@
  * Its `params` record holds the layers' own arrays under net-wide names (W1, b1, gamma1, …), so
  * changing a value in it changes the layer, as the book's numerical_gradient relies on.
  */
-import { argmaxRows } from "../core/kernels.js";
-import { type Labels, numericalGradient } from "../core/functions.js";
-import type { RngState } from "../core/rng.js";
+import { argmaxRows } from "../book/matrix.js";
+import { type Labels, numericalGradient } from "../book/functions.js";
+import type { RngState } from "../book/rng.js";
 import { Dropout } from "./layers/dropout.js";
 import { type Layer, type Shape, sizeOf } from "./layers/layer.js";
 import { SoftmaxWithLoss } from "./layers/softmax-with-loss.js";

@@ -4,7 +4,7 @@
  *   Sigmoid: y = 1 / (1 + e^−x);  dx = dy·(1 − y)·y
  *   Tanh:    y = tanh x;  dx = dy·(1 − y²)   (not in the book; same pattern)
  */
-import { sigmoid } from "../../core/functions.js";
+import { sigmoid } from "../../book/functions.js";
 import { checkShape, type Layer, type Shape } from "./layer.js";
 
 abstract class Elementwise implements Layer {

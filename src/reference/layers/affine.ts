@@ -4,7 +4,7 @@
  * a convolution or pooling directly (the book's SimpleConvNet does).
  *   y [N × M] = x · W + b;  dx = dy · Wᵀ;  dW = xᵀ · dy;  db = Σ_n dy
  */
-import { matmul, matmulTransA, matmulTransB, sumRows } from "../../core/kernels.js";
+import { matmul, matmulTransA, matmulTransB, sumRows } from "../../book/matrix.js";
 import { checkShape, type Layer, type Shape, sizeOf } from "./layer.js";
 
 export class Affine implements Layer {

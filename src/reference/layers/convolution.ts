@@ -7,7 +7,7 @@
  *             dW [FN × C·FH·FW] = doutᵀ · col;  dcol = dout · W;  dx = col2im(dcol)
  * W is kept as [FN × C·FH·FW] row-major, which is W.reshape(FN, −1) in the book.
  */
-import { matmul, matmulTransA, matmulTransB, sumRows } from "../../core/kernels.js";
+import { matmul, matmulTransA, matmulTransB, sumRows } from "../../book/matrix.js";
 import { col2im, im2col, type Im2colGeometry, im2colShape } from "../im2col.js";
 import { checkShape, type Layer, type Shape } from "./layer.js";
 

@@ -1,13 +1,13 @@
 /**
  * Dropout (the book's ch06 layer, in its "inverted" form as PyTorch's nn.Dropout and this
- * project's Mlp): in training each value is kept with probability 1 − ratio and scaled by
+ * project's MultiLayerNet): in training each value is kept with probability 1 − ratio and scaled by
  * 1/(1 − ratio), else zeroed; at inference the layer is the identity, so the expected output is
  * the same in both modes. (The book instead keeps kept values as they are and multiplies by
  * 1 − ratio at inference; the two nets differ only by that constant factor.)
- * The mask is drawn from the given Rng, one uniform per value in index order, as Mlp.dropoutMasks:
+ * The mask is drawn from the given Rng, one uniform per value in index order, as MultiLayerNet.dropoutMasks:
  * kept when u ≥ ratio.
  */
-import type { Rng } from "../../core/rng.js";
+import type { Rng } from "../../book/rng.js";
 import { checkShape, type Layer, type Shape } from "./layer.js";
 
 export class Dropout implements Layer {

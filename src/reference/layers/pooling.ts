@@ -7,7 +7,7 @@
  * Padding is the book's: zeros (np.pad), which take part in the maximum; PyTorch's max_pool2d pads
  * with −∞ instead, so the two agree only without padding or on non-negative inputs.
  */
-import { argmaxRows } from "../../core/kernels.js";
+import { argmaxRows } from "../../book/matrix.js";
 import { col2im, im2col, type Im2colGeometry, im2colShape } from "../im2col.js";
 import { checkShape, type Layer, type Shape } from "./layer.js";
 

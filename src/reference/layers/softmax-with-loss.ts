@@ -5,7 +5,7 @@
  *   backward: dx = (y − t) / N   (dout = 1)
  * The backward is that of the exact cross entropy, without the 1e−7 guard, as in the book.
  */
-import { crossEntropyError, type Labels, softmax } from "../../core/functions.js";
+import { crossEntropyError, type Labels, softmax } from "../../book/functions.js";
 
 export class SoftmaxWithLoss {
   readonly kind = "softmax";
