@@ -185,26 +185,61 @@ describe("onnxruntime on the 10,000 MNIST test images agrees with mnist-ts", () 
   });
 });
 
-describe("Python onnxruntime (when installed)", () => {
-  const python = spawnSync("python3", ["-c", "import onnxruntime, numpy"], { encoding: "utf8" });
-  const available = python.status === 0;
-  it.skipIf(!available)("runs the exported file and gives the probabilities onnxruntime-node gives", async () => {
-    const file = path.join(tmp.dir, "tiny.onnx");
-    writeFileSync(file, toOnnx(tinyModel("sigmoid")));
+/** The first Python that can import `modules`, or null: the system's Python may be shadowed by another python3 on PATH. */
+function pythonWith(modules: string): string | null {
+  for (const python of ["python3", "/usr/bin/python3"]) {
+    if (spawnSync(python, ["-c", `import ${modules}`], { encoding: "utf8" }).status === 0) return python;
+  }
+  return null;
+}
+
+describe("Python's ONNX tools (each test skips where its package is not installed)", () => {
+  const checker = pythonWith("onnx");
+  const runtime = pythonWith("onnxruntime, numpy");
+  const deepModel = (): ModelJson => {
+    const sizes = [784, 20, 15, 10];
+    const params: Record<string, { shape: number[]; data: number[] }> = {};
+    for (let l = 1; l < sizes.length; l++) {
+      params[`W${l}`] = { shape: [sizes[l - 1], sizes[l]], data: Array.from({ length: sizes[l - 1] * sizes[l] }, (_, i) => Math.sin(i + l) / 10) };
+      params[`b${l}`] = { shape: [sizes[l]], data: Array.from({ length: sizes[l] }, (_, i) => Math.cos(i * l) / 10) };
+    }
+    return { ...tinyModel("relu"), architecture: { type: "mlp", sizes, activation: "relu" }, params };
+  };
+
+  it.skipIf(!checker)("onnx.checker accepts the file (full check, strict shape inference gives logits and probabilities [N, 10])", () => {
+    const file = path.join(tmp.dir, "deep.onnx");
+    writeFileSync(file, toOnnx(deepModel()));
+    const script = [
+      "import json, sys, onnx",
+      "m = onnx.load(sys.argv[1])",
+      "onnx.checker.check_model(m, full_check=True)",
+      "g = onnx.shape_inference.infer_shapes(m, strict_mode=True).graph",
+      "print(json.dumps([[o.name, [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim]] for o in g.output]))",
+    ].join("\n");
+    const py = spawnSync(checker!, ["-c", script, file], { encoding: "utf8" });
+    expect(py.stderr).toBe("");
+    expect(JSON.parse(py.stdout)).toEqual([["logits", ["N", 10]], ["probabilities", ["N", 10]]]);
+  });
+
+  it.skipIf(!runtime)("Python onnxruntime runs the file and gives the probabilities onnxruntime-node gives", async () => {
+    const file = path.join(tmp.dir, "deep-py.onnx");
+    writeFileSync(file, toOnnx(deepModel()));
+    const input = Float32Array.from({ length: 3 * 784 }, (_, i) => ((i * 37) % 256) / 255);
     const s = await session(file);
-    const input = Float32Array.of(1, 2, 3, 0, 0.5, 1);
-    const expected = Array.from((await s.run({ x: new ort.Tensor("float32", input, [2, 3]) })).probabilities.data as Float32Array);
+    const expected = Array.from((await s.run({ x: new ort.Tensor("float32", input, [3, 784]) })).probabilities.data as Float32Array);
     await s.release();
+    const inputFile = path.join(tmp.dir, "x.f32");
+    writeFileSync(inputFile, new Uint8Array(input.buffer)); // float32 in this machine's byte order, as numpy's fromfile reads it
     const script = [
       "import json, sys, numpy as np, onnxruntime as ort",
       "s = ort.InferenceSession(sys.argv[1], providers=['CPUExecutionProvider'])",
-      "x = np.array(json.loads(sys.argv[2]), dtype=np.float32).reshape(-1, 3)",
+      "x = np.fromfile(sys.argv[2], dtype=np.float32).reshape(-1, 784)",
       "print(json.dumps(s.run(['probabilities'], {'x': x})[0].ravel().tolist()))",
     ].join("\n");
-    const py = spawnSync("python3", ["-c", script, file, JSON.stringify(Array.from(input))], { encoding: "utf8" });
+    const py = spawnSync(runtime!, ["-c", script, file, inputFile], { encoding: "utf8" });
     expect(py.stderr).toBe("");
     const got = JSON.parse(py.stdout) as number[];
-    expect(got).toHaveLength(4);
+    expect(got).toHaveLength(30);
     got.forEach((v, i) => expect(Math.abs(v - expected[i])).toBeLessThan(1e-6));
   });
 });
