@@ -178,6 +178,12 @@ describe("onnxruntime on the 10,000 MNIST test images agrees with mnist-ts", () 
     // a trained net, so agreeing is not agreeing on one class for everything
     expect(correct / 10_000).toBeGreaterThan(0.85);
     expect(correct / 10_000).toBeCloseTo(result.testAccuracy, 10);
+    // and mnist-eval itself, run as a user would, counts the same confusion matrix
+    const evalRun = await runBin("mnist-eval", [path.join(runDir, "model.json"), "--json"]);
+    expect(evalRun.code).toBe(0);
+    const confusion = Array.from({ length: 10 }, () => new Array<number>(10).fill(0));
+    for (let i = 0; i < 10_000; i++) confusion[raw.test.labels[i]][onnxClass[i]]++;
+    expect(JSON.parse(evalRun.stdout).confusion).toEqual(confusion);
 
     let maxDiff = 0;
     for (let i = 0; i < prob.length; i++) maxDiff = Math.max(maxDiff, Math.abs(prob[i] - expectedProb[i]));

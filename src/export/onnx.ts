@@ -10,7 +10,7 @@
  */
 import onnxProto from "onnx-proto";
 import type { Activation } from "../model/mlp.js";
-import type { ModelJson, MlpModelJson, TwoLayerModelJson } from "../model/model-json.js";
+import type { ModelJson } from "../model/model-json.js";
 
 const { onnx } = onnxProto;
 
@@ -49,7 +49,7 @@ export function layersOf(model: ModelJson): Layer[] {
       ? model.architecture.sizes
       : [model.architecture.inputSize, model.architecture.hiddenSize, model.architecture.outputSize];
   const activation: Activation = model.architecture.type === "mlp" ? model.architecture.activation : "sigmoid";
-  const params = model.params as (MlpModelJson | TwoLayerModelJson)["params"] as Record<string, { data: number[] }>;
+  const params = model.params as Record<string, { data: number[] }>;
   const layers: Layer[] = [];
   for (let l = 1; l < sizes.length; l++) {
     const weightName = `W${l}`;
@@ -146,16 +146,17 @@ export interface OnnxExportOptions {
 }
 
 /**
- * Build the ONNX model of a layer list whose input is [N, inputSize]. The final layer's output is
- * renamed `logits`, and Softmax over the class axis gives `probabilities`.
+ * Build the ONNX model of a layer list whose input is [N, ...inputShape] ([N, 784] for the dense
+ * nets; a convolutional net's would be [N, 1, 28, 28]). The final layer's output is renamed
+ * `logits`, and Softmax over the class axis gives `probabilities`.
  */
-export function onnxModelOfLayers(layers: Layer[], inputSize: number, options: OnnxExportOptions = {}): Uint8Array {
+export function onnxModelOfLayers(layers: Layer[], inputShape: number[], options: OnnxExportOptions = {}): Uint8Array {
   const used = new Set<string>([INPUT_NAME, LOGITS_NAME, PROBABILITIES_NAME]);
   const g: GraphBuilder = {
     nodes: [],
     initializers: [],
     tensor: INPUT_NAME,
-    shape: [inputSize],
+    shape: [...inputShape],
     fresh(base) {
       let name = base;
       for (let k = 2; used.has(name); k++) name = `${base}_${k}`;
@@ -192,7 +193,7 @@ export function onnxModelOfLayers(layers: Layer[], inputSize: number, options: O
       name: "mnist_ts",
       node: g.nodes,
       initializer: g.initializers,
-      input: [valueInfo(INPUT_NAME, ["N", inputSize])],
+      input: [valueInfo(INPUT_NAME, ["N", ...inputShape])],
       output: [valueInfo(LOGITS_NAME, ["N", classes]), valueInfo(PROBABILITIES_NAME, ["N", classes])],
     }),
   });
@@ -202,7 +203,7 @@ export function onnxModelOfLayers(layers: Layer[], inputSize: number, options: O
 /** A model.json network as the bytes of an .onnx file. */
 export function toOnnx(model: ModelJson, options: OnnxExportOptions = {}): Uint8Array {
   const inputSize = model.architecture.type === "mlp" ? model.architecture.sizes[0] : model.architecture.inputSize;
-  return onnxModelOfLayers(layersOf(model), inputSize, options);
+  return onnxModelOfLayers(layersOf(model), [inputSize], options);
 }
 
 /** "784-50-10 sigmoid": the architecture in one phrase, for messages and the doc string. */
