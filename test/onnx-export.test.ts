@@ -9,10 +9,10 @@ import path from "node:path";
 import onnxProto from "onnx-proto";
 import ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { argmaxRows } from "../src/core/kernels.js";
+import { argmaxRows } from "../src/book/matrix.js";
 import { loadMnist, loadMnistRaw, type MnistRaw } from "../src/data/mnist.js";
 import { layersOf, ONNX_OPSET, toOnnx } from "../src/export/onnx.js";
-import { AnyModelJsonSchema, netFromModelJson, toModelJson, type ModelJson } from "../src/model/model-json.js";
+import { AnyModelJsonSchema, netFromModelJson, toModelJson, type ModelJson } from "../src/run/model-json.js";
 import { predictSplit } from "../src/train/evaluate.js";
 import { HyperparametersSchema, type ResolvedHyperparameters } from "../src/train/hyperparameters.js";
 import { train } from "../src/train/trainer.js";
@@ -97,7 +97,7 @@ describe("the ONNX graph", () => {
     expect(() => toOnnx(model)).toThrow(/W2 holds 1e\+39, outside float32's range/);
   });
 
-  it("layersOf: the book's net is dense, sigmoid, dense; an Mlp has its activation after every hidden layer", () => {
+  it("layersOf: the book's net is dense, sigmoid, dense; an MultiLayerNet has its activation after every hidden layer", () => {
     const kinds = (m: ModelJson) => layersOf(m).map((l) => (l.kind === "dense" ? `${l.weightName}:${l.inputs}x${l.outputs}` : l.activation));
     expect(kinds(tinyModel("tanh"))).toEqual(["W1:3x2", "tanh", "W2:2x2"]);
     const book: ModelJson = {

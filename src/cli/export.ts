@@ -9,7 +9,7 @@ import path from "node:path";
 import { FileFormatError, MnistError, UsageError } from "../errors.js";
 import { describeArchitecture, ONNX_OPSET, toOnnx } from "../export/onnx.js";
 import { readJsonFile, writeFileAtomic } from "../io/files.js";
-import { AnyModelJsonSchema } from "../model/model-json.js";
+import { AnyModelJsonSchema } from "../run/model-json.js";
 import { MAX_MODEL_BYTES } from "./eval.js";
 import { debugOption, EXIT, newProgram } from "./run-command.js";
 

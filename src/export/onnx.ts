@@ -9,8 +9,8 @@
  * so a new kind (Convolution, Pooling, BatchNorm, Flatten) is one Layer variant and one function.
  */
 import onnxProto from "onnx-proto";
-import type { Activation } from "../model/mlp.js";
-import type { ModelJson } from "../model/model-json.js";
+import type { Activation } from "../reference/multi-layer-net.js";
+import type { ModelJson } from "../run/model-json.js";
 
 const { onnx } = onnxProto;
 
