@@ -3,12 +3,12 @@
 // (timed on a sample of parameters and extrapolated to all 39,760: every parameter costs the same
 // two forward passes) against the fast incremental one, single-threaded and on worker threads.
 // Run after `npm run build`:  node bench/numerical.js [--json] [--sample N] [--reps N] [--threads N]
-import { numericalGradient } from "../dist/core/functions.js";
-import { Rng } from "../dist/core/rng.js";
+import { numericalGradient } from "../dist/book/functions.js";
+import { Rng } from "../dist/book/rng.js";
 import { loadMnistRaw, PIXEL_SCALE } from "../dist/data/mnist.js";
-import { fastNumericalGradient } from "../dist/model/numerical-gradient.js";
-import { defaultThreads, NumericalGradientPool } from "../dist/model/numerical-gradient-pool.js";
-import { TwoLayerNet } from "../dist/model/two-layer-net.js";
+import { fastNumericalGradient } from "../dist/reference/numerical-gradient.js";
+import { defaultThreads, NumericalGradientPool } from "../dist/engine/numerical-gradient-pool.js";
+import { TwoLayerNet } from "../dist/reference/two-layer-net.js";
 
 const args = process.argv.slice(2);
 const arg = (name, dflt) => {

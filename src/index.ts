@@ -16,28 +16,28 @@ export {
   numericalDiff,
   numericalGradient,
   gradientDescent,
-} from "./core/functions.js";
-export type { FloatArray, Labels } from "./core/functions.js";
-export { Rng } from "./core/rng.js";
-export type { RngState } from "./core/rng.js";
+} from "./book/functions.js";
+export type { FloatArray, Labels } from "./book/functions.js";
+export { Rng } from "./book/rng.js";
+export type { RngState } from "./book/rng.js";
 /**
- * The book's TwoLayerNet in plain float64 TypeScript: the reference every fast kernel is tested
- * against, readable and exact, but ≈ 50 ms an iteration of batch 100 (the book's whole run: minutes).
- * To train, use train(), which runs the same math on the WebAssembly kernels.
+ * The book's TwoLayerNet in plain float64 TypeScript: the reference the engine is tested against,
+ * readable and exact, but ≈ 50 ms an iteration of batch 100 (the book's whole run: minutes).
+ * To train, use train(), which runs the same math on the WebAssembly engine.
  */
-export { TwoLayerNet, PARAM_NAMES } from "./model/two-layer-net.js";
-/** The deeper nets of the beyond-chapter-4 options (float64 reference; train() trains them fast). */
-export { Mlp } from "./model/mlp.js";
-export type { MlpOptions } from "./model/mlp.js";
-export { fastNumericalGradient } from "./model/numerical-gradient.js";
-export { NumericalGradientPool } from "./model/numerical-gradient-pool.js";
-export type { Params, Grads, ParamName, TwoLayerNetOptions } from "./model/two-layer-net.js";
+export { TwoLayerNet, PARAM_NAMES } from "./reference/two-layer-net.js";
+/** The deeper nets of the beyond-chapter-4 options (float64 reference; train() trains them on the engine). */
+export { MultiLayerNet } from "./reference/multi-layer-net.js";
+export type { MlpOptions } from "./reference/multi-layer-net.js";
+export { fastNumericalGradient } from "./reference/numerical-gradient.js";
+export { NumericalGradientPool } from "./engine/numerical-gradient-pool.js";
+export type { Params, Grads, ParamName, TwoLayerNetOptions } from "./reference/two-layer-net.js";
 export { MnistError, UsageError, IdxFormatError, ChecksumError, DownloadError, FileFormatError } from "./errors.js";
 export { train } from "./train/library-train.js";
 export type { TrainInput, TrainOptions, TrainOutcome } from "./train/library-train.js";
 export { defaultEvalEvery } from "./train/trainer.js";
 export type { TrainData, TrainListener, TrainResult, TrainState, IterationEvent, EpochEvent } from "./train/trainer.js";
-export { loadModel, saveModel } from "./io/model-file.js";
-export type { Net } from "./io/model-file.js";
+export { loadModel, saveModel } from "./run/model-file.js";
+export type { Net } from "./run/model-file.js";
 export { HyperparametersSchema } from "./train/hyperparameters.js";
 export type { Hyperparameters, HyperparametersInput, ResolvedHyperparameters } from "./train/hyperparameters.js";

@@ -1,13 +1,14 @@
-/** Beyond chapter 4 in the trainer: optimizers, schedules, shuffling, validation, early stopping, the Mlp's fast path and exact resume. */
+/** Beyond chapter 4 in the trainer: optimizers, schedules, shuffling, validation, early stopping, the MultiLayerNet's fast path and exact resume. */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Rng } from "../src/core/rng.js";
+import { Rng } from "../src/book/rng.js";
 import type { MnistSplit } from "../src/data/mnist.js";
-import { Mlp } from "../src/model/mlp.js";
-import { AnyModelJsonSchema, netFromModelJson, toModelJson } from "../src/model/model-json.js";
+import { MultiLayerNet } from "../src/reference/multi-layer-net.js";
+import { AnyModelJsonSchema, netFromModelJson, toModelJson } from "../src/run/model-json.js";
 import { CheckpointSchema, stateFromCheckpoint, toCheckpointJson } from "../src/train/checkpoint.js";
 import { HyperparametersSchema, type ResolvedHyperparameters } from "../src/train/hyperparameters.js";
-import { Optimizer, OPTIMIZERS, scheduledLr } from "../src/train/optimizer.js";
+import { Optimizer, OPTIMIZERS } from "../src/reference/optimizers.js";
+import { scheduledLr } from "../src/train/schedule.js";
 import { train, type EpochEvent } from "../src/train/trainer.js";
 
 function split(count: number, seed: number): MnistSplit {
@@ -67,16 +68,16 @@ describe("optimizers (the book's common/optimizer.py)", () => {
 });
 
 describe("trainer beyond chapter 4", () => {
-  it("the fast float32 Mlp path follows the float64 reference Mlp (every option on)", async () => {
+  it("the fast float32 MultiLayerNet path follows the float64 reference MultiLayerNet (every option on)", async () => {
     const losses = { fast: [] as number[], ref: [] as number[] };
     const noStop = { ...BEYOND, earlyStop: undefined };
     const a = await train(DATA, noStop, { listeners: [{ iteration: (e) => losses.fast.push(e.loss) }] });
     const b = await train(DATA, noStop, { kernels: "reference", listeners: [{ iteration: (e) => losses.ref.push(e.loss) }] });
-    expect(a.net).toBeInstanceOf(Mlp);
+    expect(a.net).toBeInstanceOf(MultiLayerNet);
     expect(losses.fast).toHaveLength(60);
     for (let i = 0; i < 60; i++) expect(Math.abs(losses.fast[i] - losses.ref[i])).toBeLessThan(1e-4 * Math.max(1, Math.abs(losses.ref[i])));
-    for (const name of (b.net as Mlp).paramNames) {
-      const pa = (a.net as Mlp).params[name], pb = (b.net as Mlp).params[name];
+    for (const name of (b.net as MultiLayerNet).paramNames) {
+      const pa = (a.net as MultiLayerNet).params[name], pb = (b.net as MultiLayerNet).params[name];
       for (let i = 0; i < pa.length; i++) expect(Math.abs(pa[i] - pb[i])).toBeLessThan(1e-4);
     }
   });
@@ -131,12 +132,12 @@ describe("trainer beyond chapter 4", () => {
     );
   });
 
-  it("model.json of an Mlp round-trips (architecture mlp, W1…Wn, b1…bn)", async () => {
+  it("model.json of an MultiLayerNet round-trips (architecture mlp, W1…Wn, b1…bn)", async () => {
     const r = await train(DATA, { ...BEYOND, iters: 10, earlyStop: undefined });
     const json = JSON.parse(JSON.stringify(toModelJson(r.net)));
     expect(json.architecture).toEqual({ type: "mlp", sizes: [16, 6, 5, 10], activation: "relu" });
     expect(Object.keys(json.params)).toEqual(["W1", "b1", "W2", "b2", "W3", "b3"]);
-    const net = netFromModelJson(AnyModelJsonSchema.parse(json)) as Mlp;
+    const net = netFromModelJson(AnyModelJsonSchema.parse(json)) as MultiLayerNet;
     expect(net.params).toEqual(r.net.params);
     json.params.W3.shape = [5, 9];
     expect(AnyModelJsonSchema.safeParse(json).success).toBe(false);

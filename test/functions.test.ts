@@ -9,7 +9,7 @@ import {
   sigmoid,
   sigmoidGrad,
   softmax,
-} from "../src/core/functions.js";
+} from "../src/book/functions.js";
 
 const t = [0, 0, 1, 0, 0, 0, 0, 0, 0, 0];
 const y2 = [0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0]; // "2" most likely

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadMnistRaw, type MnistRaw } from "../src/data/mnist.js";
-import { loadModel, saveModel } from "../src/io/model-file.js";
+import { loadModel, saveModel } from "../src/run/model-file.js";
 import { train } from "../src/train/library-train.js";
 import { train as trainLoop, type EpochEvent } from "../src/train/trainer.js";
 import { HyperparametersSchema } from "../src/train/hyperparameters.js";
@@ -42,7 +42,7 @@ describe("train() with partial hyperparameters", () => {
   it("a bad or unknown field is a UsageError naming it", async () => {
     await expect(train(mnist, { lr: -1 })).rejects.toThrow(/^hyperparameters: "lr" must be a positive number \(got -1\)$/);
     await expect(train(mnist, { learningRate: 0.1 } as never)).rejects.toThrow(/^hyperparameters: unknown key "learningRate"$/);
-    await expect(train(mnist, { epochs: 1, iters: 5 })).rejects.toThrow(/epochs and iters cannot both be given/);
+    await expect(train(mnist, { epochs: 1, iters: 5 })).rejects.toThrow(/--epochs and --iters cannot both be given/);
   });
 });
 

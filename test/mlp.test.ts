@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { Rng } from "../src/core/rng.js";
-import { ACTIVATIONS, Mlp } from "../src/model/mlp.js";
-import { PARAM_NAMES, TwoLayerNet } from "../src/model/two-layer-net.js";
+import { Rng } from "../src/book/rng.js";
+import { ACTIVATIONS, MultiLayerNet } from "../src/reference/multi-layer-net.js";
+import { PARAM_NAMES, TwoLayerNet } from "../src/reference/two-layer-net.js";
 
 function randomBatch(rng: Rng, n: number, width: number): Float64Array {
   const x = new Float64Array(n * width);
@@ -10,7 +10,7 @@ function randomBatch(rng: Rng, n: number, width: number): Float64Array {
 }
 
 /** Worst |a − b| of each parameter tensor relative to the tensor's largest |b| (tiny entries do not blow it up). */
-function worstRelError(net: Mlp, a: Record<string, Float64Array>, b: Record<string, Float64Array>): number {
+function worstRelError(net: MultiLayerNet, a: Record<string, Float64Array>, b: Record<string, Float64Array>): number {
   let worst = 0;
   for (const name of net.paramNames) {
     let scale = 1e-8;
@@ -20,10 +20,10 @@ function worstRelError(net: Mlp, a: Record<string, Float64Array>, b: Record<stri
   return worst;
 }
 
-describe("Mlp", () => {
+describe("MultiLayerNet", () => {
   it("with the book's settings draws the same weights and computes bit for bit what TwoLayerNet does", () => {
     const book = new TwoLayerNet(784, 50, 10, { seed: 7 });
-    const mlp = new Mlp([784, 50, 10], { seed: 7 });
+    const mlp = new MultiLayerNet([784, 50, 10], { seed: 7 });
     for (const k of PARAM_NAMES) expect(mlp.params[k]).toEqual(book.params[k]);
     const rng = new Rng(3);
     const x = randomBatch(rng, 20, 784);
@@ -37,20 +37,20 @@ describe("Mlp", () => {
 
   it("initializes std / Xavier / He with the book's scales and zero biases", () => {
     const stdOf = (w: Float64Array) => Math.sqrt(w.reduce((s, v) => s + v * v, 0) / w.length);
-    const xavier = new Mlp([400, 300, 10], { init: "xavier", seed: 1 });
-    const he = new Mlp([400, 300, 10], { init: "he", seed: 1 });
+    const xavier = new MultiLayerNet([400, 300, 10], { init: "xavier", seed: 1 });
+    const he = new MultiLayerNet([400, 300, 10], { init: "he", seed: 1 });
     expect(stdOf(xavier.params.W1)).toBeCloseTo(Math.sqrt(1 / 400), 3);
     expect(stdOf(xavier.params.W2)).toBeCloseTo(Math.sqrt(1 / 300), 2);
     expect(stdOf(he.params.W1)).toBeCloseTo(Math.sqrt(2 / 400), 3);
     expect(he.params.b1.every((v) => v === 0) && he.params.b2.every((v) => v === 0)).toBe(true);
-    expect(new Mlp([3, 4, 4, 2], { seed: 1 }).paramNames).toEqual(["W1", "b1", "W2", "b2", "W3", "b3"]);
+    expect(new MultiLayerNet([3, 4, 4, 2], { seed: 1 }).paramNames).toEqual(["W1", "b1", "W2", "b2", "W3", "b3"]);
   });
 
   describe("gradient check (analytic vs central differences, float64)", () => {
     for (const activation of ACTIVATIONS) {
       for (const hidden of [[6], [6, 5]]) {
         it(`${activation}, hidden ${hidden.join("-")}`, () => {
-          const net = new Mlp([7, ...hidden, 4], { activation, init: "std", weightInitStd: 0.5, seed: 11 });
+          const net = new MultiLayerNet([7, ...hidden, 4], { activation, init: "std", weightInitStd: 0.5, seed: 11 });
           for (const name of net.paramNames) if (name.startsWith("b")) new Rng(5).fillNormal(net.params[name], 0.1);
           const rng = new Rng(2);
           const x = randomBatch(rng, 5, 7);
@@ -61,12 +61,12 @@ describe("Mlp", () => {
     }
 
     it("weight decay: ½λΣW² in the loss, λW in the weight gradients", () => {
-      const net = new Mlp([7, 6, 5, 4], { activation: "relu", init: "he", weightDecay: 0.1, seed: 3 });
+      const net = new MultiLayerNet([7, 6, 5, 4], { activation: "relu", init: "he", weightDecay: 0.1, seed: 3 });
       const rng = new Rng(4);
       const x = randomBatch(rng, 5, 7);
       const t = Uint8Array.from({ length: 5 }, () => rng.int(4));
       expect(worstRelError(net, net.gradient(x, t), net.numericalGradient(x, t))).toBeLessThan(1e-5);
-      const plain = new Mlp([7, 6, 5, 4], { activation: "relu", init: "he", seed: 3 });
+      const plain = new MultiLayerNet([7, 6, 5, 4], { activation: "relu", init: "he", seed: 3 });
       let s = 0;
       for (const w of ["W1", "W2", "W3"]) for (const v of plain.params[w]) s += v * v;
       expect(net.loss(x, t)).toBeCloseTo(plain.loss(x, t) + 0.05 * s, 12);
@@ -74,7 +74,7 @@ describe("Mlp", () => {
 
     it("dropout with a fixed mask (inverted: kept units scaled by 1/(1 − p))", () => {
       for (const activation of ACTIVATIONS) {
-        const net = new Mlp([7, 6, 5, 4], { activation, init: "xavier", dropout: 0.5, seed: 9 });
+        const net = new MultiLayerNet([7, 6, 5, 4], { activation, init: "xavier", dropout: 0.5, seed: 9 });
         const rng = new Rng(6);
         const x = randomBatch(rng, 5, 7);
         const t = Uint8Array.from({ length: 5 }, () => rng.int(4));

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { crossEntropyError, numericalGradient, softmax } from "../src/core/functions.js";
-import { Rng } from "../src/core/rng.js";
+import { crossEntropyError, numericalGradient, softmax } from "../src/book/functions.js";
+import { Rng } from "../src/book/rng.js";
 import { loadMnistRaw, PIXEL_SCALE } from "../src/data/mnist.js";
-import { PARAM_NAMES, TwoLayerNet } from "../src/model/two-layer-net.js";
+import { PARAM_NAMES, TwoLayerNet } from "../src/reference/two-layer-net.js";
 
 function randomBatch(rng: Rng, n: number, width: number): Float64Array {
   const x = new Float64Array(n * width);

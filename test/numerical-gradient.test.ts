@@ -1,14 +1,14 @@
 // The fast numerical gradient against the book's naive loop (the reference), single-threaded and
 // on worker threads (from dist/, which the build produces: workers run compiled JavaScript).
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Labels } from "../src/core/functions.js";
-import { Rng } from "../src/core/rng.js";
+import type { Labels } from "../src/book/functions.js";
+import { Rng } from "../src/book/rng.js";
 import { loadMnistRaw, PIXEL_SCALE, type MnistRaw } from "../src/data/mnist.js";
-import { fastNumericalGradient } from "../src/model/numerical-gradient.js";
-import { PARAM_NAMES, TwoLayerNet, type Grads } from "../src/model/two-layer-net.js";
+import { fastNumericalGradient } from "../src/reference/numerical-gradient.js";
+import { PARAM_NAMES, TwoLayerNet, type Grads } from "../src/reference/two-layer-net.js";
 import { train as trainSrc } from "../src/train/trainer.js";
 import type { ResolvedHyperparameters } from "../src/train/hyperparameters.js";
-import { NumericalGradientPool } from "../dist/model/numerical-gradient-pool.js";
+import { NumericalGradientPool } from "../dist/engine/numerical-gradient-pool.js";
 import { train as trainDist } from "../dist/train/trainer.js";
 
 /** The bound: 1e-9 relative or 1e-11 absolute, for every parameter. Returns the misses. */

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadMnistRaw, PIXEL_SCALE, type MnistSplit } from "../src/data/mnist.js";
 import { digitArt } from "../src/image/digit-art.js";
 import { decodeImage, decodePng, mnistFromImage, resizeArea, centreOfMass } from "../src/image/mnist-preprocess.js";
-import { ModelJsonSchema, netFromModelJson } from "../src/model/model-json.js";
+import { ModelJsonSchema, netFromModelJson } from "../src/run/model-json.js";
 import { ANSI, runBin, tempDir } from "./helpers.js";
 
 const tmp = tempDir();

@@ -1,7 +1,7 @@
 /** The trainer's divergence stop and exact resume, on small synthetic data (no files, no processes). */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Rng } from "../src/core/rng.js";
+import { Rng } from "../src/book/rng.js";
 import type { MnistSplit } from "../src/data/mnist.js";
 import { CheckpointSchema, stateFromCheckpoint, toCheckpointJson } from "../src/train/checkpoint.js";
 import type { ResolvedHyperparameters } from "../src/train/hyperparameters.js";

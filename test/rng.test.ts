@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Rng } from "../src/core/rng.js";
+import { Rng } from "../src/book/rng.js";
 
 describe("Rng (xoshiro128** seeded by SplitMix32)", () => {
   it("matches xoshiro128** worked by hand from the state (1, 2, 3, 4)", () => {

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { PARAM_NAMES, TwoLayerNet } from "../src/model/two-layer-net.js";
+import { PARAM_NAMES, TwoLayerNet } from "../src/reference/two-layer-net.js";
 
 interface Fixture {
   sizes: [number, number, number];

@@ -151,21 +151,91 @@ export function kernelsWat(type) {
     init: (j) => `(v128.load offset=${16 * j} (i32.add (local.get $b2) (local.get $colOff)))`,
     store: (j) => `(v128.store offset=${16 * j} (i32.add (i32.add (local.get $A) (i32.mul (local.get $r) (local.get $rowBytesO))) (local.get $colOff)) (local.get $a${j}))`,
   });
-  // row h of W2's gradient: gW2[h] = Σ_r Z[r,h] dY[r]
-  const gw2Block = broadcastBlock({
-    tag: "sb", cols: "(local.get $OV)", count: "(local.get $n)",
-    s0: `(i32.add (local.get $Z) (i32.shl (local.get $h) (i32.const ${Math.log2(S)})))`, sStep: "(local.get $rowBytesH)",
+
+  // The engine's dense layers (src/engine/layers.ts): the same register blocks on general shapes.
+  // a dense layer's weight gradient, row h < Hin: gW[h] = Σ_r X[r,h] dY[r]
+  const dgBlock = broadcastBlock({
+    tag: "dg", cols: "(local.get $OV)", count: "(local.get $n)",
+    s0: `(i32.add (local.get $X) (i32.shl (local.get $h) (i32.const ${Math.log2(S)})))`, sStep: "(local.get $rowBytesH)",
     m0: "(local.get $dY)", mStep: "(local.get $rowBytesO)", init: ZERO,
-    store: (j) => `(v128.store offset=${16 * j} (i32.add (i32.add (local.get $gW2) (i32.mul (local.get $h) (local.get $rowBytesO))) (local.get $colOff)) (local.get $a${j}))`,
+    store: (j) => `(v128.store offset=${16 * j} (i32.add (i32.add (local.get $gW) (i32.mul (local.get $h) (local.get $rowBytesO))) (local.get $colOff)) (local.get $a${j}))`,
   });
-  // a row of dz1: dZ[r] = (Σ_o dY[r,o] W2ᵀ[o]) ⊙ (1 − z) z
-  const dzBlock = broadcastBlock({
-    tag: "dz", cols: "(local.get $HV)", count: "(local.get $O)",
-    s0: "(local.get $yrow)", sStep: `(i32.const ${S})`, m0: "(local.get $W2T)", mStep: "(local.get $rowBytesH)", init: ZERO,
-    store: (j) => `(local.set $zv (v128.load offset=${16 * j} (i32.add (local.get $zrow) (local.get $colOff))))
-        (v128.store offset=${16 * j} (i32.add (i32.add (local.get $dZ) (i32.mul (local.get $r) (local.get $rowBytesH))) (local.get $colOff))
-          (${V}.mul (local.get $a${j}) (${V}.mul (${V}.sub (${V}.splat (${T}.const 1)) (local.get $zv)) (local.get $zv))))`,
+  // a row of a dense layer's input gradient: dX[r] = Σ_{o<O} dY[r,o] Wᵀ[o]
+  const dxBlock = broadcastBlock({
+    tag: "dx", cols: "(local.get $HV)", count: "(local.get $O)",
+    s0: "(local.get $yrow)", sStep: `(i32.const ${S})`, m0: "(local.get $WT)", mStep: "(local.get $rowBytesH)", init: ZERO,
+    store: (j) => `(v128.store offset=${16 * j} (i32.add (i32.add (local.get $dX) (i32.mul (local.get $r) (local.get $rowBytesH))) (local.get $colOff)) (local.get $a${j}))`,
   });
+
+  /**
+   * An element-wise kernel over nv vectors: exported `name` with pointer params `ptrs` (the first is
+   * written) and scalar params `scalars` (splatted into locals $<name>v); `body` is the new value of
+   * the first array as WAT, with the loaded vectors in locals $<ptr>x; `after` more stores.
+   */
+  const elementwise = (name, ptrs, scalars, body, after = "", extraLocals = "") => `
+  (func (export "${name}") ${ptrs.map((p) => `(param $${p} i32)`).join(" ")} (param $nv i32) ${scalars.map((c) => `(param $${c} ${T})`).join(" ")}
+    (local $i i32) (local $o i32) ${ptrs.map((p) => `(local $${p}x v128)`).join(" ")} ${scalars.map((c) => `(local $${c}v v128)`).join(" ")} ${extraLocals}
+    ${scalars.map((c) => `(local.set $${c}v (${V}.splat (local.get $${c})))`).join(" ")}
+    (block $done (loop $lp
+      (br_if $done (i32.ge_u (local.get $i) (local.get $nv)))
+      (local.set $o (i32.shl (local.get $i) (i32.const 4)))
+      ${ptrs.map((p) => `(local.set $${p}x (v128.load (i32.add (local.get $${p}) (local.get $o))))`).join(" ")}
+      (v128.store (i32.add (local.get $${ptrs[0]}) (local.get $o)) ${body})
+      ${after}
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $lp))))`;
+  const zeroG = `(v128.store (i32.add (local.get $G) (local.get $o)) (v128.const i32x4 0 0 0 0))`;
+  const vs = (a, b) => `(${V}.sub ${a} ${b})`, va = (a, b) => `(${V}.add ${a} ${b})`, vm = (a, b) => `(${V}.mul ${a} ${b})`;
+  const vd = (a, b) => `(${V}.div ${a} ${b})`, vsqrt = (a) => `(${V}.sqrt ${a})`, EPS = `(${V}.splat (${T}.const 1e-7))`;
+  const ONE = `(${V}.splat (${T}.const 1))`;
+  // the optimizers (src/reference/optimizers.ts, the book's ch06), one IEEE operation at a time in
+  // the reference's order; each also zeroes G (the sparse layer accumulates into it)
+  const store2 = (p, val) => `(v128.store (i32.add (local.get $${p}) (local.get $o)) ${val})`;
+  const optimizerKernels = [
+    // p −= lr g
+    elementwise("opt_sgd", ["W", "G"], ["lr"], vs("(local.get $Wx)", vm("(local.get $lrv)", "(local.get $Gx)")), zeroG),
+    // v = μ v − lr g; p += v
+    elementwise("opt_momentum", ["W", "G", "M"], ["lr", "mu"], va("(local.get $Wx)", "(local.get $Mx)"), zeroG,
+      "").replace(`(v128.store (i32.add (local.get $W) (local.get $o))`, `(local.set $Mx ${vs(vm("(local.get $muv)", "(local.get $Mx)"), vm("(local.get $lrv)", "(local.get $Gx)"))}) ${store2("M", "(local.get $Mx)")}
+      (v128.store (i32.add (local.get $W) (local.get $o))`),
+    // v = v μ; v −= lr g; p += (μμ) v; p −= ((1 + μ) lr) g
+    elementwise("opt_nesterov", ["W", "G", "M"], ["lr", "mu", "mumu", "c"],
+      vs(va("(local.get $Wx)", vm("(local.get $mumuv)", "(local.get $Mx)")), vm("(local.get $cv)", "(local.get $Gx)")), zeroG)
+      .replace(`(v128.store (i32.add (local.get $W) (local.get $o))`, `(local.set $Mx ${vs(vm("(local.get $Mx)", "(local.get $muv)"), vm("(local.get $lrv)", "(local.get $Gx)"))}) ${store2("M", "(local.get $Mx)")}
+      (v128.store (i32.add (local.get $W) (local.get $o))`),
+    // h += g g; p −= (lr g) / (√h + ε)
+    elementwise("opt_adagrad", ["W", "G", "M"], ["lr"],
+      vs("(local.get $Wx)", vd(vm("(local.get $lrv)", "(local.get $Gx)"), va(vsqrt("(local.get $Mx)"), EPS))), zeroG)
+      .replace(`(v128.store (i32.add (local.get $W) (local.get $o))`, `(local.set $Mx ${va("(local.get $Mx)", vm("(local.get $Gx)", "(local.get $Gx)"))}) ${store2("M", "(local.get $Mx)")}
+      (v128.store (i32.add (local.get $W) (local.get $o))`),
+    // h = h ρ; h += ((1 − ρ) g) g; p −= (lr g) / (√h + ε)
+    elementwise("opt_rmsprop", ["W", "G", "M"], ["lr", "rho", "omr"],
+      vs("(local.get $Wx)", vd(vm("(local.get $lrv)", "(local.get $Gx)"), va(vsqrt("(local.get $Mx)"), EPS))), zeroG)
+      .replace(`(v128.store (i32.add (local.get $W) (local.get $o))`, `(local.set $Mx ${va(vm("(local.get $Mx)", "(local.get $rhov)"), vm(vm("(local.get $omrv)", "(local.get $Gx)"), "(local.get $Gx)"))}) ${store2("M", "(local.get $Mx)")}
+      (v128.store (i32.add (local.get $W) (local.get $o))`),
+    // m += b1 (g − m); v += b2 (g g − v); p −= (lr_t m) / (√v + ε)   (b1 = 1 − β1, b2 = 1 − β2)
+    elementwise("opt_adam", ["W", "G", "M", "Q"], ["lrt", "b1", "b2"],
+      vs("(local.get $Wx)", vd(vm("(local.get $lrtv)", "(local.get $Mx)"), va(vsqrt("(local.get $Qx)"), EPS))), zeroG)
+      .replace(`(v128.store (i32.add (local.get $W) (local.get $o))`, `(local.set $Mx ${va("(local.get $Mx)", vm("(local.get $b1v)", vs("(local.get $Gx)", "(local.get $Mx)")))}) ${store2("M", "(local.get $Mx)")}
+      (local.set $Qx ${va("(local.get $Qx)", vm("(local.get $b2v)", vs(vm("(local.get $Gx)", "(local.get $Gx)"), "(local.get $Qx)")))}) ${store2("Q", "(local.get $Qx)")}
+      (v128.store (i32.add (local.get $W) (local.get $o))`),
+    // weight decay's gradient: g += λ w
+    elementwise("add_decay", ["G", "W"], ["lambda"], va("(local.get $Gx)", vm("(local.get $lambdav)", "(local.get $Wx)"))),
+  ].join("\n");
+  const activationKernels = [
+    // σ in place (the polynomial exp of the float32 step; float64 keeps the reference's Math.exp)
+    elementwise("sigmoid", ["Z"], [], vd(ONE, va(ONE, vexp(`(${V}.neg (local.get $Zx))`))), "", expLocals),
+    // d ⊙ ((1 − z) z)
+    elementwise("sigmoid_bwd", ["D", "Z"], [], vm("(local.get $Dx)", vm(vs(ONE, "(local.get $Zx)"), "(local.get $Zx)"))),
+    // z > 0 ? z : 0   (NaN → 0, as the reference)
+    elementwise("relu", ["Z"], [], `(v128.and (local.get $Zx) (${V}.gt (local.get $Zx) (v128.const i32x4 0 0 0 0)))`),
+    // z > 0 ? d : 0
+    elementwise("relu_bwd", ["D", "Z"], [], `(v128.and (local.get $Dx) (${V}.gt (local.get $Zx) (v128.const i32x4 0 0 0 0)))`),
+    // d ⊙ (1 − z z)
+    elementwise("tanh_bwd", ["D", "Z"], [], vm("(local.get $Dx)", vs(ONE, vm("(local.get $Zx)", "(local.get $Zx)")))),
+    // x ⊙ m (dropout, both ways)
+    elementwise("mul", ["D", "M"], [], vm("(local.get $Dx)", "(local.get $Mx)")),
+  ].join("\n");
 
   const accLocals = [...Array(WIDE).keys()].map((i) => `(local $a${i} v128)`).join(" ");
 
@@ -383,89 +453,6 @@ export function kernelsWat(type) {
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $lp))))
 
-  ;; The small layers' backward pass and updates, for n rows (reference order throughout):
-  ;;   gW2 = Zᵀ·dY, gb2 = Σ dY, dZ = (dY·W2ᵀ) ⊙ (1 − Z) Z, gb1 = Σ dZ; then b1, W2, b2 −= lr × g,
-  ;;   and W2T = W2ᵀ again (dY·W2ᵀ reads W2T [Op × Hp] so it runs on h-vectors).
-  ;; dY [n × Op] (lanes ≥ O zero), Z/dZ [n × Hp]; scratch: gW2 [Hp × Op], gb1 [Hp], gb2 [Op].
-  ;; Only rows h < H of W2 and lanes h < H of dZ are written (the padding stays 0).
-  (func (export "backward_small") (param $Z i32) (param $dY i32) (param $n i32) (param $H i32) (param $HV i32) (param $O i32) (param $OV i32)
-        (param $W2 i32) (param $b1 i32) (param $b2 i32) (param $dZ i32) (param $gW2 i32) (param $gb1 i32) (param $gb2 i32) (param $lr ${T})
-        (param $W2T i32)
-    (local $acc v128) (local $zv v128) (local $r i32) (local $h i32) (local $o i32) (local $ov i32) (local $zrow i32) (local $yrow i32) (local $p i32)
-    (local $s ${T}) (local $rowBytesO i32) (local $rowBytesH i32)
-    (local $yp i32) ${blockLocals} ${accLocals}
-    (local.set $rowBytesO (i32.shl (local.get $OV) (i32.const 4)))
-    (local.set $rowBytesH (i32.shl (local.get $HV) (i32.const 4)))
-    (memory.fill (local.get $gW2) (i32.const 0) (i32.mul (local.get $H) (local.get $rowBytesO)))
-    (memory.fill (local.get $gb1) (i32.const 0) (local.get $rowBytesH))
-    (memory.fill (local.get $gb2) (i32.const 0) (local.get $rowBytesO))
-    ;; gW2[h] = Σ_r Z[r,h] × dY[r]  (r ascending, h < H), output vectors in register blocks
-    (local.set $h (i32.const 0))
-    (block $h1_done (loop $h1
-      (br_if $h1_done (i32.ge_u (local.get $h) (local.get $H)))
-      (local.set $jb (i32.const 0))
-      ${[4, 3, 2, 1].map(gw2Block).join("")}
-      (local.set $h (i32.add (local.get $h) (i32.const 1)))
-      (br $h1)))
-    ;; gb2 = Σ_r dY[r]
-    (local.set $ov (i32.const 0))
-    (block $o2_done (loop $o2
-      (br_if $o2_done (i32.ge_u (local.get $ov) (local.get $rowBytesO)))
-      (local.set $acc (v128.const i32x4 0 0 0 0))
-      (local.set $yp (i32.add (local.get $dY) (local.get $ov)))
-      (local.set $r (i32.const 0))
-      (block $r2_done (loop $r2
-        (br_if $r2_done (i32.ge_u (local.get $r) (local.get $n)))
-        (local.set $acc (${V}.add (local.get $acc) (v128.load (local.get $yp))))
-        (local.set $yp (i32.add (local.get $yp) (local.get $rowBytesO)))
-        (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $r2)))
-      (v128.store (i32.add (local.get $gb2) (local.get $ov)) (local.get $acc))
-      (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
-      (br $o2)))
-    ;; dZ[r,h] = (Σ_o dY[r,o] W2ᵀ[o,h]) × ((1 − z) z) for h-vectors (o ascending), then gb1 += dZ[r]
-    (local.set $r (i32.const 0))
-    (block $r3_done (loop $r3
-      (br_if $r3_done (i32.ge_u (local.get $r) (local.get $n)))
-      (local.set $zrow (i32.add (local.get $Z) (i32.mul (local.get $r) (local.get $rowBytesH))))
-      (local.set $yrow (i32.add (local.get $dY) (i32.mul (local.get $r) (local.get $rowBytesO))))
-      (local.set $jb (i32.const 0))
-      ${BLOCKS.map(dzBlock).join("")}
-      (local.set $p (i32.add (local.get $dZ) (i32.mul (local.get $r) (local.get $rowBytesH))))
-      (local.set $ov (i32.const 0))
-      (block $o4_done (loop $o4
-        (br_if $o4_done (i32.ge_u (local.get $ov) (local.get $rowBytesH)))
-        (v128.store (i32.add (local.get $gb1) (local.get $ov))
-          (${V}.add (v128.load (i32.add (local.get $gb1) (local.get $ov))) (v128.load (i32.add (local.get $p) (local.get $ov)))))
-        (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
-        (br $o4)))
-      (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $r3)))
-    ;; updates
-    (local.set $l (${V}.splat (local.get $lr)))
-    (local.set $ov (i32.const 0))
-    (block $u1_done (loop $u1
-      (br_if $u1_done (i32.ge_u (local.get $ov) (local.get $rowBytesH)))
-      (v128.store (i32.add (local.get $b1) (local.get $ov))
-        (${V}.sub (v128.load (i32.add (local.get $b1) (local.get $ov))) (${V}.mul (local.get $l) (v128.load (i32.add (local.get $gb1) (local.get $ov))))))
-      (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
-      (br $u1)))
-    (local.set $ov (i32.const 0))
-    (block $u2_done (loop $u2
-      (br_if $u2_done (i32.ge_u (local.get $ov) (i32.mul (local.get $H) (local.get $rowBytesO))))
-      (v128.store (i32.add (local.get $W2) (local.get $ov))
-        (${V}.sub (v128.load (i32.add (local.get $W2) (local.get $ov))) (${V}.mul (local.get $l) (v128.load (i32.add (local.get $gW2) (local.get $ov))))))
-      (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
-      (br $u2)))
-    (local.set $ov (i32.const 0))
-    (block $u3_done (loop $u3
-      (br_if $u3_done (i32.ge_u (local.get $ov) (local.get $rowBytesO)))
-      (v128.store (i32.add (local.get $b2) (local.get $ov))
-        (${V}.sub (v128.load (i32.add (local.get $b2) (local.get $ov))) (${V}.mul (local.get $l) (v128.load (i32.add (local.get $gb2) (local.get $ov))))))
-      (local.set $ov (i32.add (local.get $ov) (i32.const 16)))
-      (br $u3)))
-    (call $transposeW2 (local.get $W2) (local.get $W2T) (local.get $H) (local.get $HV) (local.get $O) (local.get $OV)))
-
   ;; dY = (softmax(A) − onehot(label)) / n, row by row, for the float32 training step (float64
   ;; keeps the reference's Math.exp in TypeScript): A, dY [n × Op], lab [n] (i32 labels).
   ;; The max is taken as the reference does (NaN skipped); lanes ≥ O of dY are 0.
@@ -538,6 +525,51 @@ export function kernelsWat(type) {
         (br $ol)))
       (local.set $h (i32.add (local.get $h) (i32.const 1)))
       (br $hl))))
+  ;; gW [Hin rows × Op] = Xᵀ · dY for X [n × Hp] (HV vectors a row), dY [n × Op]; rows ≥ Hin untouched.
+  (func (export "dense_grad") (param $X i32) (param $n i32) (param $HV i32) (param $Hin i32) (param $dY i32) (param $OV i32) (param $gW i32)
+    (local $h i32) (local $rowBytesO i32) (local $rowBytesH i32) ${blockLocals} ${accLocals}
+    (local.set $rowBytesO (i32.shl (local.get $OV) (i32.const 4)))
+    (local.set $rowBytesH (i32.shl (local.get $HV) (i32.const 4)))
+    (block $h_done (loop $hl
+      (br_if $h_done (i32.ge_u (local.get $h) (local.get $Hin)))
+      (local.set $jb (i32.const 0))
+      ${[4, 3, 2, 1].map(dgBlock).join("")}
+      (local.set $h (i32.add (local.get $h) (i32.const 1)))
+      (br $hl))))
+
+  ;; dX [n × Hp] = dY · Wᵀ, dY [n × Op] (the first O lanes of a row used), WT [Op × Hp] = Wᵀ.
+  (func (export "dense_dx") (param $dY i32) (param $n i32) (param $O i32) (param $OV i32) (param $WT i32) (param $HV i32) (param $dX i32)
+    (local $r i32) (local $yrow i32) (local $rowBytesO i32) (local $rowBytesH i32) ${blockLocals} ${accLocals}
+    (local.set $rowBytesO (i32.shl (local.get $OV) (i32.const 4)))
+    (local.set $rowBytesH (i32.shl (local.get $HV) (i32.const 4)))
+    (block $rows_done (loop $rows
+      (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
+      (local.set $yrow (i32.add (local.get $dY) (i32.mul (local.get $r) (local.get $rowBytesO))))
+      (local.set $jb (i32.const 0))
+      ${BLOCKS.map(dxBlock).join("")}
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rows))))
+
+  ;; out [V vectors] = Σ_r X[r] for X [n × V vectors] (r ascending): a bias gradient.
+  (func (export "sum_rows") (param $X i32) (param $n i32) (param $V i32) (param $out i32)
+    (local $v i32) (local $r i32) (local $p i32) (local $acc v128) (local $rowBytes i32)
+    (local.set $rowBytes (i32.shl (local.get $V) (i32.const 4)))
+    (block $v_done (loop $vl
+      (br_if $v_done (i32.ge_u (local.get $v) (local.get $V)))
+      (local.set $acc (v128.const i32x4 0 0 0 0))
+      (local.set $p (i32.add (local.get $X) (i32.shl (local.get $v) (i32.const 4))))
+      (local.set $r (i32.const 0))
+      (block $r_done (loop $rl
+        (br_if $r_done (i32.ge_u (local.get $r) (local.get $n)))
+        (local.set $acc (${V}.add (local.get $acc) (v128.load (local.get $p))))
+        (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rl)))
+      (v128.store (i32.add (local.get $out) (i32.shl (local.get $v) (i32.const 4))) (local.get $acc))
+      (local.set $v (i32.add (local.get $v) (i32.const 1)))
+      (br $vl))))
+${optimizerKernels}
+${activationKernels}
 )
 `;
 }

@@ -8,8 +8,11 @@ import { DATA_SOURCES } from "../data/mnist.js";
 import { loadForCommand } from "./data.js";
 import { FileFormatError, UsageError } from "../errors.js";
 import { describeZodIssue } from "../io/zod-message.js";
-import { netFromModelJson, type ModelJson } from "../model/model-json.js";
-import { readModelJson } from "../io/model-file.js";
+import { netFromModelJson, type ModelJson } from "../run/model-json.js";
+import { readModelJson } from "../run/model-file.js";
+
+// the bound lives with the model file reader; mnist-export reads it from here
+export { MAX_MODEL_BYTES } from "../run/model-file.js";
 import { predictSplit } from "../train/evaluate.js";
 import { limitSplit } from "../train/trainer.js";
 import type { Command } from "commander";

@@ -7,13 +7,13 @@
  */
 import { Chalk, supportsColor, type ChalkInstance } from "chalk";
 import { z } from "zod";
-import { CEE_DELTA } from "../core/functions.js";
+import { CEE_DELTA } from "../book/functions.js";
 import { DATA_SOURCES, PIXEL_SCALE } from "../data/mnist.js";
 import { loadForCommand } from "./data.js";
 import { MnistError, UsageError } from "../errors.js";
 import { describeZodIssue } from "../io/zod-message.js";
-import { fastNumericalGradient } from "../model/numerical-gradient.js";
-import { PARAM_NAMES, TwoLayerNet, type Grads, type ParamName } from "../model/two-layer-net.js";
+import { fastNumericalGradient } from "../reference/numerical-gradient.js";
+import { PARAM_NAMES, TwoLayerNet, type Grads, type ParamName } from "../reference/two-layer-net.js";
 import type { Command } from "commander";
 import { dataDirOption, dataSourceOption, debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
 

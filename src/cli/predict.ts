@@ -9,10 +9,10 @@ import { promises as fs } from "node:fs";
 import { Chalk, supportsColor, type ChalkInstance } from "chalk";
 import { FileFormatError, MnistError } from "../errors.js";
 import { PIXEL_SCALE } from "../data/mnist.js";
-import { readModelJson } from "../io/model-file.js";
+import { readModelJson } from "../run/model-file.js";
 import { digitArt } from "../image/digit-art.js";
 import { decodeImage, FIELD, mnistFromImage } from "../image/mnist-preprocess.js";
-import { netFromModelJson } from "../model/model-json.js";
+import { netFromModelJson } from "../run/model-json.js";
 import type { Command } from "commander";
 import { debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
 

@@ -2,18 +2,19 @@
  * mnist-train: parse and validate options → load MNIST → train → write the run folder → summary.
  * Wiring only: the math lives in src/model and src/train, the files in src/io and the reporters.
  */
-import { createHash, randomInt } from "node:crypto";
+import { createHash } from "node:crypto";
 import { existsSync, promises as fs } from "node:fs";
 import path from "node:path";
 import { Option, type Command } from "commander";
 import { DivergedError, FileFormatError, MnistError, UsageError } from "../errors.js";
 import { parseJsonText, readJsonFile, writeFileAtomic, writeFileAtomicSync } from "../io/files.js";
 import { describeZodIssue, kebab } from "../io/zod-message.js";
-import { toModelJson } from "../model/model-json.js";
+import { toModelJson } from "../run/model-json.js";
 import { CURVES_FILE, finishRunFolder } from "../report/finish-run.js";
 import { terminalLossChart } from "../report/terminal-chart.js";
 import { CheckpointSchema, MAX_CHECKPOINT_BYTES, stateFromCheckpoint, toCheckpointJson, type CheckpointJson } from "../train/checkpoint.js";
-import { defaultEvalEvery, limitSplit, train, type TrainListener, type TrainResult, type TrainState } from "../train/trainer.js";
+import { train, type TrainListener, type TrainResult, type TrainState } from "../train/trainer.js";
+import { checkSettings, itersPerEpoch, limitSplit, resolveSettings, trainedCount } from "../train/plan.js";
 import type { ResolvedHyperparameters } from "../train/hyperparameters.js";
 import { GRAD_MODES, hiddenSizes, isBookNet } from "../train/hyperparameters.js";
 import { loadForCommand } from "./data.js";
@@ -50,6 +51,7 @@ export function buildProgram(): Command {
     .option("--lr-step-epochs <n>", `step schedule: epochs between decays (default ${d.lrStepEpochs})`)
     .option("--lr-gamma <x>", `step schedule: decay factor (default ${d.lrGamma})`)
     .option("--val-size <n>", "hold out the last N training images as a validation set (never the test set)")
+    .option("--loss-pass <when>", `the loss recorded per iteration: after (the book's: the updated network on the same batch, dropout off) or before (the forward pass that made the gradient: free) (default ${d.lossPass})`)
     .option("--early-stop <patience>", "stop after this many evaluations without a better validation accuracy; keep the best weights (needs --val-size)")
     .addOption(new Option("--grad <mode>", `gradient: ${GRAD_MODES.join(" or ")} (default ${d.grad})`))
     .option("--dtype <type>", `compute precision: float32 or float64 (default ${TRAIN_DEFAULTS.dtype}; the model is stored in float64 either way)`)
@@ -112,13 +114,9 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
 
   const data = await loadForCommand(hp.dataSource, hp.dataDir, log);
   if (!checkpoint) {
-    if ((hyperFlags.iters !== undefined && hp.epochs !== undefined) || (hyperFlags.epochs !== undefined && config !== undefined && (await configHasIters(config as string)))) {
-      throw new UsageError("--epochs and --iters cannot both be given");
-    }
-    hp = resolveHyperparameters(hp, data.train.count);
-    if (hp.earlyStop !== undefined && hp.valSize === undefined) throw new UsageError("--early-stop needs --val-size (early stopping on the test set would leak it)");
-    const available = Math.min(hp.trainLimit ?? data.train.count, data.train.count);
-    if (hp.valSize !== undefined && hp.valSize >= available) throw new UsageError(`--val-size ${hp.valSize} leaves no training images (of ${available})`);
+    const both = (hyperFlags.iters !== undefined && hp.epochs !== undefined) || (hyperFlags.epochs !== undefined && config !== undefined && (await configHasIters(config as string)));
+    checkSettings(hp, data.train.count, both);
+    hp = resolveSettings(hp, data.train.count);
     // Everything that determines the result (threads does not, so it is left to each invocation).
     const { threads: _threads, ...recorded } = hp;
     const configText = JSON.stringify(recorded, null, 2) + "\n";
@@ -126,7 +124,8 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     await writeFileAtomic(path.join(runDir, "config.json"), configText);
   }
   // the images actually trained on: the validation images are held out of the training split
-  const trainSize = limitSplit(data.train, hp.trainLimit).count - (hp.valSize ?? 0);
+  const trainSize = trainedCount(hp, data.train.count);
+  const perEpoch = itersPerEpoch(trainSize, hp.batchSize);
   const testSize = limitSplit(data.test, hp.testLimit).count;
   const D = data.train.rows * data.train.cols;
   const checkpointFile = path.join(runDir, "checkpoint.json");
@@ -142,7 +141,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     chalk.bold(`${NAME}: `) +
       `784-${hiddenSizes(hp).join("-")}-10 ${hp.activation} net${isBookNet(hp) ? "" : ` (${describeBeyond(hp)})`}, ${hp.grad} gradient, ${hp.iters} iterations of batch ${hp.batchSize}, lr ${hp.lr}, seed ${hp.seed}; ` +
       `${trainSize} training / ${hp.valSize ? `${hp.valSize} validation / ` : ""}${testSize} test images (${hp.dataSource}), ` +
-      `${formatEpochs(hp.iters / defaultEvalEvery(trainSize, hp.batchSize))} epochs of ${defaultEvalEvery(trainSize, hp.batchSize)} iterations; run folder ${runDir}` +
+      `${formatEpochs(hp.iters / perEpoch)} epochs of ${perEpoch} iterations; run folder ${runDir}` +
       (resumeFrom ? `; resuming at iteration ${resumeFrom.iteration}` : ""),
   );
   const csv = new CsvReporter(runDir, resumeFrom && { iteration: resumeFrom.iteration, evaluation: resumeFrom.epoch }, hp.valSize !== undefined);
@@ -193,7 +192,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     trainAccuracy: result.trainAccuracy,
     testAccuracy: result.testAccuracy,
   };
-  const epochs = result.iterations / defaultEvalEvery(trainSize, hp.batchSize);
+  const epochs = result.iterations / perEpoch;
   const model = toModelJson(result.net, { hyperparameters, ...outcome, datasetSha256: data.datasetSha256 });
   await writeFileAtomic(modelFile, JSON.stringify(model) + "\n");
   // The run is complete: a checkpoint left from it would only invite resuming a finished run.
@@ -341,14 +340,3 @@ async function configHasIters(file: string): Promise<boolean> {
   }
 }
 
-/** Fix every choice the run leaves open: a seed when none was given, the evaluation interval. */
-function resolveHyperparameters(options: TrainOptions, trainCount: number): ResolvedHyperparameters & TrainOptions {
-  const trainSize = Math.min(options.trainLimit ?? trainCount, trainCount);
-  return {
-    ...options,
-    seed: options.seed ?? randomInt(0, 2 ** 32 - 1),
-    // an epoch is counted over the images actually trained on (the validation images held out)
-    evalEvery: options.evalEvery ?? defaultEvalEvery(trainSize - (options.valSize ?? 0), options.batchSize),
-    ...(options.epochs !== undefined ? { iters: options.epochs * defaultEvalEvery(trainSize - (options.valSize ?? 0), options.batchSize) } : {}),
-  };
-}

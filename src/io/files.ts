@@ -15,7 +15,8 @@ export async function writeFileAtomic(file: string, contents: string | Uint8Arra
     await fs.writeFile(tmp, contents);
     await fs.rename(tmp, file);
   } catch (err) {
-    await fs.rm(tmp, { force: true });
+    // Under a path that is not a folder the cleanup fails too (ENOTDIR); the write's error is the one to report.
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
     throw new MnistError(`${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
 }
@@ -30,7 +31,11 @@ export function writeFileAtomicSync(file: string, contents: string | Uint8Array)
     writeFileSync(tmp, contents);
     renameSync(tmp, file);
   } catch (err) {
-    rmSync(tmp, { force: true });
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // as in writeFileAtomic: the write's error is the one to report
+    }
     throw new MnistError(`${file}: cannot write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
 }

@@ -9,7 +9,7 @@ import path from "node:path";
 import { z } from "zod";
 import { FileFormatError } from "../errors.js";
 import { readJsonFile } from "../io/files.js";
-import { defaultEvalEvery } from "../train/trainer.js";
+import { itersPerEpoch, trainedCount } from "../train/plan.js";
 
 export interface LossPoint {
   iteration: number;
@@ -151,8 +151,8 @@ const OLD_VAL_HEADER = ["epoch", "iteration", "val_acc"];
 /** A run's epoch length from its config.json (the full 60,000-image training set unless limited). */
 function configItersPerEpoch(config: Record<string, unknown>): number {
   const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
-  const trainSize = Math.min(num(config.trainLimit) ?? 60_000, 60_000) - (num(config.valSize) ?? 0);
-  return defaultEvalEvery(Math.max(trainSize, 1), num(config.batchSize) ?? 100);
+  const trained = trainedCount({ trainLimit: num(config.trainLimit), valSize: num(config.valSize) }, 60_000);
+  return itersPerEpoch(Math.max(trained, 1), num(config.batchSize) ?? 100);
 }
 
 /** Rows of numbers under an expected header. A trailing partial line (a run still writing) is dropped. */

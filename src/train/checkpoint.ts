@@ -37,7 +37,7 @@ export const CheckpointSchema = z.strictObject({
       .refine((s) => s.some((w) => w !== 0), { error: "must not be all zero" }),
     spareNormal: finite.nullable(),
   }),
-  /** W1, b1, W2, b2 (the book's net) or W1…Wn, b1…bn (an Mlp). */
+  /** W1, b1, W2, b2 (the book's net) or W1…Wn, b1…bn (an MultiLayerNet). */
   params: z.record(z.string().regex(/^[Wb][1-9]$/, { error: "is not a parameter name (W1…W9, b1…b9)" }), z.array(finite)),
   valAccuracy: maybeNumber.optional(),
   /** The optimizer's state (not for plain SGD): its step count and each parameter's slots. */

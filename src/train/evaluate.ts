@@ -2,44 +2,34 @@
  * Predictions and accuracy over a whole split, chunk by chunk: the pixels stay bytes and each
  * chunk is normalized as it is gathered, so a 60,000-image pass never holds a float copy of the set.
  */
-import { fastKernelsAvailable, FastNet, PREDICT_CHUNK } from "../core/fast-net.js";
-import { argmaxRows } from "../core/kernels.js";
+import { argmaxRows } from "../book/matrix.js";
 import { PIXEL_SCALE, type MnistSplit } from "../data/mnist.js";
-import { FastMlp } from "../core/fast-mlp.js";
-import { Mlp } from "../model/mlp.js";
-import { TwoLayerNet } from "../model/two-layer-net.js";
-import type { Dtype } from "./hyperparameters.js";
+import { Network, PREDICT_CHUNK, specOf } from "../engine/network.js";
+import { fastKernelsAvailable, type Dtype } from "../engine/wasm.js";
+import { MultiLayerNet } from "../reference/multi-layer-net.js";
+import { TwoLayerNet } from "../reference/two-layer-net.js";
 
-/** What evaluation needs of a network (TwoLayerNet and Mlp both have it). */
+/** What evaluation needs of a network (TwoLayerNet and MultiLayerNet both have it). */
 export interface Predictor {
   readonly outputSize: number;
   predict(x: Float64Array): Float64Array;
 }
 
 const CHUNK = 1000;
-const PREDICTION_ONLY = { optimizer: "sgd", momentum: 0.9, rmsDecay: 0.99, beta1: 0.9, beta2: 0.999 } as const;
 
 /**
- * Predicted class of each of the first `limit` images. With `dtype`, through the same kernels the
- * trainer evaluates with (FastNet, or FastMlp in float32; when built), so a saved model scores
- * exactly what its training run recorded; otherwise through the float64 reference network.
+ * Predicted class of each of the first `limit` images. With `dtype`, on the engine in that
+ * precision, as the trainer evaluates (when the kernels are built), so a saved model scores exactly
+ * what its training run recorded; otherwise through the float64 reference network.
  */
 export function predictSplit(net: Predictor, split: MnistSplit, limit = split.count, dtype?: Dtype): Int32Array {
   const D = split.rows * split.cols;
   const count = Math.min(limit, split.count);
   const predicted = new Int32Array(count);
-  if (dtype && net instanceof TwoLayerNet && fastKernelsAvailable(dtype)) {
-    const fast = new FastNet(dtype, D, net.hiddenSize, net.outputSize, PREDICT_CHUNK);
-    fast.setParams(net.params);
-    fast.predictRange(split.images, 0, count, predicted);
-    return predicted;
-  }
-  if (dtype === "float32" && net instanceof Mlp && fastKernelsAvailable(dtype)) {
-    // the trainer evaluates a float32 Mlp on FastMlp; dropout and the optimizer play no part in prediction
-    const config = { sizes: net.sizes, activation: net.activation, weightDecay: 0, dropout: 0, optimizer: PREDICTION_ONLY };
-    const fast = new FastMlp(config, PREDICT_CHUNK);
-    fast.setParams(net.params);
-    fast.predictRange(split.images, 0, count, predicted);
+  if (dtype && (net instanceof TwoLayerNet || net instanceof MultiLayerNet) && fastKernelsAvailable(dtype)) {
+    const engine = new Network(specOf(net, dtype, PREDICT_CHUNK));
+    engine.setParams(net.params);
+    engine.predictRange(split.images, 0, count, predicted);
     return predicted;
   }
   const x = new Float64Array(Math.min(CHUNK, count) * D); // [chunk × D]

@@ -3,8 +3,10 @@
  * `--config` JSON files and what model.json records. Defaults are the book's (ch04).
  */
 import { z } from "zod";
-import { ACTIVATIONS, INITS } from "../model/mlp.js";
-import { LR_SCHEDULES, OPTIMIZERS } from "./optimizer.js";
+import { ACTIVATIONS, INITS } from "../reference/multi-layer-net.js";
+import { OPTIMIZERS } from "../reference/optimizers.js";
+import { DTYPES } from "../engine/wasm.js";
+import { LR_SCHEDULES } from "./schedule.js";
 
 /** A whole number in [min, max], with messages that read after a flag name: `--iters must be …`. */
 export const int = (min: number, max: number) =>
@@ -20,8 +22,7 @@ const positive = () =>
 export const GRAD_MODES = ["analytic", "numerical"] as const;
 export type GradMode = (typeof GRAD_MODES)[number];
 
-export const DTYPES = ["float32", "float64"] as const;
-export type Dtype = (typeof DTYPES)[number];
+export { DTYPES, type Dtype } from "../engine/wasm.js";
 
 export const HyperparametersSchema = z.strictObject({
   /** SGD updates (the book's iters_num). */
@@ -80,6 +81,12 @@ export const HyperparametersSchema = z.strictObject({
   lrGamma: positive().default(0.1),
   /** Hold out the last N training images (after trainLimit) as a validation set; never the test set. */
   valSize: int(1, 59_999).optional(),
+  /**
+   * The loss recorded per iteration. after: the book's, of the updated network on the same batch,
+   * dropout off (one more forward pass). before: that of the forward pass that made the gradient
+   * (the network before the update, dropout on): free, and what PyTorch's examples print.
+   */
+  lossPass: z.enum(["after", "before"], { error: "must be after or before" }).default("after"),
   /** Stop when validation accuracy has not improved for this many evaluations; restore the best weights. Needs valSize. */
   earlyStop: int(1, 1e6).optional(),
 });
@@ -91,7 +98,7 @@ export function hiddenSizes(hp: { hiddenSize: number | number[] }): number[] {
 
 /**
  * True when the run is the book's network (one sigmoid hidden layer, std init, plain SGD, no decay,
- * no dropout): TwoLayerNet and its fast kernels. Anything else trains an Mlp.
+ * no dropout): TwoLayerNet and its fast kernels. Anything else trains an MultiLayerNet.
  */
 export function isBookNet(hp: Partial<Hyperparameters> & { hiddenSize: number | number[] }): boolean {
   return (

@@ -3,12 +3,12 @@
  * defaults as mnist-train (the book's ch04 run), so `train(await loadMnistRaw(), { iters: 2000 })`
  * is a whole program. The loop itself is trainer.ts's, on the fast kernels.
  */
-import { randomInt } from "node:crypto";
 import { UsageError } from "../errors.js";
 import type { MnistSplit } from "../data/mnist.js";
 import { describeZodIssue } from "../io/zod-message.js";
 import { HyperparametersSchema, type HyperparametersInput, type ResolvedHyperparameters } from "./hyperparameters.js";
-import { defaultEvalEvery, train as trainLoop, type TrainListener, type TrainOptions as LoopOptions, type TrainResult } from "./trainer.js";
+import { checkSettings, resolveSettings } from "./plan.js";
+import { train as trainLoop, type TrainListener, type TrainOptions as LoopOptions, type TrainResult } from "./trainer.js";
 
 /** The two splits to train and test on (loadMnistRaw's result will do); `datasetSha256` is recorded in a saved model. */
 export interface TrainInput {
@@ -39,16 +39,9 @@ export async function train(data: TrainInput, hyperparameters: HyperparametersIn
   const parsed = HyperparametersSchema.safeParse(hyperparameters);
   if (!parsed.success) throw new UsageError(`hyperparameters: ${describeZodIssue(parsed.error.issues[0], hyperparameters, "key")}`);
   const hp = parsed.data;
-  if (hp.epochs !== undefined && hyperparameters.iters !== undefined) throw new UsageError("hyperparameters: epochs and iters cannot both be given");
-  // an epoch counts the images actually trained on, as mnist-train does
-  const trainSize = Math.min(hp.trainLimit ?? data.train.count, data.train.count) - (hp.valSize ?? 0);
-  const perEpoch = defaultEvalEvery(Math.max(trainSize, 1), hp.batchSize);
-  const resolved: ResolvedHyperparameters = {
-    ...hp,
-    seed: hp.seed ?? randomInt(0, 2 ** 32 - 1),
-    evalEvery: hp.evalEvery ?? perEpoch,
-    ...(hp.epochs !== undefined ? { iters: hp.epochs * perEpoch } : {}),
-  };
+  // the rules mnist-train applies (an epoch counts the images actually trained on, …)
+  checkSettings(hp, data.train.count, hp.epochs !== undefined && hyperparameters.iters !== undefined);
+  const resolved: ResolvedHyperparameters = resolveSettings(hp, data.train.count);
   const { listeners, ...rest } = options;
   const result = await trainLoop({ train: data.train, test: data.test }, resolved, {
     ...rest,

@@ -7,11 +7,11 @@
  * idle workers are unref'd, so a pool that is never closed (after an error) does not keep the
  * process alive.
  */
-import os from "node:os";
+import { defaultThreads, workerScript } from "./threads.js";
 import { Worker } from "node:worker_threads";
-import type { FloatArray, Labels } from "../core/functions.js";
-import { fastNumericalGradient, gradB1, gradB2, gradW2, prepareBase, type Base, type NetLike } from "./numerical-gradient.js";
-import type { Grads } from "./two-layer-net.js";
+import type { FloatArray, Labels } from "../book/functions.js";
+import { fastNumericalGradient, gradB1, gradB2, gradW2, prepareBase, type Base, type NetLike } from "../reference/numerical-gradient.js";
+import type { Grads } from "../reference/two-layer-net.js";
 
 /** Where each array of a Base sits in the shared buffer: [offset, length] in float64 elements. */
 export type Layout = Record<string, [number, number]>;
@@ -63,9 +63,7 @@ class SharedArena {
   }
 }
 
-export function defaultThreads(): number {
-  return typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
-}
+export { defaultThreads };
 
 export class NumericalGradientPool {
   readonly threads: number;
@@ -82,7 +80,7 @@ export class NumericalGradientPool {
     if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive whole number (got ${threads})`);
     this.threads = threads;
     if (threads === 1) return;
-    const url = new URL("./numerical-gradient-worker.js", import.meta.url);
+    const url = workerScript("numerical-gradient-worker");
     for (let w = 0; w < threads; w++) {
       const worker = new Worker(url);
       worker.unref();

@@ -5,8 +5,8 @@
  */
 import { z } from "zod";
 import { HyperparametersSchema } from "../train/hyperparameters.js";
-import { ACTIVATIONS, Mlp, mlpParamNames } from "./mlp.js";
-import { PARAM_NAMES, TwoLayerNet } from "./two-layer-net.js";
+import { ACTIVATIONS, MultiLayerNet, mlpParamNames } from "../reference/multi-layer-net.js";
+import { PARAM_NAMES, TwoLayerNet } from "../reference/two-layer-net.js";
 
 export const MODEL_FORMAT = "mnist-ts.model";
 export const MODEL_VERSION = 1;
@@ -64,7 +64,7 @@ export type TwoLayerModelJson = z.output<typeof ModelJsonSchema>;
 export type TrainingRecord = NonNullable<TwoLayerModelJson["training"]>;
 
 /**
- * model.json of an Mlp (any depth, activation): architecture { type: "mlp", sizes [I, H1, …, O],
+ * model.json of an MultiLayerNet (any depth, activation): architecture { type: "mlp", sizes [I, H1, …, O],
  * activation }, params W1 [I × H1], b1 [H1], …, WL, bL. Same training record.
  */
 export const MlpModelJsonSchema = z
@@ -120,8 +120,8 @@ export const AnyModelJsonSchema = z.unknown().transform((v, ctx): ModelJson => {
   return z.NEVER;
 });
 
-export function toModelJson(net: TwoLayerNet | Mlp, training?: TrainingRecord, createdAt = new Date()): ModelJson {
-  if (net instanceof Mlp) {
+export function toModelJson(net: TwoLayerNet | MultiLayerNet, training?: TrainingRecord, createdAt = new Date()): ModelJson {
+  if (net instanceof MultiLayerNet) {
     const params: Record<string, { shape: number[]; data: number[] }> = {};
     for (let l = 1; l <= net.layers; l++) {
       params[`W${l}`] = { shape: [net.sizes[l - 1], net.sizes[l]], data: Array.from(net.params[`W${l}`]) };
@@ -155,10 +155,10 @@ export function toModelJson(net: TwoLayerNet | Mlp, training?: TrainingRecord, c
 
 /** A network from an already validated ModelJson. */
 export function netFromModelJson(model: TwoLayerModelJson): TwoLayerNet;
-export function netFromModelJson(model: ModelJson): TwoLayerNet | Mlp;
-export function netFromModelJson(model: ModelJson): TwoLayerNet | Mlp {
+export function netFromModelJson(model: ModelJson): TwoLayerNet | MultiLayerNet;
+export function netFromModelJson(model: ModelJson): TwoLayerNet | MultiLayerNet {
   if (model.architecture.type === "mlp") {
-    const net = new Mlp(model.architecture.sizes, { activation: model.architecture.activation, weightInitStd: 0 });
+    const net = new MultiLayerNet(model.architecture.sizes, { activation: model.architecture.activation, weightInitStd: 0 });
     for (const name of net.paramNames) net.params[name].set((model as MlpModelJson).params[name].data);
     return net;
   }

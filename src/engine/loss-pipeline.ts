@@ -1,24 +1,21 @@
 /**
  * The book's loss pass on a second thread. The loss of iteration i is the loss of the network
  * after update i on batch i, and those are the weights iteration i + 1's gradient starts from; so
- * while this thread computes iteration i + 1's gradient and update, a worker with its own FastNet
- * (same dtype and shape, so the same parameter layout; the shared training images packed in it once)
+ * while this thread computes iteration i + 1's gradient and update, a worker with its own copy of the
+ * network (same spec, so the same parameter block; the shared training images packed in it once)
  * computes loss(i) from a copy of the parameters after update i and batch i's indices. Same
- * kernels, same weights, same rows: the losses are bit for bit those of FastNet.trainStep.
+ * kernels, same weights, same rows: the losses are bit for bit those of Network.trainStep.
  *
  * One SharedArrayBuffer mailbox, no message per iteration: a state word (Atomics.wait/notify),
  * the loss, the batch indices and the parameters' byte range. One job at a time: `post` needs the
  * previous job taken. When `take` finds the job not yet claimed by the worker (it has not been
  * scheduled: a busy machine, or still starting), it takes the job back and computes it here, on a
- * small FastNet of its own, so a busy second core costs little more than the one-thread step.
+ * small copy of the network of its own, so a busy second core costs little more than the one-thread step.
  * The parameter copy also lets the caller roll its network back to the posted weights (`restore`).
  */
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import type { Dtype } from "../train/hyperparameters.js";
-import { FastNet } from "./fast-net.js";
+import { Network, NO_OPTIMIZER, type NetworkSpec } from "./network.js";
+import { workerScript } from "./threads.js";
 
 /** Values of the mailbox's state word. */
 export const IDLE = 0;
@@ -48,29 +45,26 @@ function paramsOffset(batchSize: number): number {
   return Math.ceil((24 + 4 * batchSize) / 16) * 16;
 }
 
-function workerPath(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const js = join(here, "loss-worker.js");
-  return existsSync(js) ? js : join(here, "..", "..", "dist", "core", "loss-worker.js");
-}
-
 export class LossPipeline {
-  private readonly net: FastNet;
+  private readonly net: Network;
   private readonly always: boolean;
   private readonly images: Uint8Array;
   private readonly labels: Uint8Array;
   /** For the jobs taken back (made when first needed). */
-  private local?: FastNet;
+  private local?: Network;
   /** Jobs computed by the worker and taken back (for measurements). */
   readonly counts = { worker: 0, here: 0 };
   private readonly worker: Worker;
+  private readonly spec: NetworkSpec;
   private readonly box: ReturnType<typeof mailbox>;
   private failure?: Error;
   private closed = false;
 
-  /** `net` is the training FastNet; `images`/`labels` the training split, in shared memory. */
-  /** `always`: defer every loss that may be deferred, measuring nothing (for tests). */
-  constructor(net: FastNet, dtype: Dtype, images: Uint8Array, labels: Uint8Array, batchSize: number, mode: "auto" | "always" = "auto") {
+  /**
+   * `net` is the training network; `images`/`labels` the training split, in shared memory.
+   * `always`: defer every loss that may be deferred, measuring nothing (for tests).
+   */
+  constructor(net: Network, images: Uint8Array, labels: Uint8Array, batchSize: number, mode: "auto" | "always" = "auto") {
     this.net = net;
     this.always = mode === "always";
     this.images = images;
@@ -78,9 +72,8 @@ export class LossPipeline {
     const bytes = net.paramByteLength;
     const sab = new SharedArrayBuffer(paramsOffset(batchSize) + bytes);
     this.box = mailbox(sab, batchSize, bytes);
-    this.worker = new Worker(workerPath(), {
-      workerData: { dtype, D: net.D, H: net.H, O: net.O, maxRows: net.maxRows, batchSize, sab, images, labels },
-    });
+    this.spec = { ...net.spec, optimizer: NO_OPTIMIZER, maxRows: batchSize };
+    this.worker = new Worker(workerScript("loss-worker"), { workerData: { spec: this.spec, batchSize, sab, images, labels } });
     this.worker.unref();
     this.worker.on("error", (e) => (this.failure ??= e));
     this.worker.on("exit", (code) => (this.failure ??= new Error(`the loss worker exited (code ${code})`)));
@@ -160,7 +153,7 @@ export class LossPipeline {
     for (;;) {
       if (Atomics.compareExchange(box.state, 0, POSTED, IDLE) === POSTED) {
         this.counts.here++;
-        const net = (this.local ??= new FastNet(this.net.dtype, this.net.D, this.net.H, this.net.O, box.indices.length));
+        const net = (this.local ??= new Network(this.spec));
         net.writeParamBytes(box.params);
         return net.batchLoss(this.images, this.labels, box.indices.subarray(0, box.rows[0]));
       }

@@ -6,9 +6,9 @@
  * A batch `x` is N rows of inputSize values (length N×inputSize); labels `t` are N indices or
  * N×outputSize one-hot values.
  */
-import { crossEntropyError, numericalGradient, softmaxRowsInto, type FloatArray, type Labels } from "../core/functions.js";
-import { argmaxRows, matmul, matmulTransA, matmulTransB, sumRows } from "../core/kernels.js";
-import { Rng } from "../core/rng.js";
+import { crossEntropyError, numericalGradient, softmaxRowsInto, type FloatArray, type Labels } from "../book/functions.js";
+import { argmaxRows, matmul, matmulTransA, matmulTransB, sumRows } from "../book/matrix.js";
+import { Rng } from "../book/rng.js";
 
 export const PARAM_NAMES = ["W1", "b1", "W2", "b2"] as const;
 export type ParamName = (typeof PARAM_NAMES)[number];

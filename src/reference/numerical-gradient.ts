@@ -23,8 +23,8 @@
  * Every parameter's value is a sum over the images in ascending order, whatever range of
  * parameters a caller (or a worker thread) computes, so results do not depend on the split.
  */
-import { CEE_DELTA, NUMERICAL_H, softmaxRowsInto, type FloatArray, type Labels } from "../core/functions.js";
-import { matmul } from "../core/kernels.js";
+import { CEE_DELTA, NUMERICAL_H, softmaxRowsInto, type FloatArray, type Labels } from "../book/functions.js";
+import { matmul } from "../book/matrix.js";
 import type { Grads, Params } from "./two-layer-net.js";
 
 /** Series orders: moments Σ_k y_k W2[j][k]^r for r = 1..ORDER. */

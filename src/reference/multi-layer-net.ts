@@ -13,9 +13,9 @@
  * With the book's settings (one hidden layer, sigmoid, std init, no decay, no dropout) it draws the
  * same initial weights (W1 then W2) and computes bit for bit what TwoLayerNet computes.
  */
-import { crossEntropyError, numericalGradient, softmaxRowsInto, type FloatArray, type Labels } from "../core/functions.js";
-import { argmaxRows, matmul, matmulTransA, matmulTransB, sumRows } from "../core/kernels.js";
-import { Rng } from "../core/rng.js";
+import { crossEntropyError, numericalGradient, softmaxRowsInto, type FloatArray, type Labels } from "../book/functions.js";
+import { argmaxRows, matmul, matmulTransA, matmulTransB, sumRows } from "../book/matrix.js";
+import { Rng } from "../book/rng.js";
 import { accuracyOf, softmaxCrossEntropyBackward } from "./two-layer-net.js";
 
 export const ACTIVATIONS = ["sigmoid", "relu", "tanh"] as const;
@@ -64,7 +64,7 @@ export function activationBackward(act: Activation, z: { length: number; [i: num
   else for (let i = 0; i < z.length; i++) d[i] *= 1 - z[i] * z[i];
 }
 
-export class Mlp {
+export class MultiLayerNet {
   readonly sizes: readonly number[];
   readonly layers: number;
   readonly activation: Activation;
@@ -73,7 +73,7 @@ export class Mlp {
   readonly params: MlpParams;
 
   constructor(sizes: readonly number[], options: MlpOptions = {}) {
-    if (sizes.length < 2) throw new RangeError("an Mlp needs at least an input and an output size");
+    if (sizes.length < 2) throw new RangeError("an MultiLayerNet needs at least an input and an output size");
     for (const v of sizes) if (!Number.isInteger(v) || v < 1) throw new RangeError(`layer sizes must be positive integers (got ${v})`);
     const dropout = options.dropout ?? 0;
     if (!(dropout >= 0 && dropout < 1)) throw new RangeError(`dropout must be in [0, 1) (got ${dropout})`);

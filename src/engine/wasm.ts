@@ -5,7 +5,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Dtype } from "../train/hyperparameters.js";
+
+/** The precisions the kernels are built in. */
+export const DTYPES = ["float32", "float64"] as const;
+export type Dtype = (typeof DTYPES)[number];
 
 /** The slice of the WebAssembly JS API used here (lib ES2022 has no WebAssembly types). */
 export interface WasmMemory {

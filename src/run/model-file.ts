@@ -2,16 +2,16 @@
  * model.json files for the library: saveModel writes what mnist-train writes (so mnist-eval and
  * mnist-predict take a net trained in code), loadModel reads what they read, with the same checks.
  */
-import { readJsonFile, writeFileAtomic } from "./files.js";
-import { AnyModelJsonSchema, netFromModelJson, toModelJson, type ModelJson, type TrainingRecord } from "../model/model-json.js";
-import type { Mlp } from "../model/mlp.js";
-import type { TwoLayerNet } from "../model/two-layer-net.js";
+import { readJsonFile, writeFileAtomic } from "../io/files.js";
+import { AnyModelJsonSchema, netFromModelJson, toModelJson, type ModelJson, type TrainingRecord } from "./model-json.js";
+import type { MultiLayerNet } from "../reference/multi-layer-net.js";
+import type { TwoLayerNet } from "../reference/two-layer-net.js";
 import type { TrainOutcome } from "../train/library-train.js";
 
 /** model.json for a 784-50-10 net is under 1 MB; this bounds what a hostile file can make us parse. */
 export const MAX_MODEL_BYTES = 256 * 1024 * 1024;
 
-export type Net = TwoLayerNet | Mlp;
+export type Net = TwoLayerNet | MultiLayerNet;
 
 /**
  * Read a model.json (either architecture). A missing, malformed or inconsistent file throws a

@@ -1,15 +1,10 @@
 /** The worker thread of LossPipeline: the book's loss pass, one posted job at a time. */
 import { workerData } from "node:worker_threads";
-import type { Dtype } from "../train/hyperparameters.js";
-import { FastNet } from "./fast-net.js";
 import { DONE, FAILED, mailbox, POSTED, QUIT, RUNNING } from "./loss-pipeline.js";
+import { Network, type NetworkSpec } from "./network.js";
 
-const { dtype, D, H, O, maxRows, batchSize, sab, images, labels } = workerData as {
-  dtype: Dtype;
-  D: number;
-  H: number;
-  O: number;
-  maxRows: number;
+const { spec, batchSize, sab, images, labels } = workerData as {
+  spec: NetworkSpec;
   batchSize: number;
   sab: SharedArrayBuffer;
   images: Uint8Array;
@@ -17,7 +12,7 @@ const { dtype, D, H, O, maxRows, batchSize, sab, images, labels } = workerData a
 };
 const box = mailbox(sab, batchSize, 0);
 try {
-  const net = new FastNet(dtype, D, H, O, maxRows);
+  const net = new Network(spec);
   const params = new Uint8Array(sab, box.params.byteOffset, net.paramByteLength);
   // the training images packed once in this thread's module (≈ 36 MB for MNIST's 60,000)
   net.keepImages(images);

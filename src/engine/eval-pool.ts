@@ -1,19 +1,15 @@
 /**
  * Accuracy passes over whole splits on `threads` threads: this one plus threads − 1 worker_threads,
- * each with its own FastNet. Every split is cut into `threads` contiguous parts (part 0 here); each
+ * each with its own copy of the network (the same spec, so the same parameter block). Every split is cut into `threads` contiguous parts (part 0 here); each
  * thread counts its correct predictions and the counts are summed. A row's prediction does not
  * depend on which thread computes it, so the accuracy is the same for any thread count.
  * With threads > 1 the splits' pixel bytes are copied once into shared memory. Each thread packs
- * its part of each split (FastNet.keepImages) at the first evaluation.
+ * its part of each split (Network.keepImages) at the first evaluation.
  */
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { MnistSplit } from "../data/mnist.js";
-import type { Params } from "../model/two-layer-net.js";
-import type { Dtype } from "../train/hyperparameters.js";
-import { FastNet, PREDICT_CHUNK } from "./fast-net.js";
+import { NO_OPTIMIZER, PREDICT_CHUNK, type Network, type NetworkSpec } from "./network.js";
+import { workerScript } from "./threads.js";
 
 export interface EvalJob {
   split: number;
@@ -28,7 +24,7 @@ export function partRange(count: number, parts: number, part: number): { start: 
 }
 
 /** Correct predictions on rows [start, start + count) of `split`, packed in `net` at the first call. */
-export function countCorrect(net: FastNet, split: { images: Uint8Array; labels: Uint8Array }, start: number, count: number, scratch: Int32Array): number {
+export function countCorrect(net: Network, split: { images: Uint8Array; labels: Uint8Array }, start: number, count: number, scratch: Int32Array): number {
   net.keepImages(split.images, start, count);
   let correct = 0;
   for (let c = 0; c < count; c += scratch.length) {
@@ -40,26 +36,20 @@ export function countCorrect(net: FastNet, split: { images: Uint8Array; labels: 
   return correct;
 }
 
-function workerPath(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const js = join(here, "eval-worker.js");
-  return existsSync(js) ? js : join(here, "..", "..", "dist", "core", "eval-worker.js");
-}
-
 export class EvalPool {
   readonly threads: number;
-  private readonly net: FastNet;
+  private readonly net: Network;
   private readonly splits: MnistSplit[];
   private readonly workers: Worker[] = [];
   private readonly scratch = new Int32Array(PREDICT_CHUNK);
-  private readonly params: Params;
+  private readonly params: Uint8Array;
 
-  /** `net` is the training FastNet (its parameters are read at each evaluation). */
-  constructor(net: FastNet, dtype: Dtype, splits: MnistSplit[], threads: number) {
+  /** `net` is the training network (its parameters are read at each evaluation). */
+  constructor(net: Network, splits: MnistSplit[], threads: number) {
     this.net = net;
     this.threads = threads;
-    const H = net.H, D = net.D, O = net.O;
-    this.params = { W1: new Float64Array(D * H), b1: new Float64Array(H), W2: new Float64Array(H * O), b2: new Float64Array(O) };
+    this.params = new Uint8Array(net.paramByteLength);
+    const spec: NetworkSpec = { ...net.spec, optimizer: NO_OPTIMIZER, maxRows: PREDICT_CHUNK };
     if (threads > 1) {
       // pixel bytes and labels in shared memory, so the workers read the same copy
       this.splits = splits.map((s) => {
@@ -70,8 +60,8 @@ export class EvalPool {
         return { ...s, images, labels };
       });
       for (let w = 1; w < threads; w++) {
-        const worker = new Worker(workerPath(), {
-          workerData: { dtype, D, H, O, splits: this.splits.map((s) => ({ images: s.images, labels: s.labels })) },
+        const worker = new Worker(workerScript("eval-worker"), {
+          workerData: { spec, splits: this.splits.map((s) => ({ images: s.images, labels: s.labels })) },
         });
         worker.unref();
         this.workers.push(worker);
@@ -91,7 +81,7 @@ export class EvalPool {
     const T = this.threads;
     const replies: Promise<number[]>[] = [];
     if (T > 1) {
-      this.net.getParams(this.params);
+      this.net.readParamBytes(this.params);
       for (let w = 1; w < T; w++) {
         const jobs: EvalJob[] = which.map((split) => ({ split, ...partRange(this.splits[split].count, T, w) }));
         const worker = this.workers[w - 1];

@@ -1,6 +1,6 @@
 /** Worker thread of NumericalGradientPool: computes a range of W1 rows into the shared buffer. */
 import { parentPort } from "node:worker_threads";
-import { gradW1Rows } from "./numerical-gradient.js";
+import { gradW1Rows } from "../reference/numerical-gradient.js";
 import { baseFromLayout, type Job, type JobReply } from "./numerical-gradient-pool.js";
 
 if (!parentPort) throw new Error("numerical-gradient-worker must run in a worker thread");

@@ -1,0 +1,108 @@
+/**
+ * One WebAssembly memory per network, in the style of llm.c's single allocation: the parameters,
+ * their gradients and the optimizer's slots as three (or four) blocks of the same layout, then the
+ * activations and scratch buffers, then (grown on demand) the packed training images. Everything is
+ * addressed by byte offsets; the typed-array views are made on demand, so a memory that grows
+ * never leaves a stale view behind.
+ */
+import { instantiateKernels, type Dtype, type WasmMemory } from "./wasm.js";
+
+/** The kernels of wasm/kernels.wat.js (pointers are byte offsets, widths in 16-byte vectors). */
+export interface Kernels {
+  memory: WasmMemory;
+  // the sparse input: CSR of byte rows, packed rows, and the CSR of packed rows
+  csr(img: number, idx: number, n: number, D: number, rowBytes: number, table: number, starts: number, offs: number, vals: number): number;
+  pack(img: number, n: number, D: number, starts: number, ent: number, base: number): number;
+  expand(pStarts: number, ent: number, idx: number, first: number, n: number, rowBytes: number, starts: number, offs: number, vals: number): number;
+  // affine layers
+  hidden(starts: number, offs: number, vals: number, n: number, W: number, b: number, Z: number, HV: number, act: number): void;
+  grad_w1(starts: number, offs: number, vals: number, n: number, dZ: number, G: number, HV: number): void;
+  logits(X: number, n: number, KV: number, W: number, b: number, Y: number, MV: number): void;
+  dense_grad(X: number, n: number, KV: number, K: number, dY: number, MV: number, gW: number): void;
+  dense_dx(dY: number, n: number, M: number, MV: number, WT: number, KV: number, dX: number): void;
+  transpose_w2(W: number, WT: number, K: number, KV: number, M: number, MV: number): void;
+  sum_rows(X: number, n: number, V: number, out: number): void;
+  // element-wise
+  sigmoid(Z: number, nv: number): void;
+  sigmoid_bwd(D: number, Z: number, nv: number): void;
+  relu(Z: number, nv: number): void;
+  relu_bwd(D: number, Z: number, nv: number): void;
+  tanh_bwd(D: number, Z: number, nv: number): void;
+  mul(D: number, M: number, nv: number): void;
+  softmax_dy(A: number, n: number, O: number, OV: number, lab: number, dY: number): void;
+  // optimizers over whole blocks (each zeroes G)
+  opt_sgd(W: number, G: number, nv: number, lr: number): void;
+  opt_momentum(W: number, G: number, M: number, nv: number, lr: number, mu: number): void;
+  opt_nesterov(W: number, G: number, M: number, nv: number, lr: number, mu: number, mumu: number, c: number): void;
+  opt_adagrad(W: number, G: number, M: number, nv: number, lr: number): void;
+  opt_rmsprop(W: number, G: number, M: number, nv: number, lr: number, rho: number, omr: number): void;
+  opt_adam(W: number, G: number, M: number, Q: number, nv: number, lrt: number, b1: number, b2: number): void;
+  add_decay(G: number, W: number, nv: number, lambda: number): void;
+}
+
+export type FArray = Float32Array | Float64Array;
+
+export class Arena {
+  readonly dtype: Dtype;
+  /** Bytes per value. */
+  readonly S: number;
+  /** Values per 16-byte vector. */
+  readonly lanes: number;
+  readonly k: Kernels;
+  private top = 0;
+  private committed = false;
+
+  constructor(dtype: Dtype) {
+    this.dtype = dtype;
+    this.S = dtype === "float32" ? 4 : 8;
+    this.lanes = 16 / this.S;
+    this.k = instantiateKernels<Kernels>(dtype);
+  }
+
+  /** n values rounded up to whole vectors. */
+  padded(n: number): number {
+    return Math.ceil(n / this.lanes) * this.lanes;
+  }
+
+  /** Reserve `bytes` (16-byte aligned) before commit(); returns the offset. */
+  alloc(bytes: number): number {
+    if (this.committed) throw new Error("arena: alloc after commit");
+    const p = this.top;
+    this.top += Math.ceil(bytes / 16) * 16;
+    return p;
+  }
+
+  /** Reserve n values. */
+  values(n: number): number {
+    return this.alloc(n * this.S);
+  }
+
+  /** Grow the memory to hold everything reserved. */
+  commit(): void {
+    this.ensure(this.top);
+    this.committed = true;
+  }
+
+  /** Grow the memory (by whole pages) to at least `end` bytes: room for data added later. */
+  ensure(end: number): void {
+    const mem = this.k.memory;
+    if (end > mem.buffer.byteLength) mem.grow(Math.ceil((end - mem.buffer.byteLength) / 65536));
+  }
+
+  get end(): number {
+    return this.k.memory.buffer.byteLength;
+  }
+
+  /** A view of n values at p. */
+  f(p: number, n: number): FArray {
+    return this.dtype === "float32" ? new Float32Array(this.k.memory.buffer, p, n) : new Float64Array(this.k.memory.buffer, p, n);
+  }
+
+  i32(p: number, n: number): Int32Array {
+    return new Int32Array(this.k.memory.buffer, p, n);
+  }
+
+  u8(p = 0, n?: number): Uint8Array {
+    return new Uint8Array(this.k.memory.buffer, p, n);
+  }
+}

@@ -1,0 +1,277 @@
+/**
+ * The engine's layers, forward and backward side by side on the WebAssembly kernels (the book's
+ * ch05 layers: Affine, Sigmoid, Relu, Dropout, SoftmaxWithLoss; Tanh as in its ch06 experiments).
+ *
+ * Conventions. A batch is n ≤ maxRows rows. Every activation is [maxRows × Wp] in the arena, Wp the
+ * layer width rounded up to whole 16-byte vectors; padding lanes never reach a logical value: the
+ * weights' padding rows and columns are 0 and stay 0 (their gradients are 0 under every optimizer).
+ * `x`/`y` are a layer's input/output, `dx`/`dy` their gradients (byte offsets). An activation works
+ * in place (y = x, dx = dy): back-propagation needs its output, never its input.
+ *
+ * float64: every product and sum runs in the reference's order (src/reference/), and σ and tanh use
+ * Math.exp / Math.tanh as the reference does, so a float64 network computes bit for bit what the
+ * reference computes. float32: σ uses the kernels' polynomial exp (relative error < 6e-9).
+ */
+import { CEE_DELTA } from "../book/functions.js";
+import type { Rng } from "../book/rng.js";
+import type { Arena } from "./arena.js";
+
+/** One layer of a network, as declared. */
+export type LayerSpec =
+  | { kind: "affine"; units: number }
+  | { kind: "sigmoid" }
+  | { kind: "relu" }
+  | { kind: "tanh" }
+  | { kind: "dropout"; p: number };
+
+/** What a forward pass needs besides the activations. */
+export interface Pass {
+  n: number;
+  /** Training pass: dropout draws its masks from `rng`. */
+  train: boolean;
+  rng?: Rng;
+}
+
+/** The CSR form of the batch's images (the first layer's sparse input; see Network). */
+export interface SparseInput {
+  starts: number;
+  offs: number;
+  vals: number;
+}
+
+/** A parameter tensor: logical [rows × cols] stored [rows × pcols] at `p` (gradient at `g`). */
+export interface ParamTensor {
+  name: string;
+  rows: number;
+  cols: number;
+  pcols: number;
+  /** Values stored: rows as stored (W of a dense layer: its input's padded width) × pcols. */
+  stored: number;
+  p: number;
+  g: number;
+  /** Weights get weight decay; biases do not. */
+  decay: boolean;
+}
+
+export abstract class Layer {
+  /** Logical width of the output (units). */
+  readonly units: number;
+  /** Vectors in a row of the output. */
+  readonly V: number;
+  x = 0;
+  y = 0;
+  dx = 0;
+  dy = 0;
+  readonly inPlace: boolean = false;
+  constructor(
+    protected readonly a: Arena,
+    /** Logical width of the input, and its vectors per row. */
+    readonly inUnits: number,
+    readonly inV: number,
+    units: number,
+  ) {
+    this.units = units;
+    this.V = Math.ceil(units / a.lanes);
+  }
+  get params(): ParamTensor[] {
+    return [];
+  }
+  /** Reserve this layer's own buffers (parameters are reserved by the network). */
+  reserve(_maxRows: number): void {}
+  abstract forward(b: Pass): void;
+  /** dx from dy (and the parameters' gradients); `needDx` false for the first layer. */
+  abstract backward(b: Pass, needDx: boolean): void;
+}
+
+/**
+ * Affine y = x·W + b. The first layer reads the batch's sparse pixels (x·W and xᵀ·dy only touch
+ * non-zero pixels); later ones are dense products in register blocks. W [K × Mp] (K rows: the
+ * input's padded width, or the pixels), b [Mp]; Wᵀ is rebuilt before dx = dy·Wᵀ so that product runs
+ * on whole output vectors in the reference's order.
+ */
+export class Affine extends Layer {
+  W!: ParamTensor;
+  b!: ParamTensor;
+  private WT = 0;
+  constructor(
+    a: Arena,
+    inUnits: number,
+    inV: number,
+    units: number,
+    readonly index: number,
+    /** The first layer: input is the sparse batch. */
+    readonly sparse?: SparseInput,
+  ) {
+    super(a, inUnits, inV, units);
+  }
+  /** Rows of W as stored: every pixel (sparse), else the input's padded width. */
+  get K(): number {
+    return this.sparse ? this.inUnits : this.inV * this.a.lanes;
+  }
+  declareParams(): ParamTensor[] {
+    const pcols = this.V * this.a.lanes;
+    this.W = { name: `W${this.index}`, rows: this.inUnits, cols: this.units, pcols, stored: this.K * pcols, p: 0, g: 0, decay: true };
+    this.b = { name: `b${this.index}`, rows: 1, cols: this.units, pcols, stored: pcols, p: 0, g: 0, decay: false };
+    return [this.W, this.b];
+  }
+  override get params(): ParamTensor[] {
+    return [this.W, this.b];
+  }
+  override reserve(): void {
+    if (!this.sparse) this.WT = this.a.values(this.V * this.a.lanes * this.K);
+  }
+  forward(b: Pass): void {
+    const k = this.a.k, s = this.sparse;
+    // y [n × Mp] = x · W + b
+    if (s) k.hidden(s.starts, s.offs, s.vals, b.n, this.W.p, this.b.p, this.y, this.V, 0);
+    else k.logits(this.x, b.n, this.inV, this.W.p, this.b.p, this.y, this.V);
+  }
+  backward(b: Pass, needDx: boolean): void {
+    const k = this.a.k, s = this.sparse;
+    // gb [Mp] = Σ_rows dy
+    k.sum_rows(this.dy, b.n, this.V, this.b.g);
+    if (s) {
+      // gW [D × Mp] += xᵀ · dy over the non-zero pixels (gW is 0 here: the optimizer zeroes it)
+      k.grad_w1(s.starts, s.offs, s.vals, b.n, this.dy, this.W.g, this.V);
+      return;
+    }
+    // gW [K × Mp] = xᵀ · dy (logical rows)
+    k.dense_grad(this.x, b.n, this.inV, this.inUnits, this.dy, this.V, this.W.g);
+    if (needDx) {
+      // dx [n × Kp] = dy · Wᵀ
+      k.transpose_w2(this.W.p, this.WT, this.inUnits, this.inV, this.units, this.V);
+      k.dense_dx(this.dy, b.n, this.units, this.V, this.WT, this.inV, this.dx);
+    }
+  }
+}
+
+/** σ(x) = 1 / (1 + e^−x); backward dx = dy ⊙ (1 − y) y. */
+export class Sigmoid extends Layer {
+  override readonly inPlace = true;
+  forward(b: Pass): void {
+    const nv = b.n * this.V;
+    if (this.a.dtype === "float32") this.a.k.sigmoid(this.y, nv);
+    else {
+      const y = this.a.f(this.y, nv * this.a.lanes);
+      for (let i = 0; i < y.length; i++) y[i] = 1 / (1 + Math.exp(-y[i]));
+    }
+  }
+  backward(b: Pass): void {
+    this.a.k.sigmoid_bwd(this.dx, this.y, b.n * this.V);
+  }
+}
+
+/** ReLU: x > 0 ? x : 0; backward dy where y > 0. */
+export class Relu extends Layer {
+  override readonly inPlace = true;
+  forward(b: Pass): void {
+    this.a.k.relu(this.y, b.n * this.V);
+  }
+  backward(b: Pass): void {
+    this.a.k.relu_bwd(this.dx, this.y, b.n * this.V);
+  }
+}
+
+/** tanh (Math.tanh, as the reference); backward dx = dy ⊙ (1 − y²). */
+export class Tanh extends Layer {
+  override readonly inPlace = true;
+  forward(b: Pass): void {
+    const y = this.a.f(this.y, b.n * this.V * this.a.lanes);
+    for (let i = 0; i < y.length; i++) y[i] = Math.tanh(y[i]);
+  }
+  backward(b: Pass): void {
+    this.a.k.tanh_bwd(this.dx, this.y, b.n * this.V);
+  }
+}
+
+/**
+ * Inverted dropout: while training y = x ⊙ m, m = 1/(1 − p) with probability 1 − p, else 0, drawn
+ * row by row over the logical units (the reference MultiLayerNet's order); inference: y = x.
+ */
+export class Dropout extends Layer {
+  private mask = 0;
+  constructor(a: Arena, inUnits: number, inV: number, readonly p: number) {
+    super(a, inUnits, inV, inUnits);
+  }
+  override reserve(maxRows: number): void {
+    this.mask = this.a.values(maxRows * this.V * this.a.lanes);
+  }
+  forward(b: Pass): void {
+    const { a } = this;
+    const w = this.V * a.lanes;
+    a.u8().copyWithin(this.y, this.x, this.x + b.n * w * a.S);
+    if (!b.train) return;
+    const m = a.f(this.mask, b.n * w), keep = 1 / (1 - this.p);
+    m.fill(0);
+    for (let r = 0; r < b.n; r++) for (let j = 0; j < this.units; j++) m[r * w + j] = b.rng!.uniform() >= this.p ? keep : 0;
+    a.k.mul(this.y, this.mask, b.n * this.V);
+  }
+  backward(b: Pass): void {
+    const { a } = this;
+    a.u8().copyWithin(this.dx, this.dy, this.dy + b.n * this.V * 16);
+    a.k.mul(this.dx, this.mask, b.n * this.V);
+  }
+}
+
+/**
+ * The loss layer: softmax and the book's cross-entropy −Σ log(y_t + 1e-7) / n on logits [n × Op].
+ * Forward (the loss) in float64 arithmetic with Math.exp / Math.log, as the reference computes it;
+ * backward dy = (softmax − onehot) / n: float32 in the module (its polynomial exp), float64 in
+ * TypeScript with Math.exp, the reference's order.
+ */
+export class SoftmaxWithLoss {
+  private readonly e: Float64Array;
+  constructor(
+    private readonly a: Arena,
+    /** Classes, and vectors per row of the logits. */
+    readonly O: number,
+    readonly OV: number,
+    /** Logits, their gradient, and the batch's labels as i32 (float32 kernel). */
+    readonly x: number,
+    readonly dx: number,
+    readonly lab: number,
+  ) {
+    this.e = new Float64Array(O);
+  }
+
+  forward(n: number, labels: ArrayLike<number>, indices: ArrayLike<number>): number {
+    const { O } = this;
+    const w = this.OV * this.a.lanes;
+    const A = this.a.f(this.x, n * w);
+    let sum = 0;
+    for (let r = 0; r < n; r++) {
+      const o0 = r * w;
+      let max = -Infinity;
+      for (let o = 0; o < O; o++) if (A[o0 + o] > max) max = A[o0 + o];
+      let s = 0;
+      for (let o = 0; o < O; o++) s += Math.exp(A[o0 + o] - max);
+      sum += Math.log(Math.exp(A[o0 + labels[indices[r]]] - max) / s + CEE_DELTA);
+    }
+    return -sum / n;
+  }
+
+  backward(n: number, labels: ArrayLike<number>, indices: ArrayLike<number>): void {
+    const { O, e, a } = this;
+    if (a.dtype === "float32") {
+      const lab = a.i32(this.lab, n);
+      for (let r = 0; r < n; r++) lab[r] = labels[indices[r]];
+      a.k.softmax_dy(this.x, n, O, this.OV, this.lab, this.dx);
+      return;
+    }
+    const w = this.OV * a.lanes;
+    const A = a.f(this.x, n * w), dY = a.f(this.dx, n * w);
+    for (let r = 0; r < n; r++) {
+      const o0 = r * w;
+      let max = -Infinity;
+      for (let o = 0; o < O; o++) if (A[o0 + o] > max) max = A[o0 + o];
+      let sum = 0;
+      for (let o = 0; o < O; o++) {
+        e[o] = Math.exp(A[o0 + o] - max);
+        sum += e[o];
+      }
+      const label = labels[indices[r]];
+      for (let o = 0; o < O; o++) dY[o0 + o] = (e[o] / sum - (o === label ? 1 : 0)) / n;
+      for (let o = O; o < w; o++) dY[o0 + o] = 0;
+    }
+  }
+}

@@ -1,0 +1,439 @@
+/**
+ * A network on the engine: a list of layers (src/engine/layers.ts) ending in softmax-with-loss, all
+ * of its memory in one arena (src/engine/arena.ts), trained by the optimizers as kernels over whole
+ * blocks. Every network mnist-ts trains runs here: the book's 784-50-10 net is
+ * [affine 50, sigmoid, affine 10] + softmax-with-loss.
+ *
+ * Arena layout (byte offsets, 16-byte aligned):
+ *   params   W1 [D × H1p], b1 [H1p], W2 [H1p × H2p], b2 [H2p], …     (p: padded widths)
+ *   grads    the same layout
+ *   slots    one or two blocks of the same layout (momentum's v, Adam's m and v, …)
+ *   input    the pixel table, one batch of bytes, its CSR (starts, offsets, values), labels
+ *   layers   activations and their gradients [maxRows × width p], Wᵀ scratch, dropout masks
+ *   images   packed training/evaluation images (keepImages), grown on demand
+ * Parameters go in and out in the reference nets' logical float64 layout (W1 [D × H1] row-major, …),
+ * so model.json and checkpoints do not depend on the engine.
+ */
+import { PIXEL_SCALE } from "../data/mnist.js";
+import type { Rng } from "../book/rng.js";
+import { slotCount, type OptimizerConfig, type OptimizerState } from "../reference/optimizers.js";
+import { Arena } from "./arena.js";
+import { Affine, Dropout, Relu, Sigmoid, SoftmaxWithLoss, Tanh, type Layer, type LayerSpec, type ParamTensor, type Pass, type SparseInput } from "./layers.js";
+import type { Dtype } from "./wasm.js";
+import { MultiLayerNet } from "../reference/multi-layer-net.js";
+import { TwoLayerNet } from "../reference/two-layer-net.js";
+
+export interface NetworkSpec {
+  dtype: Dtype;
+  /** Pixels per image (784). */
+  inputSize: number;
+  /** The layers, first an affine (on the pixels), last an affine giving the class scores. */
+  layers: LayerSpec[];
+  /** λ of the L2 penalty ½ λ Σ W² (weights only). */
+  weightDecay: number;
+  optimizer: OptimizerConfig;
+  /** Rows of the largest batch or prediction chunk. */
+  maxRows: number;
+}
+
+/** Rows per prediction chunk. */
+export const PREDICT_CHUNK = 1000;
+
+/** Optimizer settings for a network that only predicts (no slots). */
+export const NO_OPTIMIZER: OptimizerConfig = { optimizer: "sgd", momentum: 0.9, rmsDecay: 0.99, beta1: 0.9, beta2: 0.999 };
+
+/** The layers of a fully connected net: [affine h, activation(, dropout)] per hidden size, then affine classes. */
+export function denseLayers(hidden: readonly number[], classes: number, activation: "sigmoid" | "relu" | "tanh", dropout = 0): LayerSpec[] {
+  const out: LayerSpec[] = [];
+  for (const h of hidden) {
+    out.push({ kind: "affine", units: h }, { kind: activation });
+    if (dropout > 0) out.push({ kind: "dropout", p: dropout });
+  }
+  out.push({ kind: "affine", units: classes });
+  return out;
+}
+
+/** The engine's spec of a reference net (TwoLayerNet, MultiLayerNet): the same layers and parameters. */
+export function specOf(
+  net: TwoLayerNet | MultiLayerNet,
+  dtype: Dtype,
+  maxRows: number,
+  optimizer: OptimizerConfig = NO_OPTIMIZER,
+): NetworkSpec {
+  if (net instanceof TwoLayerNet) {
+    return { dtype, inputSize: net.inputSize, layers: denseLayers([net.hiddenSize], net.outputSize, "sigmoid"), weightDecay: 0, optimizer, maxRows };
+  }
+  const hidden = net.sizes.slice(1, -1);
+  return { dtype, inputSize: net.inputSize, layers: denseLayers(hidden, net.outputSize, net.activation, net.dropout), weightDecay: net.weightDecay, optimizer, maxRows };
+}
+
+/** Checks a layer list: one-line messages naming the layer. */
+export function checkLayers(inputSize: number, layers: LayerSpec[]): void {
+  if (layers.length === 0 || layers[0].kind !== "affine") throw new RangeError("the first layer must be affine (on the pixels)");
+  if (layers[layers.length - 1].kind !== "affine") throw new RangeError("the last layer must be affine (the class scores)");
+  if (!(inputSize >= 1)) throw new RangeError(`input size ${inputSize}`);
+}
+
+export class Network {
+  readonly spec: NetworkSpec;
+  readonly a: Arena;
+  readonly layers: Layer[];
+  readonly head: SoftmaxWithLoss;
+  /** Parameter tensors in the reference order: W1, b1, W2, b2, … */
+  readonly tensors: ParamTensor[];
+  /** Optimizer updates so far (Adam's k). */
+  updates = 0;
+  private readonly affines: Affine[];
+  private readonly pParams: number;
+  private readonly pGrads: number;
+  private readonly pSlots: number[];
+  private readonly paramValues: number;
+  private readonly input: SparseInput;
+  private readonly pTable: number;
+  private readonly pImg: number;
+  private readonly pIdx: number;
+  /** Bytes of a row of W1 (the CSR's offsets are pixel × this). */
+  private readonly rowBytes1: number;
+  private readonly packed: { images: Uint8Array; from: number; count: number; pStarts: number; pEnt: number }[] = [];
+
+  constructor(spec: NetworkSpec) {
+    checkLayers(spec.inputSize, spec.layers);
+    this.spec = spec;
+    const a = (this.a = new Arena(spec.dtype));
+    const D = spec.inputSize, maxRows = spec.maxRows;
+    const input: SparseInput = (this.input = { starts: 0, offs: 0, vals: 0 });
+    // the layers, each on the previous one's width
+    const layers: Layer[] = [];
+    const affines: Affine[] = [];
+    let units = D, V = Math.ceil(D / a.lanes);
+    for (const s of spec.layers) {
+      let layer: Layer;
+      if (s.kind === "affine") {
+        const af = new Affine(a, units, V, s.units, affines.length + 1, affines.length === 0 ? input : undefined);
+        affines.push(af);
+        layer = af;
+      } else if (s.kind === "dropout") layer = new Dropout(a, units, V, s.p);
+      else layer = new (s.kind === "sigmoid" ? Sigmoid : s.kind === "relu" ? Relu : Tanh)(a, units, V, units);
+      layers.push(layer);
+      units = layer.units;
+      V = layer.V;
+    }
+    this.layers = layers;
+    this.affines = affines;
+    // parameters, gradients, slots: blocks of one layout
+    this.tensors = affines.flatMap((af) => af.declareParams());
+    let off = 0;
+    for (const t of this.tensors) {
+      t.p = off;
+      off += t.stored * a.S;
+    }
+    const paramBytes = off;
+    this.paramValues = paramBytes / a.S;
+    this.pParams = a.alloc(paramBytes);
+    this.pGrads = a.alloc(paramBytes);
+    this.pSlots = Array.from({ length: slotCount(spec.optimizer.optimizer) }, () => a.alloc(paramBytes));
+    for (const t of this.tensors) {
+      t.g = this.pGrads + t.p;
+      t.p += this.pParams;
+    }
+    // the input: pixel table, a batch of bytes, its CSR (+ 3 entries: expand writes four at a time)
+    this.pTable = a.values(256);
+    this.pImg = a.alloc(maxRows * D + 16);
+    input.starts = a.alloc((maxRows + 1) * 4);
+    this.pIdx = a.alloc(maxRows * 4);
+    const pLab = a.alloc(maxRows * 4);
+    input.offs = a.alloc((maxRows * D + 3) * 4);
+    input.vals = a.values(maxRows * D + 3);
+    this.rowBytes1 = affines[0].V * 16;
+    // activations: a layer's input is the previous output; an activation works in place
+    let prev: Layer | undefined;
+    for (const l of layers) {
+      if (prev) {
+        l.x = prev.y;
+        l.dx = prev.dy;
+      }
+      if (l.inPlace) {
+        l.y = l.x;
+        l.dy = l.dx;
+      } else {
+        l.y = a.alloc(maxRows * l.V * 16);
+        l.dy = a.alloc(maxRows * l.V * 16);
+      }
+      l.reserve(maxRows);
+      prev = l;
+    }
+    const last = layers[layers.length - 1];
+    this.head = new SoftmaxWithLoss(a, last.units, last.V, last.y, last.dy, pLab);
+    a.commit();
+    a.f(this.pTable, 256).set(PIXEL_SCALE);
+  }
+
+
+  get outputSize(): number {
+    return this.head.O;
+  }
+
+  /** The parameter block's size in bytes (see readParamBytes). */
+  get paramByteLength(): number {
+    return this.paramValues * this.a.S;
+  }
+
+  /** Load parameters from the reference layout (float64; rounded for float32). */
+  setParams(p: Record<string, ArrayLike<number>>): void {
+    for (const t of this.tensors) {
+      const src = p[t.name];
+      if (!src || src.length !== t.rows * t.cols) throw new RangeError(`parameters: ${t.name} has ${src?.length ?? 0} values, expected ${t.rows * t.cols}`);
+      this.unpack(src, t, this.a.f(t.p, t.stored));
+    }
+  }
+
+  /** Write the parameters into the reference layout. */
+  getParams(p: Record<string, Float64Array>): void {
+    for (const t of this.tensors) this.pack(this.a.f(t.p, t.stored), t, p[t.name]);
+  }
+
+  /** New float64 arrays of the parameters (reference layout). */
+  params(): Record<string, Float64Array> {
+    const out: Record<string, Float64Array> = {};
+    for (const t of this.tensors) out[t.name] = new Float64Array(t.rows * t.cols);
+    this.getParams(out);
+    return out;
+  }
+
+  private unpack(src: ArrayLike<number>, t: ParamTensor, dst: Float32Array | Float64Array): void {
+    dst.fill(0);
+    for (let r = 0; r < t.rows; r++) for (let c = 0; c < t.cols; c++) dst[r * t.pcols + c] = src[r * t.cols + c];
+  }
+
+  private pack(src: Float32Array | Float64Array, t: ParamTensor, dst: Float64Array): void {
+    for (let r = 0; r < t.rows; r++) for (let c = 0; c < t.cols; c++) dst[r * t.cols + c] = src[r * t.pcols + c];
+  }
+
+  /** The optimizer's step count and slots, in the reference layout (what a checkpoint stores). */
+  optimizerState(): OptimizerState {
+    const slots: Record<string, Float64Array[]> = {};
+    for (const t of this.tensors) {
+      slots[t.name] = this.pSlots.map((block) => {
+        const out = new Float64Array(t.rows * t.cols);
+        this.pack(this.a.f(block + (t.p - this.pParams), t.stored), t, out);
+        return out;
+      });
+    }
+    return { step: this.updates, slots };
+  }
+
+  setOptimizerState(state: OptimizerState): void {
+    for (const t of this.tensors) {
+      const saved = state.slots[t.name];
+      if (!saved || saved.length !== this.pSlots.length || saved.some((s) => s.length !== t.rows * t.cols)) {
+        throw new RangeError(`optimizer state: the slots of ${t.name} do not match this ${this.spec.optimizer.optimizer} optimizer`);
+      }
+      this.pSlots.forEach((block, k) => this.unpack(saved[k], t, this.a.f(block + (t.p - this.pParams), t.stored)));
+    }
+    this.updates = state.step;
+  }
+
+  /** Copy the parameter block (this layout) into `dst`, e.g. for a worker's copy of the network. */
+  readParamBytes(dst: Uint8Array): void {
+    dst.set(this.a.u8(this.pParams, this.paramByteLength));
+  }
+
+  /** Load a block from readParamBytes of a network of the same spec. */
+  writeParamBytes(src: Uint8Array): void {
+    if (src.length !== this.paramByteLength) throw new RangeError(`parameter block of ${src.length} bytes, expected ${this.paramByteLength}`);
+    this.a.u8().set(src, this.pParams);
+  }
+
+  // ---- the input ----
+
+  /** The packed rows holding image rows [start, start + count) of `images`, if any. */
+  private packedFor(images: Uint8Array, start: number, count: number) {
+    return this.packed.find((d) => d.images === images && start >= d.from && start + count <= d.from + d.count);
+  }
+
+  /** Whether rows [from, from + count) of `images` are kept (keepImages). */
+  keeps(images: Uint8Array, from = 0, count = images.length / this.spec.inputSize): boolean {
+    return this.packedFor(images, from, count) !== undefined;
+  }
+
+  /**
+   * Keep rows [from, from + count) of `images` packed in the arena: one 32-bit entry per non-zero
+   * pixel (≈ 150 of 784 in MNIST), made once. Batches and predictions on these rows then start from
+   * the packed form instead of scanning 784 bytes a row: the same CSR, so the same values.
+   */
+  keepImages(images: Uint8Array, from = 0, count = images.length / this.spec.inputSize): void {
+    if (this.keeps(images, from, count)) return;
+    const { a } = this;
+    const D = this.spec.inputSize, maxRows = this.spec.maxRows;
+    const pStarts = a.end;
+    const pEnt = pStarts + Math.ceil(((count + 1) * 4) / 16) * 16;
+    let entries = 0;
+    for (let c = 0; c < count; c += maxRows) {
+      const n = Math.min(maxRows, count - c);
+      a.ensure(pEnt + (entries + n * D + 3) * 4); // room for the worst case: every pixel non-zero
+      const src = (from + c) * D;
+      a.u8().set(images.subarray(src, src + n * D), this.pImg);
+      entries += a.k.pack(this.pImg, n, D, pStarts + c * 4, pEnt + entries * 4, entries);
+    }
+    this.packed.push({ images, from, count, pStarts, pEnt });
+  }
+
+  /** The batch `indices` of `images` in CSR form (from the packed rows when they are kept). */
+  private loadBatch(images: Uint8Array, indices: ArrayLike<number>): void {
+    const n = indices.length;
+    const { a, input } = this;
+    const D = this.spec.inputSize;
+    let lo = Infinity, hi = -Infinity;
+    for (let r = 0; r < n; r++) {
+      if (indices[r] < lo) lo = indices[r];
+      if (indices[r] > hi) hi = indices[r];
+    }
+    const d = n > 0 ? this.packedFor(images, lo, hi - lo + 1) : undefined;
+    if (d) {
+      const idx = a.i32(this.pIdx, n);
+      for (let r = 0; r < n; r++) idx[r] = indices[r] - d.from;
+      a.k.expand(d.pStarts, d.pEnt, this.pIdx, 0, n, this.rowBytes1, input.starts, input.offs, input.vals);
+      return;
+    }
+    const mem = a.u8();
+    for (let r = 0; r < n; r++) mem.set(images.subarray(indices[r] * D, (indices[r] + 1) * D), this.pImg + r * D);
+    a.k.csr(this.pImg, -1, n, D, this.rowBytes1, this.pTable, input.starts, input.offs, input.vals);
+  }
+
+  /** Rows [start, start + n) of `images` in CSR form. */
+  private loadRange(images: Uint8Array, start: number, n: number): void {
+    const { a, input } = this;
+    const D = this.spec.inputSize;
+    const d = this.packedFor(images, start, n);
+    if (d) a.k.expand(d.pStarts, d.pEnt, -1, start - d.from, n, this.rowBytes1, input.starts, input.offs, input.vals);
+    else {
+      a.u8().set(images.subarray(start * D, (start + n) * D), this.pImg);
+      a.k.csr(this.pImg, -1, n, D, this.rowBytes1, this.pTable, input.starts, input.offs, input.vals);
+    }
+  }
+
+  // ---- forward, backward, update ----
+
+  private forward(pass: Pass): void {
+    for (const l of this.layers) l.forward(pass);
+  }
+
+  /** ½ λ Σ W² (0 without weight decay), summed in the reference's order. */
+  decayLoss(): number {
+    const lambda = this.spec.weightDecay;
+    if (lambda === 0) return 0;
+    let s = 0;
+    for (const t of this.tensors) {
+      if (!t.decay) continue;
+      const w = this.a.f(t.p, t.stored);
+      for (let r = 0; r < t.rows; r++) for (let c = 0; c < t.cols; c++) s += w[r * t.pcols + c] * w[r * t.pcols + c];
+    }
+    return 0.5 * lambda * s;
+  }
+
+  /**
+   * One training step on the batch `indices` of `images`/`labels`: forward (dropout from `rng`),
+   * back-propagation, weight decay, the optimizer's update with learning rate lr. Returns the loss
+   * of that forward pass (the network before the update, dropout on) when `lossBefore`, else NaN.
+   * The batch stays loaded for `loss`.
+   */
+  step(images: Uint8Array, labels: ArrayLike<number>, indices: ArrayLike<number>, lr: number, rng?: Rng, lossBefore = false): number {
+    const n = indices.length;
+    const pass: Pass = { n, train: true, rng };
+    this.loadBatch(images, indices);
+    this.forward(pass);
+    const loss = lossBefore ? this.head.forward(n, labels, indices) + this.decayLoss() : Number.NaN;
+    this.head.backward(n, labels, indices);
+    for (let i = this.layers.length - 1; i >= 0; i--) this.layers[i].backward(pass, i > 0);
+    this.update(lr);
+    return loss;
+  }
+
+  /** The book's loss of the current network on the batch last loaded: a forward pass, dropout off. */
+  loss(labels: ArrayLike<number>, indices: ArrayLike<number>): number {
+    const n = indices.length;
+    this.forward({ n, train: false });
+    return this.head.forward(n, labels, indices) + this.decayLoss();
+  }
+
+  /** One book iteration: step, then the loss of the updated network on the same batch. */
+  trainStep(images: Uint8Array, labels: ArrayLike<number>, indices: ArrayLike<number>, lr: number, rng?: Rng): number {
+    this.step(images, labels, indices, lr, rng);
+    return this.loss(labels, indices);
+  }
+
+  /** The loss of the current network on the batch `indices` (loaded here). */
+  batchLoss(images: Uint8Array, labels: ArrayLike<number>, indices: ArrayLike<number>): number {
+    this.loadBatch(images, indices);
+    return this.loss(labels, indices);
+  }
+
+  /** Weight decay's gradient, then the optimizer over the whole parameter block (the book's formulas). */
+  private update(lr: number): void {
+    const { k, lanes } = this.a;
+    const lambda = this.spec.weightDecay;
+    if (lambda !== 0) for (const t of this.tensors) if (t.decay) k.add_decay(t.g, t.p, t.stored / lanes, lambda);
+    const c = this.spec.optimizer;
+    const P = this.pParams, G = this.pGrads, [M, Q] = this.pSlots, nv = this.paramValues / lanes;
+    this.updates++;
+    switch (c.optimizer) {
+      case "sgd":
+        return k.opt_sgd(P, G, nv, lr);
+      case "momentum":
+        return k.opt_momentum(P, G, M, nv, lr, c.momentum);
+      case "nesterov":
+        return k.opt_nesterov(P, G, M, nv, lr, c.momentum, c.momentum * c.momentum, (1 + c.momentum) * lr);
+      case "adagrad":
+        return k.opt_adagrad(P, G, M, nv, lr);
+      case "rmsprop":
+        return k.opt_rmsprop(P, G, M, nv, lr, c.rmsDecay, 1 - c.rmsDecay);
+      case "adam": {
+        const lrT = (lr * Math.sqrt(1 - c.beta2 ** this.updates)) / (1 - c.beta1 ** this.updates);
+        return k.opt_adam(P, G, M, Q, nv, lrT, 1 - c.beta1, 1 - c.beta2);
+      }
+    }
+  }
+
+  // ---- inference ----
+
+  /** Class scores (logits, before softmax) of images [start, start + n ≤ maxRows): a view, [n × Op]. */
+  private scores(images: Uint8Array, start: number, n: number): { A: Float32Array | Float64Array; w: number } {
+    this.loadRange(images, start, n);
+    this.forward({ n, train: false });
+    const w = this.head.OV * this.a.lanes;
+    return { A: this.a.f(this.head.x, n * w), w };
+  }
+
+  /** Predicted class (argmax of the scores, first on ties) of images [start, start + count) into out. */
+  predictRange(images: Uint8Array, start: number, count: number, out: Int32Array): void {
+    const O = this.head.O;
+    for (let c = 0; c < count; c += this.spec.maxRows) {
+      const n = Math.min(this.spec.maxRows, count - c);
+      const { A, w } = this.scores(images, start + c, n);
+      for (let r = 0; r < n; r++) {
+        let best = 0;
+        let bestV = A[r * w];
+        for (let o = 1; o < O; o++) {
+          const v = A[r * w + o];
+          if (v > bestV) {
+            bestV = v;
+            best = o;
+          }
+        }
+        out[c + r] = best;
+      }
+    }
+  }
+
+  /** Logits [count × O] of images [start, start + count) (float64 copies). */
+  logits(images: Uint8Array, start = 0, count = images.length / this.spec.inputSize): Float64Array {
+    const O = this.head.O;
+    const out = new Float64Array(count * O);
+    for (let c = 0; c < count; c += this.spec.maxRows) {
+      const n = Math.min(this.spec.maxRows, count - c);
+      const { A, w } = this.scores(images, start + c, n);
+      for (let r = 0; r < n; r++) for (let o = 0; o < O; o++) out[(c + r) * O + o] = A[r * w + o];
+    }
+    return out;
+  }
+}
