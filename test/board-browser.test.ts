@@ -74,6 +74,7 @@ function browserTests() {
       diverged: "diverged",
       early: "early-stopped",
       interrupted: "interrupted",
+      linked: "malformed",
       live: "running",
       "sweep/lr-0.1": "finished",
       "sweep/lr-0.5": "finished",

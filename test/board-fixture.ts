@@ -72,6 +72,9 @@ export async function makeTree(base: string): Promise<Tree> {
   writeFileSync(path.join(outside, "secret.txt"), SECRET);
   symlinkSync(outside, path.join(root, "escape"));
   symlinkSync(secretFile, path.join(root, "sweep", "secret-link.txt"));
+  mkdirSync(path.join(root, "linked"));
+  writeFileSync(path.join(root, "linked", "config.json"), JSON.stringify(config));
+  symlinkSync(secretFile, path.join(root, "linked", "loss.csv"));
 
   let next = 50;
   return {

@@ -3,6 +3,7 @@
  * refuses (path traversal, writes, oversized bodies, foreign Host headers), malformed runs shown
  * and not fatal, a run growing while a page listens, and a clean stop on Ctrl-C.
  */
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import http from "node:http";
@@ -13,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadMnistRaw } from "../src/data/mnist.js";
 import { curvesSpec, overlaySpec } from "../src/report/curves.js";
 import { readRun } from "../src/report/run-data.js";
-import { runBin, tempDir } from "./helpers.js";
+import { ROOT, runBin, tempDir } from "./helpers.js";
 import { makeTree, SECRET, startBoard, TRAINED, type Board, type Tree } from "./board-fixture.js";
 
 const tmp = tempDir("mnist-board-server-");
@@ -100,7 +101,7 @@ describe("mnist-board server", () => {
     const { status, json } = await get("/api/runs");
     expect(status).toBe(200);
     const byId = Object.fromEntries(json.runs.map((r: any) => [r.id, r]));
-    expect(Object.keys(byId).sort()).toEqual(["bad-csv", "broken", "diverged", "early", "interrupted", "live", "sweep/lr-0.1", "sweep/lr-0.5"]);
+    expect(Object.keys(byId).sort()).toEqual(["bad-csv", "broken", "diverged", "early", "interrupted", "linked", "live", "sweep/lr-0.1", "sweep/lr-0.5"]);
     expect(byId[TRAINED].status).toBe("finished");
     expect(byId["sweep/lr-0.1"].status).toBe("finished");
     expect(byId.early.status).toBe("early-stopped");
@@ -111,6 +112,8 @@ describe("mnist-board server", () => {
     expect(byId.broken.error).toMatch(/^broken\/config\.json: is not valid JSON/);
     expect(byId["bad-csv"].status).toBe("malformed");
     expect(byId["bad-csv"].error).toContain('bad-csv/loss.csv: expected the header "iteration,loss"');
+    expect(byId.linked.status).toBe("malformed");
+    expect(byId.linked.error).toBe("linked/loss.csv: leads outside the board's folder (a symbolic link); not read");
     // no absolute path leaks into messages
     expect(JSON.stringify(json)).not.toContain(tmp.dir);
     // results as the run recorded them
@@ -251,15 +254,21 @@ describe("mnist-board server", () => {
       `/api/run?run=${encodeURIComponent(path.dirname(tree.secretFile) + "/outside-run")}`,
       "/api/model?run=..%2foutside-run",
       "/api/curves?runs=escape",
+      "/api/curves?runs=linked",
+      "/files/linked/loss.csv",
       "/package.json",
       "/vendor/vega.js",
     ];
     for (const p of attempts) {
       const r = await raw(p);
-      expect([400, 404], p).toContain(r.status);
+      // 422: a run folder that is there but not read (its file leads outside)
+      expect([400, 404, 422], p).toContain(r.status);
       expect(r.body, p).not.toContain(SECRET);
       expect(r.body, p).not.toContain('"format":"mnist-ts.model"');
     }
+    const linked = await raw("/api/run?run=linked");
+    expect(JSON.parse(linked.body)).toMatchObject({ status: "malformed", loss: [] });
+    expect(linked.body).not.toContain(SECRET);
   });
 
   it("tells a listening page when a run grows, and the run then reads with the new rows", async () => {
@@ -339,5 +348,49 @@ describe("mnist-board command line", () => {
     blocker.close();
     expect(busy.code).toBe(1);
     expect(busy.stderr).toBe(`mnist-board: --port ${taken}: the port is in use\n`);
+  });
+
+  it("without --port takes 6006, or the next free port when it is taken", async () => {
+    // hold 6006 (if something else already holds it, the board must move on all the same)
+    const holder = http.createServer();
+    await new Promise<void>((r) => {
+      holder.once("error", () => r());
+      holder.listen(6006, "127.0.0.1", r);
+    });
+    const child = spawn(process.execPath, [path.join(ROOT, "bin", "mnist-board.js"), tree.root], { stdio: ["ignore", "pipe", "pipe"] });
+    const exited = new Promise((r) => child.on("exit", r));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        const timer = setTimeout(() => reject(new Error("no URL within 30 s")), 30_000);
+        child.stdout.on("data", (d) => {
+          out += d;
+          if (out.includes("\n")) {
+            clearTimeout(timer);
+            resolve(out.split("\n")[0]);
+          }
+        });
+      });
+      const port = Number(new URL(url).port);
+      expect(port).toBeGreaterThan(6006);
+      expect(port).toBeLessThan(6026);
+      expect((await fetch(new URL("/api/runs", url))).status).toBe(200);
+    } finally {
+      child.kill("SIGINT");
+      await exited;
+      holder.close();
+    }
+  });
+
+  it("a run folder given as RUNS_DIR is the one run, named \".\"", async () => {
+    const one = await startBoard([path.join(tree.root, TRAINED)]);
+    try {
+      const runs = (await (await fetch(new URL("/api/runs", one.url))).json()) as any;
+      expect(runs.runs.map((r: any) => [r.id, r.status])).toEqual([[".", "finished"]]);
+      const curves = (await (await fetch(new URL("/api/curves?runs=.", one.url))).json()) as any;
+      expect(curves.lastIteration).toEqual({ ".": 1499 });
+    } finally {
+      expect((await one.stop()).code).toBe(0);
+    }
   });
 });

@@ -59,6 +59,11 @@ export async function resolveUnder(root: string, rel: string): Promise<string | 
   return real === realRoot || real.startsWith(realRoot + path.sep) ? real : null;
 }
 
+/** The folder of a run id (no checks: ids come from findRunDirs or have passed resolveUnder). */
+export function runDir(root: string, id: string): string {
+  return id === "." ? root : path.join(root, ...id.split("/"));
+}
+
 /** Every run folder under root (root itself included), sorted by id; a run folder's own subfolders are not searched. */
 export async function findRunDirs(root: string): Promise<string[]> {
   const found: string[] = [];
@@ -67,7 +72,7 @@ export async function findRunDirs(root: string): Promise<string[]> {
     const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
     const names = new Set(entries.map((e) => e.name));
     if (names.has("config.json") || names.has("loss.csv")) {
-      found.push(rel);
+      found.push(rel || ".");
       return;
     }
     if (depth >= MAX_DEPTH) return;
@@ -80,7 +85,9 @@ export async function findRunDirs(root: string): Promise<string[]> {
 }
 
 export async function readEntry(root: string, id: string, now = Date.now()): Promise<RunEntry> {
-  const dir = id ? path.join(root, ...id.split("/")) : root;
+  const dir = runDir(root, id);
+  const outside = await linkOutside(root, dir);
+  if (outside) return { id, dir, status: "malformed", error: `${id}/${outside}: leads outside the board's folder (a symbolic link); not read` };
   let run: RunData;
   try {
     run = await readRun(dir);
@@ -99,6 +106,16 @@ export async function readEntry(root: string, id: string, now = Date.now()): Pro
   }
   const status = await statusOf(dir, run, earlyStopped, now);
   return { id, dir, status, run, ...(earlyStopped ? { earlyStopped } : {}) };
+}
+
+/** The first of a run's files that is a link to something outside the root, if any. */
+async function linkOutside(root: string, dir: string): Promise<string | null> {
+  const realRoot = await fs.realpath(root);
+  for (const f of WATCHED_FILES) {
+    const real = await fs.realpath(path.join(dir, f)).catch(() => null);
+    if (real !== null && !real.startsWith(realRoot + path.sep)) return f;
+  }
+  return null;
 }
 
 async function statusOf(dir: string, run: RunData, earlyStopped: unknown, now: number): Promise<RunStatus> {

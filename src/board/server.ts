@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { MnistError } from "../errors.js";
 import { curvesSpec, overlaySpec, type CurveOptions } from "../report/curves.js";
 import { ModelCache } from "./model-view.js";
-import { differingKeys, findRunDirs, readEntry, resolveUnder, runSignature, toRow, type RunEntry } from "./runs.js";
+import { differingKeys, findRunDirs, readEntry, resolveUnder, runDir, runSignature, toRow, type RunEntry } from "./runs.js";
 
 /** A drawing is a 280×280 PNG of a few kilobytes; nothing else takes a body. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -106,12 +106,12 @@ export function createBoard(options: BoardOptions): Board {
       const last = Object.fromEntries(entries.map((e) => [e.id, e.run!.loss.at(-1)?.iteration ?? null]));
       // One run: the very chart behind its curves.svg; several: mnist-report --plot's overlay.
       const spec =
-        entries.length === 1 ? curvesSpec(entries[0].run!, opts) : overlaySpec(entries.map((e) => ({ label: e.id || ".", run: e.run! })), opts);
+        entries.length === 1 ? curvesSpec(entries[0].run!, opts) : overlaySpec(entries.map((e) => ({ label: e.id, run: e.run! })), opts);
       return { spec, lastIteration: last };
     },
     "/api/model": async (url) => {
       const e = await entry(param(url, "run"));
-      return models.view(e.dir, e.id || ".");
+      return models.view(e.dir, e.id);
     },
   };
 
@@ -127,7 +127,7 @@ export function createBoard(options: BoardOptions): Board {
       const e = await entry(param(url, "run"));
       const body = await readBody(req, MAX_BODY_BYTES);
       if (body.length === 0) throw new HttpError(400, "the request body must be the drawing as a PNG");
-      return sendJson(res, 200, await models.predict(e.dir, e.id || ".", body));
+      return sendJson(res, 200, await models.predict(e.dir, e.id, body));
     }
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.setHeader("Allow", "GET, HEAD" + (url.pathname === "/api/predict" ? ", POST" : ""));
@@ -171,7 +171,7 @@ export function createBoard(options: BoardOptions): Board {
     try {
       const now = Date.now();
       const next = new Map<string, string>();
-      for (const id of await findRunDirs(root)) next.set(id, await runSignature(id ? path.join(root, ...id.split("/")) : root, now));
+      for (const id of await findRunDirs(root)) next.set(id, await runSignature(runDir(root, id), now));
       const changed = [...next].filter(([id, sig]) => signatures.get(id) !== sig).map(([id]) => id);
       const removed = [...signatures.keys()].filter((id) => !next.has(id));
       const listChanged = removed.length > 0 || changed.some((id) => !signatures.has(id));

@@ -13,6 +13,7 @@ const NAME = "mnist-board";
 export const DEFAULT_PORT = 6006;
 /** With the default port, this many following ports are tried when it is taken. */
 const PORT_TRIES = 20;
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
 
 export async function main(argv: string[]): Promise<number> {
   const program = newProgram(NAME)
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
   const shown = host.includes(":") ? `[${host}]` : host;
   process.stdout.write(`http://${shown}:${bound}/\n`);
   process.stderr.write(`${NAME}: serving the runs under ${root} (read-only); Ctrl-C to stop\n`);
+  if (!LOOPBACK.has(host)) process.stderr.write(`${NAME}: bound to ${host}: anyone who can reach this machine there can read these runs\n`);
 
   await new Promise<void>((resolve) => {
     const stop = () => {

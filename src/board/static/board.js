@@ -126,7 +126,7 @@ function renderTable() {
       else state.checked.delete(r.id);
       renderCurves();
     });
-    const name = r.hasModel ? el("a", { class: "focus", onclick: () => focus(r.id) }, r.id || ".") : el("span", {}, r.id || ".");
+    const name = r.hasModel ? el("a", { class: "focus", onclick: () => focus(r.id) }, r.id) : el("span", {}, r.id);
     const nameCell = el("td", { class: "name" }, name, r.error ? el("div", { class: "error" }, r.error) : null);
     const status = el("span", { class: `status ${r.status}`, title: r.error || "" }, r.status);
     return el(
@@ -204,8 +204,8 @@ async function focus(id) {
   state.focused = id;
   const seq = ++modelSeq;
   for (const tr of document.querySelectorAll("#runs tbody tr")) tr.classList.toggle("focused", tr.dataset.run === id);
-  $("#model-run").textContent = `${id || "."}: evaluating on the 10,000 test images…`;
-  $("#draw-run").textContent = `classified by ${id || "."}`;
+  $("#model-run").textContent = `${id}: evaluating on the 10,000 test images…`;
+  $("#draw-run").textContent = `classified by ${id}`;
   $("#model").replaceChildren();
   if (hasInk) predictSoon();
   try {
@@ -218,7 +218,7 @@ async function focus(id) {
 }
 
 function renderModel(id, m) {
-  $("#model-run").textContent = `${id || "."}: ${m.architecture}, test accuracy ${m.testAccuracy.toFixed(4)} (${Math.round(m.testAccuracy * m.count)} of ${m.count})`;
+  $("#model-run").textContent = `${id}: ${m.architecture}, test accuracy ${m.testAccuracy.toFixed(4)} (${Math.round(m.testAccuracy * m.count)} of ${m.count})`;
   const conf = el("table", { class: "confusion" });
   conf.append(el("tr", {}, el("th", {}, "true \\ predicted"), ...m.confusion.map((_, k) => el("th", {}, k)), el("th", {}, "accuracy")));
   m.confusion.forEach((row, i) => {
