@@ -65,6 +65,7 @@ function browserTests() {
   });
 
   it("shows every run of the fixture tree with its status", async () => {
+    tree.touch();
     await page.goto(board.url);
     await page.waitForSelector(`#runs tbody tr[data-run="${TRAINED}"]`, { timeout: 20_000 });
     const rows = await page.$$eval("#runs tbody tr", (trs) => trs.map((tr) => [(tr as HTMLElement).dataset.run, (tr as HTMLElement).dataset.status]));
@@ -97,7 +98,11 @@ function browserTests() {
       await page.click(`#runs tbody tr[data-run="${id}"] input.pick`);
     }
     await page.click('#runs tbody tr[data-run="live"] input.pick');
-    await page.waitForFunction(() => document.querySelector("#curves")?.getAttribute("data-last-iteration") === '{"live":49}', undefined, { timeout: 20_000 });
+    await page.waitForFunction(
+      () => document.querySelector("#curves")?.getAttribute("data-runs") === "live" && document.querySelector("#curves")?.getAttribute("data-last-iteration") === '{"live":49}' && document.querySelector("#curves svg") !== null,
+      undefined,
+      { timeout: 20_000 },
+    );
     const pathBefore = await page.$eval("#curves svg", (svg) => svg.innerHTML.length);
     await page.screenshot({ path: path.join(shots, "2-curve-before.png"), fullPage: true });
     const navigations: string[] = [];

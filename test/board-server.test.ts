@@ -98,6 +98,7 @@ describe("mnist-board server", () => {
   });
 
   it("lists every run of the tree, nested ones included, with its status; malformed folders shown with the reason", async () => {
+    tree.touch();
     const { status, json } = await get("/api/runs");
     expect(status).toBe(200);
     const byId = Object.fromEntries(json.runs.map((r: any) => [r.id, r]));

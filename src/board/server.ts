@@ -82,7 +82,9 @@ export function createBoard(options: BoardOptions): Board {
   const entry = async (id: string): Promise<RunEntry> => {
     const dir = await resolveUnder(root, id);
     if (dir === null || !(await isRunFolder(dir))) throw new HttpError(404, `no run "${id}" under the board's folder`);
-    return readEntry(root, id);
+    // The id as the runs list spells it ("a/b", or "." for the root), whatever separators the request used.
+    const canonical = id.split(/[\\/]+/).filter((s) => s !== "" && s !== ".").join("/") || ".";
+    return readEntry(root, canonical);
   };
 
   const routes: Record<string, (url: URL, req: http.IncomingMessage) => Promise<unknown>> = {

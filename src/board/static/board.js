@@ -158,6 +158,7 @@ async function renderCurves() {
     view = null;
     box.replaceChildren(el("p", { class: "empty" }, "Tick a run in the table."));
     box.dataset.runs = "";
+    delete box.dataset.lastIteration;
     return;
   }
   try {
