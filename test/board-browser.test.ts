@@ -88,6 +88,13 @@ function browserTests() {
     await page.fill("#filter", "sweep");
     await page.waitForFunction(() => document.querySelectorAll("#runs tbody tr").length === 2);
     await page.fill("#filter", "");
+    // sorted by test accuracy, best first: the finished runs' values descend, runs without one last
+    await page.click('#runs thead th[data-key="testAccuracy"]');
+    const column = await page.$$eval('#runs tbody td[data-col="testAccuracy"]', (tds) => tds.map((td) => td.textContent));
+    const numbers = column.filter((t) => t !== "").map(Number);
+    expect(numbers.length).toBeGreaterThanOrEqual(4);
+    expect(numbers).toEqual([...numbers].sort((a, b) => b - a));
+    expect(column.slice(numbers.length).every((t) => t === "")).toBe(true);
     await page.waitForSelector("#live.on");
     await page.screenshot({ path: path.join(shots, "1-runs.png"), fullPage: true });
   });
@@ -114,6 +121,13 @@ function browserTests() {
     expect(pathAfter).toBeGreaterThan(pathBefore);
     expect(navigations).toEqual([]);
     await page.screenshot({ path: path.join(shots, "3-curve-after.png"), fullPage: true });
+
+    // the smoothing control redraws with another window
+    await page.$eval("#smooth", (input) => {
+      (input as HTMLInputElement).value = "10";
+      input.dispatchEvent(new Event("change"));
+    });
+    await page.waitForFunction(() => [...document.querySelectorAll("#curves svg text")].some((t) => t.textContent === "moving average (10 iterations)"), undefined, { timeout: 20_000 });
   });
 
   it("classifies a digit drawn with the mouse along a real MNIST test digit's shape", async () => {
