@@ -219,7 +219,14 @@ async function focus(id) {
 }
 
 function renderModel(id, m) {
-  $("#model-run").textContent = `${id}: ${m.architecture}, test accuracy ${m.testAccuracy.toFixed(4)} (${Math.round(m.testAccuracy * m.count)} of ${m.count})`;
+  const recorded =
+    m.recordedTestAccuracy !== null && m.recordedTestAccuracy !== m.testAccuracy ? `; the run recorded ${m.recordedTestAccuracy.toFixed(4)} on the test images it was limited to` : "";
+  const base = id === "." ? "/files/" : `/files/${id.split("/").map(encodeURIComponent).join("/")}/`;
+  const links = ["model.json", "config.json", "curves.svg"].flatMap((f) => [" · ", el("a", { href: base + f, target: "_blank" }, f)]);
+  $("#model-run").replaceChildren(
+    `${id}: ${m.architecture}, test accuracy ${m.testAccuracy.toFixed(4)} (${Math.round(m.testAccuracy * m.count)} of ${m.count}${recorded})`,
+    ...links,
+  );
   const conf = el("table", { class: "confusion" });
   conf.append(el("tr", {}, el("th", {}, "true \\ predicted"), ...m.confusion.map((_, k) => el("th", {}, k)), el("th", {}, "accuracy")));
   m.confusion.forEach((row, i) => {
