@@ -383,6 +383,22 @@ describe("mnist-board command line", () => {
     }
   });
 
+  it("an empty RUNS_DIR lists no runs, and a run started there later appears", async () => {
+    const empty = path.join(tmp.dir, "empty");
+    mkdirSync(empty);
+    const b = await startBoard([empty]);
+    try {
+      expect(((await (await fetch(new URL("/api/runs", b.url))).json()) as any).runs).toEqual([]);
+      mkdirSync(path.join(empty, "first"));
+      writeFileSync(path.join(empty, "first", "loss.csv"), "iteration,loss\n0,2.3\n");
+      const runs = ((await (await fetch(new URL("/api/runs", b.url))).json()) as any).runs;
+      expect(runs.map((r: any) => [r.id, r.status, r.iterations])).toEqual([["first", "malformed", null]]);
+      expect(runs[0].error).toBe("first/config.json: no such file");
+    } finally {
+      expect((await b.stop()).code).toBe(0);
+    }
+  });
+
   it("a run folder given as RUNS_DIR is the one run, named \".\"", async () => {
     const one = await startBoard([path.join(tree.root, TRAINED)]);
     try {

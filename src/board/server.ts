@@ -16,6 +16,8 @@ import { differingKeys, findRunDirs, readEntry, resolveUnder, runDir, runSignatu
 
 /** A drawing is a 280×280 PNG of a few kilobytes; nothing else takes a body. */
 export const MAX_BODY_BYTES = 1024 * 1024;
+/** Quiet event streams get a comment line this often. */
+const HEARTBEAT_MS = 15_000;
 /** Runs overlaid in one chart at most. */
 const MAX_OVERLAID = 20;
 
@@ -78,6 +80,7 @@ export function createBoard(options: BoardOptions): Board {
   let signatures = new Map<string, string>();
   let timer: NodeJS.Timeout | null = null;
   let polling = false;
+  let lastWrite = 0;
 
   const entry = async (id: string): Promise<RunEntry> => {
     const dir = await resolveUnder(root, id);
@@ -181,6 +184,11 @@ export function createBoard(options: BoardOptions): Board {
       if (changed.length + removed.length > 0) {
         const data = JSON.stringify({ runs: changed, removed, listChanged });
         for (const res of listeners) res.write(`event: change\ndata: ${data}\n\n`);
+        lastWrite = now;
+      } else if (now - lastWrite > HEARTBEAT_MS) {
+        // A comment line now and then: a page gone without closing its connection shows up as a failed write.
+        for (const res of listeners) res.write(": still here\n\n");
+        lastWrite = now;
       }
     } finally {
       polling = false;

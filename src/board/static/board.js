@@ -139,6 +139,9 @@ function renderTable() {
       ...RESULT_COLUMNS.map(([k, , fmt]) => el("td", { dataset: { col: k } }, fmt(r[k]))),
     );
   });
+  if (state.runs.length === 0) {
+    body.push(el("tr", {}, el("td", { colspan: String(cols.length), class: "name muted" }, "No run folders here yet: runs written with mnist-train --out under this folder show up as they start.")));
+  }
   $("#runs tbody").replaceChildren(...body);
   $("#run-count").textContent = rows.length === state.runs.length ? `${rows.length} runs` : `${rows.length} of ${state.runs.length} runs`;
   $("#runs").dataset.ready = "1";
