@@ -12,7 +12,7 @@ import { readJsonFile } from "../io/files.js";
 import { decodePng, FIELD, mnistFromImage } from "../image/mnist-preprocess.js";
 import { AnyModelJsonSchema, netFromModelJson, type ModelJson } from "../run/model-json.js";
 import { predictSplit } from "../train/evaluate.js";
-import { buildReport, MAX_MODEL_BYTES } from "../cli/eval.js";
+import { buildReport, MAX_MODEL_BYTES } from "../report/evaluation.js";
 
 /** Misclassified test digits sent to the page (mnist-eval --show-errors draws the first N the same way). */
 export const MAX_ERRORS_SHOWN = 60;

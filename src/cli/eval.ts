@@ -9,7 +9,8 @@ import { loadForCommand } from "./data.js";
 import { FileFormatError, UsageError } from "../errors.js";
 import { readJsonFile } from "../io/files.js";
 import { describeZodIssue } from "../io/zod-message.js";
-import { AnyModelJsonSchema, netFromModelJson, type ModelJson } from "../run/model-json.js";
+import { AnyModelJsonSchema, netFromModelJson } from "../run/model-json.js";
+import { buildReport, MAX_MODEL_BYTES, type EvalReport } from "../report/evaluation.js";
 import { predictSplit } from "../train/evaluate.js";
 import { limitSplit } from "../train/trainer.js";
 import { dataDirOption, dataSourceOption, debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
@@ -18,8 +19,6 @@ import { flagValues } from "./train-options.js";
 import { int } from "../train/hyperparameters.js";
 
 const NAME = "mnist-eval";
-/** model.json for a 784-50-10 net is under 1 MB; this bounds what a hostile file can make us parse. */
-export const MAX_MODEL_BYTES = 256 * 1024 * 1024;
 
 const EvalFlagsSchema = z.strictObject({
   dataSource: z.enum(DATA_SOURCES as ["bundled", "download"], { error: `must be ${DATA_SOURCES.join(" or ")}` }).default("bundled"),
@@ -27,17 +26,8 @@ const EvalFlagsSchema = z.strictObject({
   limit: int(1, 1e9).optional(),
 });
 
-export interface EvalReport {
-  model: string;
-  testAccuracy: number;
-  count: number;
-  /** perClass[k]: accuracy on the test images whose label is k (null when there are none). */
-  perClass: (number | null)[];
-  /** confusion[true][predicted] counts. */
-  confusion: number[][];
-  hyperparameters: unknown;
-  recordedTestAccuracy: number | null;
-}
+
+export { buildReport, MAX_MODEL_BYTES, type EvalReport };
 
 export async function main(argv: string[]): Promise<number> {
   const program = newProgram(NAME)
@@ -81,27 +71,6 @@ export async function main(argv: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-export function buildReport(modelFile: string, model: ModelJson, predicted: Int32Array, labels: Uint8Array): EvalReport {
-  const confusion = Array.from({ length: 10 }, () => new Array<number>(10).fill(0));
-  let correct = 0;
-  for (let i = 0; i < predicted.length; i++) {
-    confusion[labels[i]][predicted[i]]++;
-    if (predicted[i] === labels[i]) correct++;
-  }
-  const perClass = confusion.map((row, k) => {
-    const total = row.reduce((a, b) => a + b, 0);
-    return total === 0 ? null : row[k] / total;
-  });
-  return {
-    model: modelFile,
-    testAccuracy: correct / predicted.length,
-    count: predicted.length,
-    perClass,
-    confusion,
-    hyperparameters: model.training?.hyperparameters ?? null,
-    recordedTestAccuracy: model.training?.testAccuracy ?? null,
-  };
-}
 
 export function formatReport(r: EvalReport, c: ChalkInstance): string {
   const lines: string[] = [];

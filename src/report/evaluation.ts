@@ -1,0 +1,39 @@
+/** What mnist-eval (and the board's model view) report of a model on the test images. */
+import type { ModelJson } from "../run/model-json.js";
+
+/** model.json for a 784-50-10 net is under 1 MB; this bounds what a hostile file can make us parse. */
+export const MAX_MODEL_BYTES = 256 * 1024 * 1024;
+
+export interface EvalReport {
+  model: string;
+  testAccuracy: number;
+  count: number;
+  /** perClass[k]: accuracy on the test images whose label is k (null when there are none). */
+  perClass: (number | null)[];
+  /** confusion[true][predicted] counts. */
+  confusion: number[][];
+  hyperparameters: unknown;
+  recordedTestAccuracy: number | null;
+}
+
+export function buildReport(modelFile: string, model: ModelJson, predicted: Int32Array, labels: Uint8Array): EvalReport {
+  const confusion = Array.from({ length: 10 }, () => new Array<number>(10).fill(0));
+  let correct = 0;
+  for (let i = 0; i < predicted.length; i++) {
+    confusion[labels[i]][predicted[i]]++;
+    if (predicted[i] === labels[i]) correct++;
+  }
+  const perClass = confusion.map((row, k) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    return total === 0 ? null : row[k] / total;
+  });
+  return {
+    model: modelFile,
+    testAccuracy: correct / predicted.length,
+    count: predicted.length,
+    perClass,
+    confusion,
+    hyperparameters: model.training?.hyperparameters ?? null,
+    recordedTestAccuracy: model.training?.testAccuracy ?? null,
+  };
+}
