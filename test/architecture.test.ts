@@ -1,7 +1,7 @@
 /**
  * The layers of src/, bottom up; an import may only go down (or stay in its own folder). The order
  * is the data flow: the book's math → data → reference nets → engine → training → run folder →
- * reports / export → CLI / board → the package's index.
+ * reports / export → the board (a web server) → the CLI, which composes them all → the package's index.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
@@ -17,7 +17,8 @@ const LAYERS: string[][] = [
   ["train"],
   ["run"],
   ["report", "export"],
-  ["cli", "board"],
+  ["board"],
+  ["cli"],
   ["index.ts"],
 ];
 

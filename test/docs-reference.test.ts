@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { describe, expect, it } from "vitest";
+import { buildProgram as boardProgram } from "../src/cli/board.js";
 import { buildProgram as evalProgram } from "../src/cli/eval.js";
 import { buildProgram as exportProgram } from "../src/cli/export.js";
 import { buildProgram as gradcheckProgram } from "../src/cli/gradcheck.js";
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, () => Command> = {
   "mnist-report": reportProgram,
   "mnist-gradcheck": gradcheckProgram,
   "mnist-export": exportProgram,
+  "mnist-board": boardProgram,
 };
 const reference = readFileSync(path.join(ROOT, "docs", "commands.md"), "utf8");
 
@@ -42,7 +44,7 @@ describe("docs/commands.md", () => {
       const text = section(name);
       const tableText = text.split("\n").filter((l) => l.startsWith("|")).join("\n");
       const flags = build().options.map((o) => o.long!);
-      expect(flags.length).toBeGreaterThanOrEqual(3);
+      expect(flags.length).toBeGreaterThanOrEqual(3); // --version, --debug and one of its own at least
       for (const flag of flags) expect(tableText, `${flag} of ${name}`).toMatch(new RegExp("`" + flag + "[ `]"));
       const named = new Set([...tableText.matchAll(/`(--[a-z0-9-]+)/g)].map((m) => m[1]));
       for (const flag of named) expect(flags, `${flag} named in ${name}'s tables`).toContain(flag);

@@ -76,7 +76,13 @@ export function kernelsWat(type) {
       (block $hb${w}_done (loop $hb${w}
         (br_if $hb${w}_done (i32.gt_u (i32.add (local.get $jb) (i32.const ${w})) (local.get $HV)))
         (local.set $colOff (i32.shl (local.get $jb) (i32.const 4)))
-        ${accs.map((i) => `(local.set $a${i} (v128.load offset=${16 * i} (i32.add (local.get $b) (local.get $colOff))))`).join("\n        ")}
+        (local.set $r (i32.const 0))
+        (block $hbr${w}_done (loop $hbr${w}
+        (br_if $hbr${w}_done (i32.ge_u (local.get $r) (local.get $n)))
+        (local.set $s (i32.load (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
+        (local.set $e (i32.load offset=4 (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
+        (local.set $zrow (i32.add (local.get $Z) (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4))))
+                ${accs.map((i) => `(local.set $a${i} (v128.load offset=${16 * i} (i32.add (local.get $b) (local.get $colOff))))`).join("\n        ")}
         (local.set $k (local.get $s))
         (block $nz${w}_done (loop $nz${w}
           (br_if $nz${w}_done (i32.ge_u (local.get $k) (local.get $e)))
@@ -89,6 +95,8 @@ export function kernelsWat(type) {
             (if (result v128) (local.get $act)
               (then (${V}.div (${V}.splat (${T}.const 1)) (${V}.add (${V}.splat (${T}.const 1)) ${vexp(`(${V}.neg (local.get $a${i}))`)})))
               (else (local.get $a${i}))))`).join("\n        ")}
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $hbr${w})))
         (local.set $jb (i32.add (local.get $jb) (i32.const ${w})))
         (br $hb${w})))`;
   };
@@ -100,7 +108,13 @@ export function kernelsWat(type) {
       (block $gb${w}_done (loop $gb${w}
         (br_if $gb${w}_done (i32.gt_u (i32.add (local.get $jb) (i32.const ${w})) (local.get $HV)))
         (local.set $colOff (i32.shl (local.get $jb) (i32.const 4)))
-        ${d.map((i) => `(local.set $a${i} (v128.load offset=${16 * i} (i32.add (local.get $zrow) (local.get $colOff))))`).join("\n        ")}
+        (local.set $r (i32.const 0))
+        (block $gbr${w}_done (loop $gbr${w}
+        (br_if $gbr${w}_done (i32.ge_u (local.get $r) (local.get $n)))
+        (local.set $s (i32.load (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
+        (local.set $e (i32.load offset=4 (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
+        (local.set $zrow (i32.add (local.get $dZ) (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4))))
+                ${d.map((i) => `(local.set $a${i} (v128.load offset=${16 * i} (i32.add (local.get $zrow) (local.get $colOff))))`).join("\n        ")}
         (local.set $k (local.get $s))
         (block $gnz${w}_done (loop $gnz${w}
           (br_if $gnz${w}_done (i32.ge_u (local.get $k) (local.get $e)))
@@ -109,6 +123,8 @@ export function kernelsWat(type) {
           ${d.map((i) => `(v128.store offset=${16 * i} (local.get $wp) (${V}.add (v128.load offset=${16 * i} (local.get $wp)) (${V}.mul (local.get $v) (local.get $a${i}))))`).join("\n          ")}
           (local.set $k (i32.add (local.get $k) (i32.const 1)))
           (br $gnz${w})))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $gbr${w})))
         (local.set $jb (i32.add (local.get $jb) (i32.const ${w})))
         (br $gb${w})))`;
   };
@@ -236,6 +252,58 @@ export function kernelsWat(type) {
     // x ⊙ m (dropout, both ways)
     elementwise("mul", ["D", "M"], [], vm("(local.get $Dx)", "(local.get $Mx)")),
   ].join("\n");
+
+  /**
+   * gemm: the dense layers' three products in one kernel, in register blocks of 2 output rows × w
+   * vectors, the blocks of output columns outermost so that a strip of M (count × w vectors) stays in
+   * cache while every row uses it:
+   *   Y[q] (yV vectors) = init + Σ_{i < count} s(q, i) × M[i]      (i ascending: the reference's order)
+   * with s(q, i) the scalar at S0 + q × qStride + i × iStride, M[i] at M0 + i × mStride, init = B
+   * (a vector row) or 0 when B < 0. Forward: S = X, M = W. dX: S = dY, M = Wᵀ, no B. dW: q = the
+   * input unit h, i = the batch row: S = X by columns, M = dY.
+   */
+  const gemmBlock = (rows, w) => {
+    const qs = [...Array(rows).keys()], js = [...Array(w).keys()];
+    const acc = (q, j) => `$g${q}_${j}`;
+    return `
+      (block $gq${rows}${w}_done (loop $gq${rows}${w}
+        (br_if $gq${rows}${w}_done (i32.gt_u (i32.add (local.get $q) (i32.const ${rows})) (local.get $nq)))
+        ${qs.map((q) => js.map((j) => `(local.set ${acc(q, j)} (if (result v128) (i32.lt_s (local.get $B) (i32.const 0)) (then (v128.const i32x4 0 0 0 0)) (else (v128.load offset=${16 * j} (i32.add (local.get $B) (local.get $colOff))))))`).join(" ")).join("\n        ")}
+        (local.set $sp (i32.add (local.get $S0) (i32.mul (local.get $q) (local.get $qStride))))
+        (local.set $mp (i32.add (local.get $M0) (local.get $colOff)))
+        (local.set $i (i32.const 0))
+        (block $gi${rows}${w}_done (loop $gi${rows}${w}
+          (br_if $gi${rows}${w}_done (i32.ge_u (local.get $i) (local.get $count)))
+          ${js.map((j) => `(local.set $m${j} (v128.load offset=${16 * j} (local.get $mp)))`).join(" ")}
+          ${qs.map((q) => `(local.set $l (${V}.splat (${T}.load ${q === 0 ? "(local.get $sp)" : `(i32.add (local.get $sp) (i32.mul (local.get $qStride) (i32.const ${q})))`})))
+          ${js.map((j) => `(local.set ${acc(q, j)} (${V}.add (local.get ${acc(q, j)}) (${V}.mul (local.get $l) (local.get $m${j}))))`).join(" ")}`).join("\n          ")}
+          (local.set $sp (i32.add (local.get $sp) (local.get $iStride)))
+          (local.set $mp (i32.add (local.get $mp) (local.get $mStride)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $gi${rows}${w})))
+        ${qs.map((q) => js.map((j) => `(v128.store offset=${16 * j} (i32.add (i32.add (local.get $Y) (i32.mul (i32.add (local.get $q) (i32.const ${q})) (local.get $yStride))) (local.get $colOff)) (local.get ${acc(q, j)}))`).join(" ")).join("\n        ")}
+        (local.set $q (i32.add (local.get $q) (i32.const ${rows})))
+        (br $gq${rows}${w})))`;
+  };
+  const GEMM_W = [4, 3, 2, 1];
+  const gemmLocals = [
+    ...[0, 1].flatMap((q) => GEMM_W.length ? [...Array(4).keys()].map((j) => `(local $g${q}_${j} v128)`) : []),
+    ...[...Array(4).keys()].map((j) => `(local $m${j} v128)`),
+  ].join(" ");
+  const gemmFunc = `
+  (func (export "gemm") (param $S0 i32) (param $qStride i32) (param $iStride i32) (param $nq i32) (param $count i32)
+        (param $M0 i32) (param $mStride i32) (param $yV i32) (param $B i32) (param $Y i32) (param $yStride i32)
+    (local $jb i32) (local $colOff i32) (local $q i32) (local $i i32) (local $sp i32) (local $mp i32) (local $l v128) ${gemmLocals}
+    ${GEMM_W.map((w) => `
+    ;; column blocks of ${w} vectors
+    (block $gj${w}_done (loop $gj${w}
+      (br_if $gj${w}_done (i32.gt_u (i32.add (local.get $jb) (i32.const ${w})) (local.get $yV)))
+      (local.set $colOff (i32.shl (local.get $jb) (i32.const 4)))
+      (local.set $q (i32.const 0))
+      ${gemmBlock(2, w)}
+      ${gemmBlock(1, w)}
+      (local.set $jb (i32.add (local.get $jb) (i32.const ${w})))
+      (br $gj${w})))`).join("")})`;
 
   const accLocals = [...Array(WIDE).keys()].map((i) => `(local $a${i} v128)`).join(" ");
 
@@ -402,15 +470,9 @@ export function kernelsWat(type) {
         (param $W i32) (param $b i32) (param $Z i32) (param $HV i32) (param $act i32)
     (local $r i32) (local $s i32) (local $e i32) (local $zrow i32) (local $jb i32) (local $colOff i32) (local $k i32)
     (local $wp i32) (local $v v128) ${accLocals} ${expLocals}
-    (block $rows_done (loop $rows
-      (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
-      (local.set $s (i32.load (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
-      (local.set $e (i32.load offset=4 (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
-      (local.set $zrow (i32.add (local.get $Z) (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4))))
-      (local.set $jb (i32.const 0))
-      ${BLOCKS.map(hiddenBlock).join("")}
-      (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $rows))))
+    ;; column blocks outermost: a strip of W stays in cache while every row of the batch uses it
+    (local.set $jb (i32.const 0))
+    ${BLOCKS.map(hiddenBlock).join("")})
 
   ;; A[n × Op] = Z · W2 + b2, Z [n × Hp], W2 [Hp × Op] (Op = OV vectors); Hp = HV vectors.
   (func (export "logits") (param $Z i32) (param $n i32) (param $HV i32) (param $W2 i32) (param $b2 i32) (param $A i32) (param $OV i32)
@@ -430,15 +492,9 @@ export function kernelsWat(type) {
         (param $dZ i32) (param $G i32) (param $HV i32)
     (local $r i32) (local $s i32) (local $e i32) (local $zrow i32) (local $jb i32) (local $colOff i32) (local $k i32)
     (local $wp i32) (local $v v128) ${accLocals}
-    (block $rows_done (loop $rows
-      (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
-      (local.set $s (i32.load (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
-      (local.set $e (i32.load offset=4 (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
-      (local.set $zrow (i32.add (local.get $dZ) (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4))))
-      (local.set $jb (i32.const 0))
-      ${BLOCKS.map(gradBlock).join("")}
-      (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $rows))))
+    ;; column blocks outermost (rows ascending within each: the reference's order for every element)
+    (local.set $jb (i32.const 0))
+    ${BLOCKS.map(gradBlock).join("")})
 
   ;; W[nv vectors] -= lr × G, then G = 0.
   (func (export "sgd") (param $W i32) (param $G i32) (param $nv i32) (param $lr ${T})
@@ -568,6 +624,7 @@ export function kernelsWat(type) {
       (v128.store (i32.add (local.get $out) (i32.shl (local.get $v) (i32.const 4))) (local.get $acc))
       (local.set $v (i32.add (local.get $v) (i32.const 1)))
       (br $vl))))
+${gemmFunc}
 ${optimizerKernels}
 ${activationKernels}
 )

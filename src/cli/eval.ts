@@ -8,11 +8,9 @@ import { DATA_SOURCES } from "../data/mnist.js";
 import { loadForCommand } from "./data.js";
 import { FileFormatError, UsageError } from "../errors.js";
 import { describeZodIssue } from "../io/zod-message.js";
-import { netFromModelJson, type ModelJson } from "../run/model-json.js";
+import { netFromModelJson } from "../run/model-json.js";
 import { readModelJson } from "../run/model-file.js";
-
-// the bound lives with the model file reader; mnist-export reads it from here
-export { MAX_MODEL_BYTES } from "../run/model-file.js";
+import { buildReport, MAX_MODEL_BYTES, type EvalReport } from "../report/evaluation.js";
 import { predictSplit } from "../train/evaluate.js";
 import { limitSplit } from "../train/trainer.js";
 import type { Command } from "commander";
@@ -30,20 +28,8 @@ const EvalFlagsSchema = z.strictObject({
   limit: int(1, 1e9).optional(),
 });
 
-export interface EvalReport {
-  model: string;
-  testAccuracy: number;
-  count: number;
-  /** perClass[k]: accuracy on the test images whose label is k (null when there are none). */
-  perClass: (number | null)[];
-  /** confusion[true][predicted] counts. */
-  confusion: number[][];
-  /** Everything the model records about its training (--json); the text lists those that applied. */
-  hyperparameters: unknown;
-  /** The test accuracy mnist-train measured, and on how many test images (its first N). */
-  recordedTestAccuracy: number | null;
-  recordedCount: number | null;
-}
+
+export { buildReport, MAX_MODEL_BYTES, type EvalReport };
 
 /** The command line: its arguments and options (the docs reference is checked against them). */
 export function buildProgram(): Command {
@@ -92,28 +78,6 @@ export async function main(argv: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-export function buildReport(modelFile: string, model: ModelJson, predicted: Int32Array, labels: Uint8Array, testImages = 10_000): EvalReport {
-  const confusion = Array.from({ length: 10 }, () => new Array<number>(10).fill(0));
-  let correct = 0;
-  for (let i = 0; i < predicted.length; i++) {
-    confusion[labels[i]][predicted[i]]++;
-    if (predicted[i] === labels[i]) correct++;
-  }
-  const perClass = confusion.map((row, k) => {
-    const total = row.reduce((a, b) => a + b, 0);
-    return total === 0 ? null : row[k] / total;
-  });
-  return {
-    model: modelFile,
-    testAccuracy: correct / predicted.length,
-    count: predicted.length,
-    perClass,
-    confusion,
-    hyperparameters: model.training?.hyperparameters ?? null,
-    recordedTestAccuracy: model.training?.testAccuracy ?? null,
-    recordedCount: model.training ? Math.min(model.training.hyperparameters.testLimit ?? testImages, testImages) : null,
-  };
-}
 
 export function formatReport(r: EvalReport, c: ChalkInstance): string {
   const lines: string[] = [];

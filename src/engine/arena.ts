@@ -22,6 +22,7 @@ export interface Kernels {
   dense_dx(dY: number, n: number, M: number, MV: number, WT: number, KV: number, dX: number): void;
   transpose_w2(W: number, WT: number, K: number, KV: number, M: number, MV: number): void;
   sum_rows(X: number, n: number, V: number, out: number): void;
+  gemm(S0: number, qStride: number, iStride: number, nq: number, count: number, M0: number, mStride: number, yV: number, B: number, Y: number, yStride: number): void;
   // element-wise
   sigmoid(Z: number, nv: number): void;
   sigmoid_bwd(D: number, Z: number, nv: number): void;

@@ -124,7 +124,7 @@ export class Affine extends Layer {
     const k = this.a.k, s = this.sparse;
     // y [n × Mp] = x · W + b
     if (s) k.hidden(s.starts, s.offs, s.vals, b.n, this.W.p, this.b.p, this.y, this.V, 0);
-    else k.logits(this.x, b.n, this.inV, this.W.p, this.b.p, this.y, this.V);
+    else k.gemm(this.x, this.inV * 16, this.a.S, b.n, this.inUnits, this.W.p, this.V * 16, this.V, this.b.p, this.y, this.V * 16);
   }
   backward(b: Pass, needDx: boolean): void {
     const k = this.a.k, s = this.sparse;
@@ -135,12 +135,13 @@ export class Affine extends Layer {
       k.grad_w1(s.starts, s.offs, s.vals, b.n, this.dy, this.W.g, this.V);
       return;
     }
-    // gW [K × Mp] = xᵀ · dy (logical rows)
-    k.dense_grad(this.x, b.n, this.inV, this.inUnits, this.dy, this.V, this.W.g);
+    const rowX = this.inV * 16, rowY = this.V * 16;
+    // gW [K × Mp] = xᵀ · dy (logical rows h: the scalars x[r, h] down a column of x)
+    k.gemm(this.x, this.a.S, rowX, this.inUnits, b.n, this.dy, rowY, this.V, -1, this.W.g, rowY);
     if (needDx) {
       // dx [n × Kp] = dy · Wᵀ
       k.transpose_w2(this.W.p, this.WT, this.inUnits, this.inV, this.units, this.V);
-      k.dense_dx(this.dy, b.n, this.units, this.V, this.WT, this.inV, this.dx);
+      k.gemm(this.dy, rowY, this.a.S, b.n, this.units, this.WT, rowX, this.inV, -1, this.dx, rowX);
     }
   }
 }

@@ -93,9 +93,29 @@ const WIDTH = 360;
 const HEIGHT = 240;
 const DASH = { domain: [SERIES.train, SERIES.test], range: [[1, 0], [6, 4]] };
 
-export function curvesSpec(run: RunData): TopLevelSpec {
-  const loss = lossSeries(run.loss);
+/**
+ * What a viewer may change (mnist-board's controls); the defaults draw curves.svg. `smoothWindow`:
+ * the moving average's window in iterations (1 = none); `lossX`: the loss chart's x axis.
+ */
+export interface CurveOptions {
+  smoothWindow?: number;
+  lossX?: "iteration" | "epoch";
+}
+
+/** The loss chart's x encoding, and the transform that makes epochs of iterations when asked. */
+function lossAxis(options: CurveOptions, perEpoch: number | null) {
+  if (options.lossX !== "epoch") return { transform: [], x: { field: "iteration", type: "quantitative", title: "iteration" } };
+  return {
+    // Overlaid runs bring their own epoch column (their epochs may differ in length).
+    transform: perEpoch === null ? [] : [{ calculate: `(datum.iteration + 1) / ${perEpoch}`, as: "epoch" }],
+    x: { field: "epoch", type: "quantitative", title: perEpoch === null ? "epochs" : `epochs (${perEpoch} iterations each)` },
+  };
+}
+
+export function curvesSpec(run: RunData, options: CurveOptions = {}): TopLevelSpec {
+  const loss = lossSeries(run.loss, MAX_RAW_POINTS, options.smoothWindow ?? SMOOTH_WINDOW);
   const perEpoch = run.itersPerEpoch;
+  const axis = lossAxis(options, perEpoch);
   const s = run.summary;
   const results = [
     s.finalLoss !== null ? `final loss ${s.finalLoss.toFixed(4)}` : null,
@@ -114,9 +134,10 @@ export function curvesSpec(run: RunData): TopLevelSpec {
         width: WIDTH,
         height: HEIGHT,
         data: { values: loss.rows },
+        ...(axis.transform.length > 0 ? { transform: axis.transform } : {}),
         mark: { type: "line", strokeWidth: 1.5, clip: true },
         encoding: {
-          x: { field: "iteration", type: "quantitative", title: "iteration" },
+          x: axis.x,
           y: { field: "loss", type: "quantitative", title: "loss", scale: { zero: true } },
           color: {
             field: "series",
@@ -147,17 +168,20 @@ export function curvesSpec(run: RunData): TopLevelSpec {
 }
 
 /** Several runs on the same axes: smoothed loss per run, and accuracy per epoch (train solid, test dashed). */
-export function overlaySpec(runs: { label: string; run: RunData }[]): TopLevelSpec {
-  const lossRows = runs.flatMap(({ label, run }) =>
-    lossSeries(run.loss).rows
-      .filter((r) => !r.series.startsWith("loss"))
-      .map((r) => ({ iteration: r.iteration, loss: r.loss, run: label })),
-  );
+export function overlaySpec(runs: { label: string; run: RunData }[], options: CurveOptions = {}): TopLevelSpec {
+  const window = options.smoothWindow ?? SMOOTH_WINDOW;
+  const lossRows = runs.flatMap(({ label, run }) => {
+    const perEpoch = run.itersPerEpoch;
+    return lossSeries(run.loss, MAX_RAW_POINTS, window)
+      .rows.filter((r) => !r.series.startsWith("loss"))
+      .map((r) => ({ iteration: r.iteration, loss: r.loss, run: label, ...(options.lossX === "epoch" ? { epoch: round((r.iteration + 1) / perEpoch, 4) } : {}) }));
+  });
+  const axis = lossAxis(options, null);
   const accRows = runs.flatMap(({ label, run }) => accuracySeries(run.epochs, label));
   const order = runs.map((r) => r.label);
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    title: { text: `${runs.length} runs`, subtitle: "loss: moving average over 100 iterations · accuracy: train solid, test dashed", anchor: "start" },
+    title: { text: `${runs.length} runs`, subtitle: `loss: ${window > 1 ? `moving average over ${window} iterations` : "every iteration"} · accuracy: train solid, test dashed`, anchor: "start" },
     background: "white",
     padding: 12,
     hconcat: [
@@ -168,7 +192,7 @@ export function overlaySpec(runs: { label: string; run: RunData }[]): TopLevelSp
         data: { values: lossRows },
         mark: { type: "line", strokeWidth: 1.5, clip: true },
         encoding: {
-          x: { field: "iteration", type: "quantitative" },
+          x: options.lossX === "epoch" ? axis.x : { field: "iteration", type: "quantitative" },
           y: { field: "loss", type: "quantitative", scale: { zero: true } },
           color: { field: "run", type: "nominal", scale: { domain: order } },
         },

@@ -1,0 +1,47 @@
+// Ours, for bench/deep.js: the median time of one training iteration (batch from the packed images,
+// forward, backward, Adam update) of a 784-H…-10 relu MLP on the engine, and of evaluating it on
+// all 70,000 MNIST images. Prints one JSON line.
+// node bench/deep-step.js [--hidden 1024,1024] [--dtype float32] [--eval]
+import { loadMnistRaw } from "../dist/data/mnist.js";
+import { denseLayers, Network, PREDICT_CHUNK } from "../dist/engine/network.js";
+import { MultiLayerNet } from "../dist/reference/multi-layer-net.js";
+import { Rng } from "../dist/book/rng.js";
+import { argValue } from "./args.js";
+
+const hidden = argValue("--hidden", "1024,1024").split(",").map(Number);
+const dtype = argValue("--dtype", "float32");
+const minS = Number(argValue("--min-time", "2"));
+const data = await loadMnistRaw();
+const rng = new Rng(0);
+const ref = new MultiLayerNet([784, ...hidden, 10], { activation: "relu", init: "he", rng });
+const adam = { optimizer: "adam", momentum: 0.9, rmsDecay: 0.99, beta1: 0.9, beta2: 0.999 };
+const net = new Network({ dtype, inputSize: 784, layers: denseLayers(hidden, 10, "relu"), weightDecay: 0, optimizer: adam, maxRows: PREDICT_CHUNK });
+net.setParams(ref.params);
+net.keepImages(data.train.images);
+net.keepImages(data.test.images);
+const idx = new Int32Array(100);
+const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
+const timeIt = (fn, minReps) => {
+  for (let i = 0; i < 3; i++) fn();
+  const ts = [];
+  const begin = performance.now();
+  while (ts.length < minReps || performance.now() - begin < minS * 1000) {
+    const t0 = performance.now();
+    fn();
+    ts.push((performance.now() - t0) / 1000);
+  }
+  return median(ts);
+};
+const out = { hidden, dtype };
+out.step_s = timeIt(() => {
+  rng.choice(60000, 100, idx);
+  net.step(data.train.images, data.train.labels, idx, 1e-3, rng, true);
+}, 20);
+if (process.argv.includes("--eval")) {
+  const pred = new Int32Array(60000);
+  out.eval_s = timeIt(() => {
+    net.predictRange(data.train.images, 0, 60000, pred);
+    net.predictRange(data.test.images, 0, 10000, pred);
+  }, 3);
+}
+console.log(JSON.stringify(out));
