@@ -26,7 +26,7 @@ import { flagValues, resolveTrainOptions, TRAIN_DEFAULTS, TrainOptionsSchema, ty
 
 const NAME = "mnist-train";
 
-function buildProgram() {
+export function buildProgram() {
   const d = TRAIN_DEFAULTS;
   return newProgram(NAME)
     .description("Train the book's two-layer network (Deep Learning from Scratch, ch. 4) on MNIST with minibatch SGD.")
@@ -332,7 +332,7 @@ async function configHasIters(file: string): Promise<boolean> {
 }
 
 /** Fix every choice the run leaves open: a seed when none was given, the evaluation interval. */
-function resolveHyperparameters(options: TrainOptions, trainCount: number): ResolvedHyperparameters & TrainOptions {
+export function resolveHyperparameters(options: TrainOptions, trainCount: number): ResolvedHyperparameters & TrainOptions {
   const trainSize = Math.min(options.trainLimit ?? trainCount, trainCount);
   return {
     ...options,
