@@ -186,6 +186,7 @@ check_sweep() {
 
 # --- 3. the Slurm job array ------------------------------------------------------------------------
 SLURM_SWEEP="$T/sweep-slurm"
+say "\$ LRS=\"$LRS\" HIDDEN=\"$HIDDEN\" BATCH=\"$BATCH\" ITERS=$ITERS TRAIN_FLAGS=\"$TRAIN_FLAGS\" SWEEP_DIR=$SLURM_SWEEP configs/sweeps/slurm-submit.sh --parsable --mem=500M"
 job="$(cd "$T" && SWEEP_DIR="$SLURM_SWEEP" LRS="$LRS" HIDDEN="$HIDDEN" BATCH="$BATCH" "$SWEEPS/slurm-submit.sh" --parsable --mem=500M)"
 job="${job%%;*}"
 say "submitted job array $job (${#points[@]} tasks)"
@@ -203,8 +204,10 @@ check_sweep "$SLURM_SWEEP"
 # --- 4. GNU parallel, on this machine (--sshlogin :) ------------------------------------------------
 PAR_SWEEP="$T/sweep-parallel"
 out="$T/grid.err"
+say "\$ LRS=\"$LRS\" HIDDEN=\"$HIDDEN\" BATCH=\"$BATCH\" ITERS=$ITERS TRAIN_FLAGS=\"$TRAIN_FLAGS\" SWEEP_DIR=$PAR_SWEEP JOBS=2 PARALLEL_OPTS=\"--sshlogin :\" configs/sweeps/grid.sh"
 SWEEP_DIR="$PAR_SWEEP" LRS="$LRS" HIDDEN="$HIDDEN" BATCH="$BATCH" JOBS=2 PARALLEL_OPTS="--sshlogin :" \
   "$SWEEPS/grid.sh" > "$T/grid.out" 2> "$out" || { cat "$out" >&2; fail "grid.sh failed"; }
+head -n 1 "$out" >&2
 grep -q "with GNU parallel" "$out" || fail "grid.sh did not use GNU parallel: $(head -n 1 "$out")"
 check_sweep "$PAR_SWEEP"
 

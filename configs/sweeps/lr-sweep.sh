@@ -17,6 +17,7 @@
 # ITERS) stops that point with an error naming the differences; ON_MISMATCH=new trains it into
 # lr-LR-2 instead. Each run writes only its own folder and its log (<run>.log beside it, ending with
 # a one-line result). A failed run is reported and the sweep goes on; the script then exits 1.
+# Ctrl-C stops the sweep (exit 130) with the current run's checkpoint saved: rerun to resume it.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,8 +31,11 @@ if [ "$#" -gt 0 ]; then lrs=("$@"); else lrs=(0.01 0.05 0.1 0.5 1); fi
 mkdir -p "$SWEEP_DIR"
 failed=0
 for lr in "${lrs[@]}"; do
-  "$HERE/train-point.sh" "$SWEEP_DIR/lr-$lr" --lr "$lr" --iters "$ITERS" --seed "$SEED" ${extra[@]+"${extra[@]}"} ||
-    failed=$((failed + 1))
+  status=0
+  "$HERE/train-point.sh" "$SWEEP_DIR/lr-$lr" --lr "$lr" --iters "$ITERS" --seed "$SEED" ${extra[@]+"${extra[@]}"} || status=$?
+  # Ctrl-C stops the sweep, not just the point it reached
+  [ "$status" -ne 130 ] || exit 130
+  [ "$status" -eq 0 ] || failed=$((failed + 1))
 done
 
 node "$ROOT/bin/mnist-report.js" "$SWEEP_DIR" --plot "$SWEEP_DIR/overlay.svg"

@@ -11,7 +11,8 @@
 # sweep runs one point per core), CHECKPOINT_EVERY (iterations between checkpoints, default 500, so
 # even a killed run resumes; 0: only on SIGINT/SIGTERM).
 # Log: RUN_DIR.log beside the folder holds mnist-train's errors, then one line with the outcome.
-# Exit 0 when the point has a result (a diverged run is one: the report shows it), else 1 (2: usage).
+# Exit 0 when the point has a result (a diverged run is one: the report shows it), 130 when it was
+# interrupted (its checkpoint saved), else 1 (2: usage).
 set -euo pipefail
 if [ "$#" -lt 1 ] || [ -z "$1" ]; then
   echo "usage: $0 RUN_DIR [mnist-train flag…]" >&2
@@ -59,6 +60,12 @@ if [ "$status" -eq 0 ] || [ "$status" -eq 3 ]; then
   echo "$line" >> "$run.log"
   echo "$run: $line" >&2
   exit 0
+fi
+if [ "$status" -eq 130 ]; then
+  # Ctrl-C or SIGTERM (a Slurm time limit): mnist-train saved a checkpoint; the sweep stops here
+  echo "interrupted: checkpoint.json written; a rerun of the sweep resumes it" >> "$run.log"
+  echo "$run: interrupted: checkpoint.json written; a rerun of the sweep resumes it" >&2
+  exit 130
 fi
 echo "$run: FAILED (exit $status, see $run.log): $(tail -n 1 "$run.log")" >&2
 exit 1
