@@ -8,6 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { accuracySeries, lossSeries, movingAverage } from "../src/report/curves.js";
 import { parseCsv } from "../src/report/run-data.js";
+import { planPoint, requestedSettings, settingDifferences } from "../src/sweep/point.js";
 import { ANSI, ROOT, runBin, runProcess, tempDir, type RunResult } from "./helpers.js";
 
 const tmp = tempDir();
@@ -355,7 +356,7 @@ describe("mnist-report on a real sweep", () => {
     expect(header).not.toMatch(/hidden|batch|iters|seed|test-limit/);
     expect(rows).toHaveLength(4);
     expect(rows.find((l) => l.includes("other/early"))).toMatch(/early-stopped\s+1e-9\s+sgd\s+sigmoid\s+100\s+1\s+first 100\s/);
-    expect(rows.find((l) => l.includes("by-act/sigmoid/adam"))).toMatch(/complete\s+0\.01\s+adam\s+sigmoid\s+-\s+-\s+\d+\s+first 200\s/);
+    expect(rows.find((l) => l.includes("by-act/sigmoid/adam"))).toMatch(/complete\s+0\.01\s+adam\s+sigmoid\s+-\s+-\s+first 200\s+30\s/);
     expect(rows[3]).toMatch(/other\/diverged\s+diverged\s/);
     expect(r.stderr).toMatch(/runs evaluated on 2 different test sets \(first 200, first 100; column "test set"\): their test accuracies do not compare directly/);
     expect(r.stderr).toMatch(/all 4 runs: hidden 50, batch 100, iters 30, seed 2, train-limit 500, eval-every 5\n/);
@@ -418,6 +419,45 @@ describe("the sweep scripts", () => {
       expect(text, doc).not.toMatch(/#SBATCH/);
       expect(text, doc).toContain("configs/sweeps/slurm-array.sbatch");
     }
+  });
+});
+
+describe("sweep points: the settings a folder is compared on", () => {
+  it("the requested settings are what mnist-train would record, derived values included", async () => {
+    const r = await requestedSettings(["--lr", "0.5", "--epochs", "2", "--train-limit", "1000", "--seed", "3"]);
+    expect(r.seedGiven).toBe(true);
+    expect(r.options).toMatchObject({ lr: 0.5, epochs: 2, iters: 20, evalEvery: 10, trainLimit: 1000, seed: 3, batchSize: 100, optimizer: "sgd", dtype: "float32" });
+    // --threads and --checkpoint-every do not change results: never a difference
+    const recorded = { ...r.options, checkpointEvery: 7 };
+    expect(settingDifferences(recorded, await requestedSettings(["--lr", "0.5", "--epochs", "2", "--train-limit", "1000", "--seed", "3", "--threads", "1"]))).toEqual([]);
+    expect(settingDifferences(recorded, await requestedSettings(["--lr", "0.5", "--epochs", "3", "--train-limit", "1000", "--seed", "3"]))).toEqual([
+      "--epochs: recorded 2, requested 3",
+      "--iters: recorded 20, requested 30",
+    ]);
+  });
+
+  it("without --seed any recorded seed matches (a fresh run would draw its own); a --config file counts like flags", async () => {
+    const noSeed = await requestedSettings(["--lr", "0.5"]);
+    expect(noSeed.seedGiven).toBe(false);
+    expect(noSeed.options.seed).toBeUndefined();
+    expect(settingDifferences({ ...noSeed.options, seed: 123 }, noSeed)).toEqual([]);
+    const file = path.join(tmp.dir, "point-config.json");
+    writeFileSync(file, JSON.stringify({ lr: 0.5, hiddenSize: [100, 50], optimizer: "adam" }));
+    const fromFile = await requestedSettings(["--config", file, "--seed", "1"]);
+    expect(settingDifferences({ ...fromFile.options, hiddenSize: [100] }, fromFile)).toEqual(["--hidden-size: recorded 100, requested 100,50"]);
+  });
+
+  it("a folder that is not a run is an error unless ON_MISMATCH=new; an empty one is used", async () => {
+    const base = path.join(tmp.dir, "points");
+    mkdirSync(path.join(base, "empty"), { recursive: true });
+    mkdirSync(path.join(base, "notes"), { recursive: true });
+    writeFileSync(path.join(base, "notes", "readme.txt"), "mine");
+    const req = await requestedSettings(["--lr", "0.1", "--seed", "1"]);
+    expect(await planPoint(path.join(base, "empty"), req)).toEqual({ action: "fresh", dir: path.join(base, "empty") });
+    await expect(planPoint(path.join(base, "notes"), req)).rejects.toThrow(`${path.join(base, "notes")}: not a run folder (no config.json); move it away, or set ON_MISMATCH=new`);
+    expect(await planPoint(path.join(base, "notes"), req, "new")).toEqual({ action: "fresh", dir: path.join(base, "notes-2") });
+    writeFileSync(path.join(base, "empty", "config.json"), "{ not json");
+    await expect(planPoint(path.join(base, "empty"), req)).rejects.toThrow(/empty\/config\.json: is not valid JSON/);
   });
 });
 
