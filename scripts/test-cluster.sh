@@ -182,6 +182,7 @@ check_sweep() {
     grep -q "^complete: test " "$dir/$p.log" || fail "$dir/$p.log has no result line"
   done
   say "$dir: all ${#points[@]} points complete"
+  node "$ROOT/bin/mnist-report.js" "$dir" >&2
 }
 
 # --- 3. the Slurm job array ------------------------------------------------------------------------
@@ -199,6 +200,7 @@ for ((i = 0; i < ${#points[@]}; i++)); do
   [ -s "$log" ] || fail "no Slurm log $log"
   grep -q ": complete: test " "$log" || fail "$log: no result line: $(tail -n 3 "$log")"
 done
+say "$(basename "$log"): $(tail -n 1 "$log")"
 check_sweep "$SLURM_SWEEP"
 
 # --- 4. GNU parallel, on this machine (--sshlogin :) ------------------------------------------------
