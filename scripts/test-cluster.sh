@@ -15,7 +15,8 @@
 # Environment: CLUSTER_TIMEOUT (seconds to wait for the array, default 900).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SWEEPS="$ROOT/configs/sweeps"
+# the sweeps run from the repository, as a user would run them
+cd "$ROOT"
 say() { echo "test-cluster: $*" >&2; }
 fail() {
   say "FAIL: $*"
@@ -61,16 +62,23 @@ stop_pid() {
   kill -KILL "$pid" 2> /dev/null || true
 }
 cleanup() {
-  local status=$?
+  local status=$? i
   trap - EXIT INT TERM
-  if [ -n "$job" ] && [ -n "${SLURM_CONF:-}" ]; then scancel "$job" 2> /dev/null || true; fi
+  set +e # clean up as much as possible, whatever fails
+  if [ -n "$job" ] && [ -n "${SLURM_CONF:-}" ]; then
+    # tasks still running would outlive slurmd: cancel them and wait (bounded) until they are gone
+    scancel "$job" 2> /dev/null
+    for i in $(seq 1 60); do
+      [ -z "$(squeue -h -j "$job" 2> /dev/null)" ] && break
+      sleep 0.5
+    done
+  fi
   if [ "$status" -ne 0 ] && [ -d "$T" ]; then
     for f in "$T"/log/slurmctld.log "$T"/log/slurmd.log "$T"/log/munged.log; do
       [ -s "$f" ] && { echo "--- last lines of $(basename "$f")" >&2; tail -n 15 "$f" >&2; }
     done
   fi
   # the daemons in reverse order of starting: slurmd, slurmctld, munged
-  local i
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[i]}"; done
   rm -rf "$T"
   exit "$status"
@@ -169,7 +177,7 @@ for b in $BATCH; do for h in $HIDDEN; do for lr in $LRS; do points+=("lr-${lr}_h
 # check_sweep DIR: mnist-report lists every grid point as complete, and each log ends with its result
 check_sweep() {
   local dir="$1" report p
-  report="$(node "$ROOT/bin/mnist-report.js" "$dir" --json)" || fail "mnist-report $dir failed"
+  report="$(node bin/mnist-report.js "$dir" --json)" || fail "mnist-report $dir failed"
   node -e '
     const [dir, ...points] = process.argv.slice(1);
     const rows = JSON.parse(require("fs").readFileSync(0, "utf8")).runs;
@@ -182,13 +190,13 @@ check_sweep() {
     grep -q "^complete: test " "$dir/$p.log" || fail "$dir/$p.log has no result line"
   done
   say "$dir: all ${#points[@]} points complete"
-  node "$ROOT/bin/mnist-report.js" "$dir" >&2
+  node bin/mnist-report.js "$dir" >&2
 }
 
 # --- 3. the Slurm job array ------------------------------------------------------------------------
 SLURM_SWEEP="$T/sweep-slurm"
 say "\$ LRS=\"$LRS\" HIDDEN=\"$HIDDEN\" BATCH=\"$BATCH\" ITERS=$ITERS TRAIN_FLAGS=\"$TRAIN_FLAGS\" SWEEP_DIR=$SLURM_SWEEP configs/sweeps/slurm-submit.sh --parsable --mem=500M"
-job="$(cd "$T" && SWEEP_DIR="$SLURM_SWEEP" LRS="$LRS" HIDDEN="$HIDDEN" BATCH="$BATCH" "$SWEEPS/slurm-submit.sh" --parsable --mem=500M)"
+job="$(SWEEP_DIR="$SLURM_SWEEP" LRS="$LRS" HIDDEN="$HIDDEN" BATCH="$BATCH" configs/sweeps/slurm-submit.sh --parsable --mem=500M)"
 job="${job%%;*}"
 say "submitted job array $job (${#points[@]} tasks)"
 array_done() { [ -z "$(squeue -h -j "$job" 2> /dev/null)" ]; }
@@ -208,18 +216,18 @@ PAR_SWEEP="$T/sweep-parallel"
 out="$T/grid.err"
 say "\$ LRS=\"$LRS\" HIDDEN=\"$HIDDEN\" BATCH=\"$BATCH\" ITERS=$ITERS TRAIN_FLAGS=\"$TRAIN_FLAGS\" SWEEP_DIR=$PAR_SWEEP JOBS=2 PARALLEL_OPTS=\"--sshlogin :\" configs/sweeps/grid.sh"
 SWEEP_DIR="$PAR_SWEEP" LRS="$LRS" HIDDEN="$HIDDEN" BATCH="$BATCH" JOBS=2 PARALLEL_OPTS="--sshlogin :" \
-  "$SWEEPS/grid.sh" > "$T/grid.out" 2> "$out" || { cat "$out" >&2; fail "grid.sh failed"; }
+  configs/sweeps/grid.sh > "$T/grid.out" 2> "$out" || { cat "$out" >&2; fail "grid.sh failed"; }
 head -n 1 "$out" >&2
 grep -q "with GNU parallel" "$out" || fail "grid.sh did not use GNU parallel: $(head -n 1 "$out")"
 check_sweep "$PAR_SWEEP"
 
 # A rerun keeps every point; a rerun with other settings refuses to reuse them.
 SWEEP_DIR="$PAR_SWEEP" LRS="$LRS" HIDDEN="$HIDDEN" BATCH="$BATCH" JOBS=2 PARALLEL_OPTS="--sshlogin :" \
-  "$SWEEPS/grid.sh" > /dev/null 2> "$out" || { cat "$out" >&2; fail "grid.sh rerun failed"; }
+  configs/sweeps/grid.sh > /dev/null 2> "$out" || { cat "$out" >&2; fail "grid.sh rerun failed"; }
 [ "$(grep -c ": done already: complete:" "$out")" -eq "${#points[@]}" ] || { cat "$out" >&2; fail "the rerun did not keep every point"; }
 status=0
 SWEEP_DIR="$PAR_SWEEP" LRS="$LRS" HIDDEN="$HIDDEN" BATCH="$BATCH" JOBS=2 PARALLEL_OPTS="--sshlogin :" ITERS=50 \
-  "$SWEEPS/grid.sh" > /dev/null 2> "$out" || status=$?
+  configs/sweeps/grid.sh > /dev/null 2> "$out" || status=$?
 [ "$status" -ne 0 ] || fail "a rerun with ITERS=50 over ITERS=100 runs succeeded"
 [ "$(grep -c "holds a run with other settings (--iters: recorded 100, requested 50)" "$out")" -eq "${#points[@]}" ] ||
   { cat "$out" >&2; fail "the rerun with other settings did not name them for every point"; }
