@@ -27,7 +27,7 @@ import { flagValues, resolveTrainOptions, TRAIN_DEFAULTS, TrainOptionsSchema, ty
 
 const NAME = "mnist-train";
 
-function buildProgram() {
+export function buildProgram() {
   const d = TRAIN_DEFAULTS;
   return newProgram(NAME)
     .description("Train the book's two-layer network (Deep Learning from Scratch, ch. 4) on MNIST with minibatch SGD.")

@@ -31,6 +31,8 @@ export interface RunSummary {
   testAccuracy: number | null;
   /** The held-out validation accuracy (`--val-size`); absent or null without a validation set. */
   valAccuracy?: number | null;
+  /** Set when --early-stop ended the run before its last iteration. */
+  earlyStopped?: { iteration: number; bestIteration: number; bestValAccuracy: number };
   /** null when only model.json is there (runs written before summary.json existed). */
   wallTimeS: number | null;
 }
@@ -56,6 +58,7 @@ export const SummarySchema = z.object({
   trainAccuracy: z.number().nullable(),
   testAccuracy: z.number().nullable(),
   valAccuracy: z.number().nullable().optional(),
+  earlyStopped: z.object({ iteration: z.number(), bestIteration: z.number(), bestValAccuracy: z.number() }).optional(),
   wallTimeS: z.number().nullable(),
 });
 
