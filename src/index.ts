@@ -29,6 +29,16 @@ export { TwoLayerNet, PARAM_NAMES } from "./reference/two-layer-net.js";
 /** The deeper nets of the beyond-chapter-4 options (float64 reference; train() trains them on the engine). */
 export { MultiLayerNet } from "./reference/multi-layer-net.js";
 export type { MlpOptions } from "./reference/multi-layer-net.js";
+export { Optimizer, OPTIMIZERS } from "./reference/optimizers.js";
+export type { OptimizerConfig, OptimizerState } from "./reference/optimizers.js";
+// the book's layers (ch05–ch07), plain float64, NCHW: the oracles of the engine's layers
+export { Affine, Relu, Sigmoid, Tanh, Dropout, Flatten, Convolution, Pooling, BatchNormalization, SoftmaxWithLoss } from "./reference/layers/index.js";
+export { SequentialNet } from "./reference/sequential-net.js";
+export { buildReferenceNet, simpleConvNet, deepConvNet } from "./reference/net-from-spec.js";
+// the engine every network trains on (WebAssembly SIMD, float32 or float64)
+export { Network, denseLayers, specOf, PREDICT_CHUNK } from "./engine/network.js";
+export type { NetworkSpec } from "./engine/network.js";
+export type { LayerSpec } from "./reference/layer-spec.js";
 export { fastNumericalGradient } from "./reference/numerical-gradient.js";
 export { NumericalGradientPool } from "./engine/numerical-gradient-pool.js";
 export type { Params, Grads, ParamName, TwoLayerNetOptions } from "./reference/two-layer-net.js";

@@ -7,7 +7,7 @@ import { argmaxRows } from "../src/book/matrix.js";
 import { Rng } from "../src/book/rng.js";
 import { PIXEL_SCALE } from "../src/data/mnist.js";
 import { Network, type NetworkSpec } from "../src/engine/network.js";
-import type { LayerSpec } from "../src/engine/layers.js";
+import type { LayerSpec } from "../src/reference/layer-spec.js";
 import { MultiLayerNet, type Activation } from "../src/reference/multi-layer-net.js";
 import { Optimizer, OPTIMIZERS, type OptimizerConfig, type OptimizerName } from "../src/reference/optimizers.js";
 import { TwoLayerNet } from "../src/reference/two-layer-net.js";
@@ -30,10 +30,10 @@ const opt = (name: OptimizerName): OptimizerConfig => ({ optimizer: name, moment
 function layersOf(hidden: number[], activation: Activation, dropout: number): LayerSpec[] {
   const out: LayerSpec[] = [];
   for (const h of hidden) {
-    out.push({ kind: "affine", units: h }, { kind: activation });
-    if (dropout > 0) out.push({ kind: "dropout", p: dropout });
+    out.push({ type: "affine", units: h }, { type: activation });
+    if (dropout > 0) out.push({ type: "dropout", ratio: dropout });
   }
-  out.push({ kind: "affine", units: 10 });
+  out.push({ type: "affine", units: 10 });
   return out;
 }
 

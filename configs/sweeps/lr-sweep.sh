@@ -10,13 +10,18 @@
 #   ITERS        iterations per run (default 2000)
 #   SEED         the same seed for every run, so they differ only by lr (default 1)
 #   TRAIN_FLAGS  more mnist-train flags for every run (e.g. "--hidden-size 100 --batch-size 200")
+#   ON_MISMATCH, THREADS, CHECKPOINT_EVERY   as in train-point.sh
 #
-# A run folder that already holds a model.json is kept (rerunning the script resumes a sweep); an
-# incomplete one is trained again. Each run writes only its own folder and its own log file
-# (<run>.log beside it). A failed run is reported and the sweep goes on; the script then exits 1.
+# A run folder is reused only when its config.json records the same settings: a complete run is
+# kept, an interrupted one resumes from its checkpoint, and one with other settings (say, another
+# ITERS) stops that point with an error naming the differences; ON_MISMATCH=new trains it into
+# lr-LR-2 instead. Each run writes only its own folder and its log (<run>.log beside it, ending with
+# a one-line result). A failed run is reported and the sweep goes on; the script then exits 1.
+# Ctrl-C stops the sweep (exit 130) with the current run's checkpoint saved: rerun to resume it.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
 SWEEP_DIR="${SWEEP_DIR:-runs/sweep-lr}"
 ITERS="${ITERS:-2000}"
 SEED="${SEED:-1}"
@@ -26,17 +31,11 @@ if [ "$#" -gt 0 ]; then lrs=("$@"); else lrs=(0.01 0.05 0.1 0.5 1); fi
 mkdir -p "$SWEEP_DIR"
 failed=0
 for lr in "${lrs[@]}"; do
-  run="$SWEEP_DIR/lr-$lr"
-  if [ -f "$run/model.json" ]; then
-    echo "lr=$lr: done already ($run)" >&2
-    continue
-  fi
-  echo "lr=$lr: training → $run" >&2
-  if ! node "$ROOT/bin/mnist-train.js" --lr "$lr" --iters "$ITERS" --seed "$SEED" ${extra[@]+"${extra[@]}"} \
-      --out "$run" --force --quiet 2> "$run.log"; then
-    echo "lr=$lr: FAILED (see $run.log): $(tail -n 1 "$run.log")" >&2
-    failed=$((failed + 1))
-  fi
+  status=0
+  "$HERE/train-point.sh" "$SWEEP_DIR/lr-$lr" --lr "$lr" --iters "$ITERS" --seed "$SEED" ${extra[@]+"${extra[@]}"} || status=$?
+  # Ctrl-C stops the sweep, not just the point it reached
+  [ "$status" -ne 130 ] || exit 130
+  [ "$status" -eq 0 ] || failed=$((failed + 1))
 done
 
 node "$ROOT/bin/mnist-report.js" "$SWEEP_DIR" --plot "$SWEEP_DIR/overlay.svg"

@@ -16,14 +16,6 @@ import { CEE_DELTA } from "../book/functions.js";
 import type { Rng } from "../book/rng.js";
 import type { Arena } from "./arena.js";
 
-/** One layer of a network, as declared. */
-export type LayerSpec =
-  | { kind: "affine"; units: number }
-  | { kind: "sigmoid" }
-  | { kind: "relu" }
-  | { kind: "tanh" }
-  | { kind: "dropout"; p: number };
-
 /** What a forward pass needs besides the activations. */
 export interface Pass {
   n: number;

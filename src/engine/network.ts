@@ -18,8 +18,9 @@ import { PIXEL_SCALE } from "../data/mnist.js";
 import type { Rng } from "../book/rng.js";
 import { slotCount, type OptimizerConfig, type OptimizerState } from "../reference/optimizers.js";
 import { Arena } from "./arena.js";
-import { Affine, Dropout, Relu, Sigmoid, SoftmaxWithLoss, Tanh, type Layer, type LayerSpec, type ParamTensor, type Pass, type SparseInput } from "./layers.js";
+import { Affine, Dropout, Relu, Sigmoid, SoftmaxWithLoss, Tanh, type Layer, type ParamTensor, type Pass, type SparseInput } from "./layers.js";
 import type { Dtype } from "./wasm.js";
+import type { LayerSpec } from "../reference/layer-spec.js";
 import { MultiLayerNet } from "../reference/multi-layer-net.js";
 import { TwoLayerNet } from "../reference/two-layer-net.js";
 
@@ -46,10 +47,10 @@ export const NO_OPTIMIZER: OptimizerConfig = { optimizer: "sgd", momentum: 0.9, 
 export function denseLayers(hidden: readonly number[], classes: number, activation: "sigmoid" | "relu" | "tanh", dropout = 0): LayerSpec[] {
   const out: LayerSpec[] = [];
   for (const h of hidden) {
-    out.push({ kind: "affine", units: h }, { kind: activation });
-    if (dropout > 0) out.push({ kind: "dropout", p: dropout });
+    out.push({ type: "affine", units: h }, { type: activation });
+    if (dropout > 0) out.push({ type: "dropout", ratio: dropout });
   }
-  out.push({ kind: "affine", units: classes });
+  out.push({ type: "affine", units: classes });
   return out;
 }
 
@@ -69,8 +70,10 @@ export function specOf(
 
 /** Checks a layer list: one-line messages naming the layer. */
 export function checkLayers(inputSize: number, layers: LayerSpec[]): void {
-  if (layers.length === 0 || layers[0].kind !== "affine") throw new RangeError("the first layer must be affine (on the pixels)");
-  if (layers[layers.length - 1].kind !== "affine") throw new RangeError("the last layer must be affine (the class scores)");
+  if (layers.length === 0 || layers[0].type !== "affine") throw new RangeError("the first layer must be affine (on the pixels)");
+  if (layers[layers.length - 1].type !== "affine") throw new RangeError("the last layer must be affine (the class scores)");
+  const other = layers.find((l) => !["affine", "sigmoid", "relu", "tanh", "dropout"].includes(l.type));
+  if (other) throw new RangeError(`the engine has no ${other.type} layer yet`);
   if (!(inputSize >= 1)) throw new RangeError(`input size ${inputSize}`);
 }
 
@@ -108,12 +111,12 @@ export class Network {
     let units = D, V = Math.ceil(D / a.lanes);
     for (const s of spec.layers) {
       let layer: Layer;
-      if (s.kind === "affine") {
+      if (s.type === "affine") {
         const af = new Affine(a, units, V, s.units, affines.length + 1, affines.length === 0 ? input : undefined);
         affines.push(af);
         layer = af;
-      } else if (s.kind === "dropout") layer = new Dropout(a, units, V, s.p);
-      else layer = new (s.kind === "sigmoid" ? Sigmoid : s.kind === "relu" ? Relu : Tanh)(a, units, V, units);
+      } else if (s.type === "dropout") layer = new Dropout(a, units, V, s.ratio);
+      else layer = new (s.type === "sigmoid" ? Sigmoid : s.type === "relu" ? Relu : Tanh)(a, units, V, units);
       layers.push(layer);
       units = layer.units;
       V = layer.V;

@@ -35,6 +35,8 @@ export interface RunSummary {
   testAccuracy: number | null;
   /** The held-out validation accuracy (`--val-size`); absent or null without a validation set. */
   valAccuracy?: number | null;
+  /** Set when --early-stop ended the run before its last iteration. */
+  earlyStopped?: { iteration: number; bestIteration: number; bestValAccuracy: number };
   /** null when only model.json is there (runs written before summary.json existed). */
   wallTimeS: number | null;
   /** Epochs that ran, fractional (absent in runs written before it was recorded). */
@@ -64,6 +66,7 @@ export const SummarySchema = z.object({
   trainAccuracy: z.number().nullable(),
   testAccuracy: z.number().nullable(),
   valAccuracy: z.number().nullable().optional(),
+  earlyStopped: z.object({ iteration: z.number(), bestIteration: z.number(), bestValAccuracy: z.number() }).optional(),
   wallTimeS: z.number().nullable(),
   epochs: z.number().optional(),
 });
