@@ -6,7 +6,7 @@ import { loadMnistRaw } from "../dist/data/mnist.js";
 import { denseLayers, Network, PREDICT_CHUNK } from "../dist/engine/network.js";
 import { MultiLayerNet } from "../dist/reference/multi-layer-net.js";
 import { Rng } from "../dist/book/rng.js";
-import { argValue } from "./args.js";
+import { argValue, timeIt } from "./args.js";
 
 const hidden = argValue("--hidden", "1024,1024").split(",").map(Number);
 const dtype = argValue("--dtype", "float32");
@@ -20,28 +20,16 @@ net.setParams(ref.params);
 net.keepImages(data.train.images);
 net.keepImages(data.test.images);
 const idx = new Int32Array(100);
-const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
-const timeIt = (fn, minReps) => {
-  for (let i = 0; i < 3; i++) fn();
-  const ts = [];
-  const begin = performance.now();
-  while (ts.length < minReps || performance.now() - begin < minS * 1000) {
-    const t0 = performance.now();
-    fn();
-    ts.push((performance.now() - t0) / 1000);
-  }
-  return median(ts);
-};
 const out = { hidden, dtype };
 out.step_s = timeIt(() => {
   rng.choice(60000, 100, idx);
   net.step(data.train.images, data.train.labels, idx, 1e-3, rng, true);
-}, 20);
+}, 20, minS);
 if (process.argv.includes("--eval")) {
   const pred = new Int32Array(60000);
   out.eval_s = timeIt(() => {
     net.predictRange(data.train.images, 0, 60000, pred);
     net.predictRange(data.test.images, 0, 10000, pred);
-  }, 3);
+  }, 3, minS);
 }
 console.log(JSON.stringify(out));
