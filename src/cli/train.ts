@@ -20,7 +20,7 @@ import { loadForCommand } from "./data.js";
 import { CsvReporter } from "./reporters/csv.js";
 import { ConsoleReporter } from "./reporters/console.js";
 import { dataDirOption, dataSourceOption, debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
-import { checkWritable, defaultRunDir, prepareRunDir } from "./run-dir.js";
+import { checkWritable, defaultRunDir, prepareRunDir } from "../run/run-dir.js";
 import { stderrChalk } from "./style.js";
 import { flagValues, resolveTrainOptions, TRAIN_DEFAULTS, TrainOptionsSchema, type TrainOptions } from "./train-options.js";
 
