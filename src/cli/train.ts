@@ -17,7 +17,7 @@ import { defaultEvalEvery, limitSplit, train, type TrainListener, type TrainResu
 import type { ResolvedHyperparameters } from "../train/hyperparameters.js";
 import { GRAD_MODES, hiddenSizes, isBookNet } from "../train/hyperparameters.js";
 import { loadForCommand } from "./data.js";
-import { CsvReporter } from "./reporters/csv.js";
+import { CsvReporter } from "../run/csv.js";
 import { ConsoleReporter } from "./reporters/console.js";
 import { dataDirOption, dataSourceOption, debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
 import { checkWritable, defaultRunDir, prepareRunDir } from "../run/run-dir.js";

@@ -5,8 +5,8 @@
  */
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
 import path from "node:path";
-import { writeFileAtomicSync } from "../../io/files.js";
-import type { EpochEvent, IterationEvent, TrainListener } from "../../train/trainer.js";
+import { writeFileAtomicSync } from "../io/files.js";
+import type { EpochEvent, IterationEvent, TrainListener } from "../train/trainer.js";
 
 class CsvStream {
   private fd: number;
