@@ -5,7 +5,7 @@ import { Rng } from "../src/core/rng.js";
 import type { MnistSplit } from "../src/data/mnist.js";
 import { Mlp } from "../src/model/mlp.js";
 import { AnyModelJsonSchema, netFromModelJson, toModelJson } from "../src/model/model-json.js";
-import { CheckpointSchema, stateFromCheckpoint, toCheckpointJson } from "../src/train/checkpoint.js";
+import { CheckpointSchema, stateFromCheckpoint, toCheckpointJson } from "../src/run/checkpoint.js";
 import { HyperparametersSchema, type ResolvedHyperparameters } from "../src/train/hyperparameters.js";
 import { Optimizer, OPTIMIZERS, scheduledLr } from "../src/train/optimizer.js";
 import { train, type EpochEvent } from "../src/train/trainer.js";

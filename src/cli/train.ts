@@ -12,7 +12,7 @@ import { describeZodIssue, kebab } from "../io/zod-message.js";
 import { toModelJson } from "../model/model-json.js";
 import { finishRunFolder } from "../report/finish-run.js";
 import { terminalLossChart } from "../report/terminal-chart.js";
-import { CheckpointSchema, MAX_CHECKPOINT_BYTES, stateFromCheckpoint, toCheckpointJson, type CheckpointJson } from "../train/checkpoint.js";
+import { CheckpointSchema, MAX_CHECKPOINT_BYTES, stateFromCheckpoint, toCheckpointJson, type CheckpointJson } from "../run/checkpoint.js";
 import { defaultEvalEvery, limitSplit, train, type TrainListener, type TrainResult, type TrainState } from "../train/trainer.js";
 import type { ResolvedHyperparameters } from "../train/hyperparameters.js";
 import { GRAD_MODES, hiddenSizes, isBookNet } from "../train/hyperparameters.js";

@@ -5,7 +5,7 @@
  * resumed run can check that the options it reads are the ones the checkpoint was made with.
  */
 import { z } from "zod";
-import type { TrainState } from "./trainer.js";
+import type { TrainState } from "../train/trainer.js";
 
 export const CHECKPOINT_FORMAT = "mnist-ts.checkpoint";
 export const CHECKPOINT_VERSION = 1;
