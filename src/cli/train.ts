@@ -20,6 +20,7 @@ import { loadForCommand } from "./data.js";
 import { CsvReporter } from "../run/csv.js";
 import { ConsoleReporter } from "./reporters/console.js";
 import { dataDirOption, dataSourceOption, debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
+import { runFile } from "../run/layout.js";
 import { checkWritable, defaultRunDir, prepareRunDir } from "../run/run-dir.js";
 import { stderrChalk } from "./style.js";
 import { flagValues, resolveTrainOptions, TRAIN_DEFAULTS, TrainOptionsSchema, type TrainOptions } from "./train-options.js";
@@ -123,12 +124,12 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     const { threads: _threads, ...recorded } = hp;
     const configText = JSON.stringify(recorded, null, 2) + "\n";
     configSha256 = sha256(configText);
-    await writeFileAtomic(path.join(runDir, "config.json"), configText);
+    await writeFileAtomic(runFile(runDir, "config"), configText);
   }
   const trainSize = limitSplit(data.train, hp.trainLimit).count;
   const testSize = limitSplit(data.test, hp.testLimit).count;
   const D = data.train.rows * data.train.cols;
-  const checkpointFile = path.join(runDir, "checkpoint.json");
+  const checkpointFile = runFile(runDir, "checkpoint");
   let resumeFrom: TrainState | undefined;
   if (checkpoint) {
     const state = stateFromCheckpoint(checkpoint, { inputSize: D, hiddenSize: hp.hiddenSize, outputSize: 10 });
@@ -183,7 +184,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     );
     return EXIT.interrupted;
   }
-  const modelFile = path.join(runDir, "model.json");
+  const modelFile = runFile(runDir, "model");
   const { dataSource: _s, dataDir: _d, checkpointEvery: _c, threads: _t, ...hyperparameters } = hp;
   const outcome = {
     seed: hp.seed,
@@ -275,12 +276,12 @@ async function openResume(
     throw new MnistError(`--resume ${runDir}: no such run folder`);
   }
   if (!stat.isDirectory()) throw new MnistError(`--resume ${runDir}: not a folder`);
-  const checkpointFile = path.join(runDir, "checkpoint.json");
+  const checkpointFile = runFile(runDir, "checkpoint");
   if (!existsSync(checkpointFile)) {
-    const why = existsSync(path.join(runDir, "model.json")) ? "the run is complete (model.json exists)" : "no checkpoint.json in it";
+    const why = existsSync(runFile(runDir, "model")) ? "the run is complete (model.json exists)" : "no checkpoint.json in it";
     throw new MnistError(`--resume ${runDir}: nothing to resume: ${why}`);
   }
-  const configFile = path.join(runDir, "config.json");
+  const configFile = runFile(runDir, "config");
   let configText: string;
   try {
     const st = await fs.stat(configFile);

@@ -4,8 +4,8 @@
  * whatever was trained is on disk when the process stops, even on a signal.
  */
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from "node:fs";
-import path from "node:path";
 import { writeFileAtomicSync } from "../io/files.js";
+import { runFile } from "./layout.js";
 import type { EpochEvent, IterationEvent, TrainListener } from "../train/trainer.js";
 
 class CsvStream {
@@ -66,9 +66,9 @@ export class CsvReporter implements TrainListener {
   private val?: CsvStream;
 
   constructor(runDir: string, resume?: CsvResume, validation = false) {
-    if (validation) this.val = new CsvStream(path.join(runDir, "val.csv"), "epoch,iteration,val_acc", resume && ((e) => e < resume.epoch));
-    this.loss = new CsvStream(path.join(runDir, "loss.csv"), "iteration,loss", resume && ((i) => i < resume.iteration));
-    this.epochs = new CsvStream(path.join(runDir, "epochs.csv"), "epoch,iteration,train_acc,test_acc,elapsed_s", resume && ((e) => e < resume.epoch));
+    if (validation) this.val = new CsvStream(runFile(runDir, "val"), "epoch,iteration,val_acc", resume && ((e) => e < resume.epoch));
+    this.loss = new CsvStream(runFile(runDir, "loss"), "iteration,loss", resume && ((i) => i < resume.iteration));
+    this.epochs = new CsvStream(runFile(runDir, "epochs"), "epoch,iteration,train_acc,test_acc,elapsed_s", resume && ((e) => e < resume.epoch));
   }
 
   iteration(e: IterationEvent): void {
