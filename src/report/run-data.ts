@@ -5,7 +5,6 @@
  * whatever its CSVs hold.
  */
 import { promises as fs } from "node:fs";
-import path from "node:path";
 import { z } from "zod";
 import { FileFormatError } from "../errors.js";
 import { readJsonFile } from "../io/files.js";
