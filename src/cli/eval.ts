@@ -7,9 +7,9 @@ import { z } from "zod";
 import { DATA_SOURCES } from "../data/mnist.js";
 import { loadForCommand } from "./data.js";
 import { FileFormatError, UsageError } from "../errors.js";
-import { readJsonFile } from "../io/files.js";
 import { describeZodIssue } from "../io/zod-message.js";
-import { AnyModelJsonSchema, netFromModelJson, type ModelJson } from "../model/model-json.js";
+import { netFromModelJson, type ModelJson } from "../model/model-json.js";
+import { readModelFile } from "../run/model-file.js";
 import { predictSplit } from "../train/evaluate.js";
 import { limitSplit } from "../train/trainer.js";
 import { dataDirOption, dataSourceOption, debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
@@ -18,8 +18,6 @@ import { flagValues } from "./train-options.js";
 import { int } from "../train/hyperparameters.js";
 
 const NAME = "mnist-eval";
-/** model.json for a 784-50-10 net is under 1 MB; this bounds what a hostile file can make us parse. */
-export const MAX_MODEL_BYTES = 256 * 1024 * 1024;
 
 const EvalFlagsSchema = z.strictObject({
   dataSource: z.enum(DATA_SOURCES as ["bundled", "download"], { error: `must be ${DATA_SOURCES.join(" or ")}` }).default("bundled"),
@@ -42,7 +40,7 @@ export interface EvalReport {
 export async function main(argv: string[]): Promise<number> {
   const program = newProgram(NAME)
     .description("Evaluate a trained model.json on the MNIST test set.")
-    .argument("<model>", "model.json written by mnist-train")
+    .argument("<model>", "model.json written by mnist-train, or its run folder")
     .addOption(dataSourceOption())
     .addOption(dataDirOption())
     .option("--limit <n>", "evaluate only the first N test images")
@@ -60,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
   const options = parsed.data;
   const showErrors = parseShowErrors(flags.showErrors);
 
-  const model = await readJsonFile(modelFile, AnyModelJsonSchema, MAX_MODEL_BYTES);
+  const { model } = await readModelFile(modelFile);
   const net = netFromModelJson(model);
   const data = await loadForCommand(options.dataSource, options.dataDir, (line) => process.stderr.write(line + "\n"));
   const D = data.test.rows * data.test.cols;
