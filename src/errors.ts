@@ -80,8 +80,9 @@ export class FileFormatError extends MnistError {
 export class WriteError extends MnistError {
   readonly file: string;
   readonly code: string;
-  constructor(file: string, code: string, exitCode = 1) {
-    super(`${file}: cannot write (${code})`, exitCode);
+  /** `then`: what happened next (the run stopped, where its state was saved), after a "; ". */
+  constructor(file: string, code: string, exitCode = 1, then?: string) {
+    super(`${file}: cannot write (${code})${then ? `; ${then}` : ""}`, exitCode);
     this.file = file;
     this.code = code;
   }

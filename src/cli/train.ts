@@ -150,7 +150,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     try {
       await writeFileAtomic(runFile(runDir, "config"), configText);
     } catch (err) {
-      if (err instanceof WriteError) throw new WriteError(err.file, `${err.code}; nothing trained yet`, EXIT.writeFailed);
+      if (err instanceof WriteError) throw new WriteError(err.file, err.code, EXIT.writeFailed, "nothing trained yet");
       throw err;
     }
   }
@@ -192,7 +192,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
   try {
     csv = new CsvReporter(runDir, resumeFrom && { iteration: resumeFrom.iteration, epoch: resumeFrom.epoch }, hp.valSize !== undefined, stopOnWriteFailure);
   } catch (err) {
-    if (err instanceof WriteError) throw new WriteError(err.file, `${err.code}; nothing trained yet`, EXIT.writeFailed);
+    if (err instanceof WriteError) throw new WriteError(err.file, err.code, EXIT.writeFailed, "nothing trained yet");
     throw err;
   }
   const consoleReporter = new ConsoleReporter({ chalk, progress: !quiet && process.stderr.isTTY === true });
@@ -259,7 +259,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
       return EXIT.interrupted;
     }
     const where = rescue({ [RUN_FILES.checkpoint]: checkpointText });
-    throw new WriteError(failure.file, `${failure.code}; stopped after ${result.iterations} iterations; ${where}`, EXIT.writeFailed);
+    throw new WriteError(failure.file, failure.code, EXIT.writeFailed, `stopped after ${result.iterations} iterations; ${where}`);
   }
   const modelFile = runFile(runDir, "model");
   const { dataSource: _s, dataDir: _d, checkpointEvery: _c, threads: _t, ...hyperparameters } = hp;
@@ -277,7 +277,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
   } catch (err) {
     if (!(err instanceof WriteError)) throw err;
     const where = rescue({ [RUN_FILES.model]: modelText });
-    throw new WriteError(err.file, `${err.code}; training finished; ${where}`, EXIT.writeFailed);
+    throw new WriteError(err.file, err.code, EXIT.writeFailed, `training finished; ${where}`);
   }
   // The run is complete: a checkpoint left from it would only invite resuming a finished run.
   await fs.rm(checkpointFile, { force: true });
@@ -306,7 +306,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
   } catch (err) {
     if (!(err instanceof WriteError)) throw err;
     // model.json is whole; mnist-report reads a run without summary.json from it.
-    throw new WriteError(err.file, `${err.code}; ${modelFile} is written, ${RUN_FILES.summary} and ${RUN_FILES.curves} may be missing`, EXIT.writeFailed);
+    throw new WriteError(err.file, err.code, EXIT.writeFailed, `${modelFile} is written, ${RUN_FILES.summary} and ${RUN_FILES.curves} may be missing`);
   }
   lock?.release();
   if (!quiet && process.stderr.isTTY) process.stderr.write(terminalLossChart(run.loss.map((p) => p.loss), chalk));
@@ -346,13 +346,17 @@ function checkRunOptions(hp: ResolvedHyperparameters & TrainOptions, trainCount:
 function checkRunFits(hp: ResolvedHyperparameters & TrainOptions): void {
   const threads = hp.threads ?? availableParallelism();
   const b = runBudget(hp, threads);
-  const what = `--hidden-size ${hiddenSizes(hp).join(",")}: a ${describeSize(hp, b.params)}`;
-  if (b.modelJsonBytes > MAX_MODEL_BYTES) throw new UsageError(`${what} would write a model.json of up to ${mb(b.modelJsonBytes)}, more than the ${mb(MAX_MODEL_BYTES)} mnist-eval reads`);
-  if (b.checkpointJsonBytes > MAX_CHECKPOINT_BYTES) throw new UsageError(`${what} with ${hp.optimizer}${hp.earlyStop !== undefined ? " and --early-stop" : ""} would write a checkpoint.json of up to ${mb(b.checkpointJsonBytes)}, more than the ${mb(MAX_CHECKPOINT_BYTES)} --resume reads`);
-  if (b.wasmBytes > WASM_MEMORY_BYTES) throw new UsageError(`${what} with --batch-size ${hp.batchSize} needs about ${gb(b.wasmBytes)} of kernel memory, more than the ${gb(WASM_MEMORY_BYTES)} a WebAssembly memory holds; use a smaller --batch-size`);
+  const net = `a ${describeSize(hp, b.params)}`;
+  const hidden = `--hidden-size ${hiddenSizes(hp).join(",")}`;
+  if (b.modelJsonBytes > MAX_MODEL_BYTES) throw new UsageError(`${hidden}: ${net} would write a model.json of up to ${mb(b.modelJsonBytes)}, more than the ${mb(MAX_MODEL_BYTES)} mnist-eval reads`);
+  if (b.checkpointJsonBytes > MAX_CHECKPOINT_BYTES) {
+    const extras = [hp.optimizer !== "sgd" ? `--optimizer ${hp.optimizer}` : "", hp.earlyStop !== undefined ? "--early-stop" : ""].filter(Boolean).join(" and ");
+    throw new UsageError(`${hidden}${extras ? ` with ${extras}` : ""}: ${net} would write a checkpoint.json of up to ${mb(b.checkpointJsonBytes)}, more than the ${mb(MAX_CHECKPOINT_BYTES)} --resume reads`);
+  }
+  if (b.wasmBytes > WASM_MEMORY_BYTES) throw new UsageError(`--batch-size ${hp.batchSize} with ${net} needs about ${gb(b.wasmBytes)} of kernel memory, more than the ${gb(WASM_MEMORY_BYTES)} a WebAssembly memory holds; use a smaller --batch-size`);
   const available = availableMemory();
   if (b.memoryBytes > available) {
-    throw new UsageError(`${what} with --batch-size ${hp.batchSize} and ${threads} thread${threads > 1 ? "s" : ""} needs about ${gb(b.memoryBytes)} of memory, more than the ${gb(available)} available`);
+    throw new UsageError(`${hidden} with --batch-size ${hp.batchSize} and ${threads} thread${threads > 1 ? "s" : ""}: ${net} needs about ${gb(b.memoryBytes)} of memory, more than the ${gb(available)} available`);
   }
 }
 
