@@ -123,10 +123,12 @@ async function runEntries(dir: string): Promise<string[]> {
 
 /**
  * The pid in the name of a temp file this program writes (`.NAME.PID.HEX.tmp` by the atomic
- * writes, `.write-test-PID[.renamed]` by the probe), or undefined for any other name.
+ * writes, `.write-test-PID[.renamed]` by the probe, `.lock.PID.HEX.stale` by a lock takeover),
+ * or undefined for any other name.
  */
 function leftoverPid(name: string): number | undefined {
-  const m = /^\.[^/]+\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name) ?? /^\.write-test-(\d+)(\.renamed)?$/.exec(name);
+  const m =
+    /^\.[^/]+\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name) ?? /^\.write-test-(\d+)(\.renamed)?$/.exec(name) ?? /^\.lock\.(\d+)\.[0-9a-f]{8}\.stale$/.exec(name);
   return m ? Number(m[1]) : undefined;
 }
 
