@@ -6,7 +6,6 @@
  * Each case runs a process, so the runs per property are few (FUZZ_RUNS, default 4); the byte
  * scan that guards the JSON readers is checked in-process on many more inputs.
  */
-import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import fc from "fast-check";
@@ -21,7 +20,7 @@ import { TrainOptionsSchema } from "../src/cli/train-options.js";
 import type { ResolvedHyperparameters } from "../src/train/hyperparameters.js";
 import { train } from "../src/train/trainer.js";
 import { createHash } from "node:crypto";
-import { ROOT, runBin, tempDir } from "./helpers.js";
+import { ROOT, runBin, runProcess, tempDir } from "./helpers.js";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 4);
 const tmp = tempDir("mnist-ts-fuzz-");
@@ -37,14 +36,15 @@ interface Outcome {
 }
 
 let seq = 0;
-function runMeasured(bin: string, args: string[]): Outcome {
+/** Run a bin (asynchronously: the test worker stays responsive) and read its peak memory. */
+async function runMeasured(bin: string, args: string[]): Promise<Outcome> {
   const rssFile = path.join(tmp.dir, `rss-${seq++}`);
-  const env = { ...process.env, RSS_FILE: rssFile };
+  const env: NodeJS.ProcessEnv = { ...process.env, RSS_FILE: rssFile };
   delete env.FORCE_COLOR;
-  const r = spawnSync(process.execPath, ["--import", path.join(ROOT, "test", "fixtures", "report-rss.mjs"), path.join(ROOT, "bin", `${bin}.js`), ...args], { cwd: ROOT, env, encoding: "utf8", timeout: 60_000 });
+  const r = await runProcess(process.execPath, ["--import", path.join(ROOT, "test", "fixtures", "report-rss.mjs"), path.join(ROOT, "bin", `${bin}.js`), ...args], { cwd: ROOT, env });
   const rss = Number(readFileSync(rssFile, "utf8"));
   rmSync(rssFile);
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, rss };
+  return { code: r.code, stdout: r.stdout, stderr: r.stderr, rss };
 }
 
 /** The contract every outcome keeps. */
@@ -125,21 +125,21 @@ describe("hostile files through the bins", () => {
     model = JSON.parse(readFileSync(path.join(run, "model.json"), "utf8"));
   }, 120_000);
 
-  it("model.json → mnist-eval", () => {
+  it("model.json → mnist-eval", async () => {
     const dir = path.join(tmp.dir, "models");
     mkdirSync(dir);
-    fc.assert(
-      fc.property(mutations(model), (text) => {
+    await fc.assert(
+      fc.asyncProperty(mutations(model), async (text) => {
         const file = path.join(dir, "model.json");
         writeFileSync(file, text);
-        expectHandled("mnist-eval", runMeasured("mnist-eval", [file, "--limit", "20", "--json"]), [0, 1]);
+        expectHandled("mnist-eval", await runMeasured("mnist-eval", [file, "--limit", "20", "--json"]), [0, 1]);
         expect(leftovers(dir, ["model.json"])).toEqual([]);
       }),
       { numRuns: RUNS },
     );
   }, 180_000);
 
-  it("PNG → mnist-predict (damaged bytes, any declared dimensions)", () => {
+  it("PNG → mnist-predict (damaged bytes, any declared dimensions)", async () => {
     const dir = path.join(tmp.dir, "pngs");
     mkdirSync(dir);
     const image = new PNG({ width: 28, height: 28 });
@@ -160,18 +160,18 @@ describe("hostile files through the bins", () => {
       }),
       fc.nat({ max: good.length - 1 }).map((n) => good.subarray(0, n)),
     );
-    fc.assert(
-      fc.property(damaged, (bytes) => {
+    await fc.assert(
+      fc.asyncProperty(damaged, async (bytes) => {
         const file = path.join(dir, "digit.png");
         writeFileSync(file, bytes);
-        expectHandled("mnist-predict", runMeasured("mnist-predict", [run, file, "--json"]), [0, 1]);
+        expectHandled("mnist-predict", await runMeasured("mnist-predict", [run, file, "--json"]), [0, 1]);
         expect(leftovers(dir, ["digit.png"])).toEqual([]);
       }),
       { numRuns: RUNS },
     );
   }, 180_000);
 
-  it("--config → mnist-train: refused before any run folder exists, or trains", () => {
+  it("--config → mnist-train: refused before any run folder exists, or trains", async () => {
     const dir = path.join(tmp.dir, "configs");
     mkdirSync(dir);
     const keys = Object.keys(TrainOptionsSchema.shape);
@@ -179,13 +179,13 @@ describe("hostile files through the bins", () => {
       fc.dictionary(fc.constantFrom(...keys), fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.integer({ min: -10, max: 200_000 }), fc.constantFrom(100000, [30000, 30000], 1e9, "float64")), { maxKeys: 4 }),
       fc.jsonValue({ maxDepth: 3 }),
     );
-    fc.assert(
-      fc.property(config, (value) => {
+    await fc.assert(
+      fc.asyncProperty(config, async (value) => {
         const file = path.join(dir, "config.json");
         writeFileSync(file, JSON.stringify(value));
         const out = path.join(dir, "out");
         // the flags keep a valid config's run short (flags override the file)
-        const o = runMeasured("mnist-train", ["--config", file, "--iters", "2", "--train-limit", "100", "--test-limit", "10", "--eval-every", "1", "--batch-size", "5", "--quiet", "--out", out]);
+        const o = await runMeasured("mnist-train", ["--config", file, "--iters", "2", "--train-limit", "100", "--test-limit", "10", "--eval-every", "1", "--batch-size", "5", "--quiet", "--out", out]);
         expectHandled("mnist-train", o, [0, 1, 2]);
         if (o.code === 2) expect(leftovers(dir, ["config.json"])).toEqual([]);
         if (o.code === 0) expect(leftovers(out, ["config.json", "loss.csv", "epochs.csv", "val.csv", "model.json", "summary.json", "curves.svg"])).toEqual([]);
@@ -207,14 +207,14 @@ describe("hostile files through the bins", () => {
     const abort = new AbortController();
     const r = await train({ train: split(200, 1), test: split(20, 2) }, recorded as ResolvedHyperparameters, { signal: abort.signal, listeners: [{ iteration: (e) => e.iteration === 12 && abort.abort() }] });
     const checkpoint = toCheckpointJson(r.state, createHash("sha256").update(configText).digest("hex"));
-    fc.assert(
-      fc.property(mutations(checkpoint), (text) => {
+    await fc.assert(
+      fc.asyncProperty(mutations(checkpoint), async (text) => {
         const dir = path.join(tmp.dir, "resume");
         rmSync(dir, { recursive: true, force: true });
         mkdirSync(dir);
         writeFileSync(path.join(dir, "config.json"), configText);
         writeFileSync(path.join(dir, "checkpoint.json"), text);
-        const o = runMeasured("mnist-train", ["--resume", dir, "--quiet"]);
+        const o = await runMeasured("mnist-train", ["--resume", dir, "--quiet"]);
         expectHandled("mnist-train", o, [0, 1]);
         const files = ["config.json", "checkpoint.json", "loss.csv", "epochs.csv"];
         expect(leftovers(dir, o.code === 0 ? [...files, "model.json", "summary.json", "curves.svg"] : files)).toEqual([]);

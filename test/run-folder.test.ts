@@ -19,7 +19,7 @@ import { MODEL_JSON_LIMITS } from "../src/run/model-file.js";
 import { checkRunDirUsable, claimRunDir, namedRunDir, pointLatestAt } from "../src/run/run-dir.js";
 import { HyperparametersSchema, type ResolvedHyperparameters } from "../src/train/hyperparameters.js";
 import { train } from "../src/train/trainer.js";
-import { ROOT, runBin, tempDir } from "./helpers.js";
+import { ROOT, runBin, runProcess, tempDir } from "./helpers.js";
 
 const tmp = tempDir("mnist-ts-run-folder-");
 afterAll(() => tmp.cleanup());
@@ -200,8 +200,8 @@ describe("JSON bytes are scanned before parsing", () => {
     for (let i = 0; i < 85; i++) writeFileSync(file, unit, { flag: "a" });
     writeFileSync(file, "{}]", { flag: "a" });
     const rss = path.join(tmp.dir, "objects.rss");
-    const r = spawnSync(process.execPath, ["--import", path.join(ROOT, "test", "fixtures", "report-rss.mjs"), path.join(ROOT, "bin", "mnist-eval.js"), file], { env: { ...process.env, RSS_FILE: rss }, encoding: "utf8" });
-    expect([r.status, r.stderr.trim()]).toEqual([1, `mnist-eval: ${file}: holds more than 1000 objects and arrays (a valid file has far fewer)`]);
+    const r = await runProcess(process.execPath, ["--import", path.join(ROOT, "test", "fixtures", "report-rss.mjs"), path.join(ROOT, "bin", "mnist-eval.js"), file], { cwd: ROOT, env: { ...process.env, RSS_FILE: rss } });
+    expect([r.code, r.stderr.trim()]).toEqual([1, `mnist-eval: ${file}: holds more than 1000 objects and arrays (a valid file has far fewer)`]);
     // the file's bytes and the runtime, nothing per object
     expect(Number(readFileSync(rss, "utf8"))).toBeLessThan(700 * 1024 ** 2);
   }, 60_000);

@@ -30,9 +30,19 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Started by `npx` / `npm exec`: npm says so in the environment it gives the script. */
+/**
+ * Started by `npx` / `npm exec` directly: npm says so in the environment, and our parent is the
+ * `sh -c …` it runs (a command started by some other program under npx inherits the environment,
+ * not that parent, and is left alone).
+ */
 export function startedByNpx(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.npm_lifecycle_event === "npx" || env.npm_command === "exec";
+  if (env.npm_lifecycle_event !== "npx" && env.npm_command !== "exec") return false;
+  try {
+    const argv = readFileSync(`/proc/${process.ppid}/cmdline`, "utf8").split("\0");
+    return /(^|\/)(ba|da|z|k|)sh$/.test(argv[0]) && argv[1] === "-c";
+  } catch {
+    return false;
+  }
 }
 
 /** Under npx, treat the death of the launching shell or of npm itself as SIGTERM. */

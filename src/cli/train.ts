@@ -360,12 +360,17 @@ function checkRunFits(hp: ResolvedHyperparameters & TrainOptions): void {
   }
 }
 
-/** Memory this process may still use: the system's available memory, or its cgroup limit when lower. */
+/**
+ * Memory this process may use: the system's available memory (or its cgroup limit when lower), but
+ * never less than MIN_BUDGET_BYTES, so a busy machine does not refuse a small run that would fit
+ * once the page cache gives way.
+ */
 function availableMemory(): number {
   const constrained = typeof process.constrainedMemory === "function" ? process.constrainedMemory() : 0;
-  const free = os.freemem();
-  return constrained && constrained > 0 && constrained < free ? constrained : free;
+  const ceiling = constrained && constrained > 0 ? Math.min(constrained, os.totalmem()) : os.totalmem();
+  return Math.min(ceiling, Math.max(os.freemem(), MIN_BUDGET_BYTES));
 }
+const MIN_BUDGET_BYTES = 1024 ** 3;
 
 /**
  * Save a run stopped by a write failure where it can be resumed: the run folder's config and
