@@ -21,7 +21,7 @@ export { TwoLayerNet, PARAM_NAMES } from "./model/two-layer-net.js";
 export { fastNumericalGradient } from "./model/numerical-gradient.js";
 export { NumericalGradientPool } from "./model/numerical-gradient-pool.js";
 export type { Params, Grads, ParamName, TwoLayerNetOptions } from "./model/two-layer-net.js";
-export { MnistError, UsageError, IdxFormatError, ChecksumError, DownloadError, FileFormatError } from "./errors.js";
+export { MnistError, UsageError, IdxFormatError, ChecksumError, DownloadError, FileFormatError, WriteError } from "./errors.js";
 export { train, defaultEvalEvery } from "./train/trainer.js";
 export type { TrainData, TrainListener, TrainOptions, TrainResult, TrainState, IterationEvent, EpochEvent } from "./train/trainer.js";
 export { HyperparametersSchema } from "./train/hyperparameters.js";
