@@ -243,7 +243,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     throw new DivergedError(`loss became ${loss} at iteration ${iteration} (lr ${hp.lr}); try a smaller --lr`);
   }
   const rescue = (files: Record<string, string>) => rescueRun(runDir, files, csv.unwritten());
-  if (writeFailure || result.interrupted) {
+  if (result.interrupted) {
     const checkpointText = JSON.stringify(toCheckpointJson(result.state, configSha256)) + "\n";
     let failure = writeFailure;
     if (!failure) {
@@ -272,12 +272,19 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
   };
   const model = toModelJson(result.net, { hyperparameters, ...outcome, datasetSha256: data.datasetSha256 });
   const modelText = JSON.stringify(model) + "\n";
-  try {
-    await writeFileAtomic(modelFile, modelText);
-  } catch (err) {
-    if (!(err instanceof WriteError)) throw err;
+  // Training ran to its end even if a write failed at the very last iteration: the model is what to save.
+  let modelFailure = writeFailure;
+  if (!modelFailure) {
+    try {
+      await writeFileAtomic(modelFile, modelText);
+    } catch (err) {
+      if (!(err instanceof WriteError)) throw err;
+      modelFailure = err;
+    }
+  }
+  if (modelFailure) {
     const where = rescue({ [RUN_FILES.model]: modelText });
-    throw new WriteError(err.file, err.code, EXIT.writeFailed, `training finished; ${where}`);
+    throw new WriteError(modelFailure.file, modelFailure.code, EXIT.writeFailed, `training finished; ${where}`);
   }
   // The run is complete: a checkpoint left from it would only invite resuming a finished run.
   await fs.rm(checkpointFile, { force: true });
