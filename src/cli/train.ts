@@ -1,6 +1,6 @@
 /**
  * mnist-train: parse and validate options → load MNIST → train → write the run folder → summary.
- * Wiring only: the math lives in src/model and src/train, the files in src/io and the reporters.
+ * Wiring only: the math lives in src/model and src/train, the run folder's files in src/run.
  */
 import { createHash, randomInt } from "node:crypto";
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, promises as fs } from "node:fs";
@@ -122,7 +122,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     }
     runDir = (out as string | undefined) ?? (name !== undefined ? namedRunDir(name as string) : defaultRunDir());
     // Before the data is loaded: a bad --out fails in milliseconds, and nothing is created yet.
-    await checkRunDirUsable(runDir, Boolean(force));
+    await checkRunDirUsable(runDir, Boolean(force), out === undefined && name !== undefined ? "--name" : "--out");
     hp = options as ResolvedHyperparameters & TrainOptions; // seed and evalEvery are fixed below
     configSha256 = "";
   }
@@ -141,7 +141,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
   checkRunFits(hp);
   if (!checkpoint) {
     // Every check passed: only now is the run folder made (and owned).
-    lock = await claimRunDir(runDir, { force: Boolean(force), note });
+    lock = await claimRunDir(runDir, { force: Boolean(force), note, flag: out === undefined && name !== undefined ? "--name" : "--out" });
     if (out === undefined && (await pointLatestAt(runDir))) log(`${NAME}: ${RUNS_ROOT}/${LATEST} → ${runDir}`);
     // Everything that determines the result (threads does not, so it is left to each invocation).
     const { threads: _threads, ...recorded } = hp;

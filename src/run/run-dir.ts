@@ -41,7 +41,7 @@ export async function checkRunDirUsable(dir: string, force: boolean, flag = "--o
     await fs.access(dir, fs.constants.W_OK | fs.constants.X_OK).catch((err: NodeJS.ErrnoException) => {
       throw new MnistError(`${flag} ${dir}: the run folder is not writable (${err.code})`);
     });
-    const entries = await runEntries(dir);
+    const entries = await runEntries(dir, flag);
     if (entries.length > 0 && !force) throw notEmpty(dir, entries.length, flag);
     return;
   }
@@ -89,7 +89,7 @@ export async function claimRunDir(dir: string, options: { force: boolean; note: 
   try {
     await removeLeftovers(dir);
     if (!options.resume) {
-      const entries = await runEntries(dir);
+      const entries = await runEntries(dir, flag);
       if (entries.length > 0) {
         if (!options.force) throw notEmpty(dir, entries.length, flag);
         const removed: string[] = [];
@@ -114,9 +114,9 @@ export async function claimRunDir(dir: string, options: { force: boolean; note: 
 }
 
 /** The folder's entries that count as content: not the lock (ours), not an interrupted write's temp file. */
-async function runEntries(dir: string): Promise<string[]> {
+async function runEntries(dir: string, flag: string): Promise<string[]> {
   const entries = await fs.readdir(dir).catch((err: NodeJS.ErrnoException) => {
-    throw new MnistError(`--out ${dir}: cannot read the run folder (${err.code ?? err.message})`);
+    throw new MnistError(`${flag} ${dir}: cannot read the run folder (${err.code ?? err.message})`);
   });
   return entries.filter((e) => e !== RUN_FILES.lock && leftoverPid(e) === undefined);
 }
