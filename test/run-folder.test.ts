@@ -15,7 +15,7 @@ import { FileFormatError } from "../src/errors.js";
 import { checkJsonShape } from "../src/io/files.js";
 import { checkPngDimensions, MAX_IMAGE_PIXELS } from "../src/image/mnist-preprocess.js";
 import { CheckpointSchema, stateFromCheckpoint, toCheckpointJson, type CheckpointJson } from "../src/run/checkpoint.js";
-import { MODEL_JSON_LIMITS } from "../src/run/model-file.js";
+import { MAX_MODEL_PARAMS, MODEL_JSON_LIMITS } from "../src/run/model-file.js";
 import { checkRunDirUsable, claimRunDir, namedRunDir, pointLatestAt } from "../src/run/run-dir.js";
 import { HyperparametersSchema, type ResolvedHyperparameters } from "../src/train/hyperparameters.js";
 import { train } from "../src/train/trainer.js";
@@ -178,6 +178,33 @@ describe("checkpoint.json is validated in full", () => {
   });
 });
 
+describe("--resume accepts every valid checkpoint", () => {
+  it("a shuffled Adam run on the full training set (a 60,000-entry permutation) resumes to the end", async () => {
+    const { TrainOptionsSchema } = await import("../src/cli/train-options.js");
+    const { createHash } = await import("node:crypto");
+    const recorded = TrainOptionsSchema.parse({ iters: 30, batchSize: 100, lr: 0.001, hiddenSize: 8, optimizer: "adam", sampling: "shuffle", seed: 5, evalEvery: 1000, testLimit: 50 });
+    const configText = JSON.stringify(recorded, null, 2) + "\n";
+    const rng = new Rng(9);
+    const images = new Uint8Array(60_000 * 784);
+    for (let i = 0; i < images.length; i += 97) images[i] = rng.int(256);
+    const data = {
+      train: { count: 60_000, rows: 28, cols: 28, images, labels: new Uint8Array(60_000).map(() => rng.int(10)) },
+      test: { count: 50, rows: 28, cols: 28, images: new Uint8Array(50 * 784), labels: new Uint8Array(50) },
+    };
+    const abort = new AbortController();
+    const r = await train(data, recorded as ResolvedHyperparameters, { signal: abort.signal, listeners: [{ iteration: (e) => e.iteration === 10 && abort.abort() }] });
+    const checkpoint = toCheckpointJson(r.state, createHash("sha256").update(configText).digest("hex"));
+    expect(checkpoint.sampler!.order).toHaveLength(60_000);
+    const dir = path.join(tmp.dir, "full-shuffle");
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, "config.json"), configText);
+    writeFileSync(path.join(dir, "checkpoint.json"), JSON.stringify(checkpoint));
+    const resumed = await runBin("mnist-train", ["--resume", dir, "--quiet"]);
+    expect([resumed.code, resumed.stderr]).toEqual([0, ""]);
+    expect(existsSync(path.join(dir, "model.json"))).toBe(true);
+  }, 120_000);
+});
+
 describe("JSON bytes are scanned before parsing", () => {
   const model = (data: string) => `{"format":"mnist-ts.model","architecture":{"type":"two-layer-net","inputSize":2,"hiddenSize":2,"outputSize":1,"activation":"sigmoid"},"params":{"W1":{"shape":[2,2],"data":[${data}]}}}`;
   const scan = (text: string) => () => checkJsonShape(Buffer.from(text), "m.json", MODEL_JSON_LIMITS);
@@ -191,6 +218,12 @@ describe("JSON bytes are scanned before parsing", () => {
     expect(scan("[".repeat(20) + "]".repeat(20))).toThrow("m.json: is nested more than 8 levels deep");
     // digits inside strings are not numbers; escaped quotes do not end a string
     expect(scan(`{"architecture":{"type":"mlp","sizes":[1,1,1]},"x":"${"1,".repeat(5000)}\\"${"2,".repeat(5000)}"}`)).not.toThrow();
+  });
+
+  it("a declared architecture larger than any model mnist-train writes does not raise the bound", () => {
+    const declared = `{"architecture":{"type":"two-layer-net","inputSize":784,"hiddenSize":100000,"outputSize":10},"params":{"W1":{"data":[`;
+    const zeros = MAX_MODEL_PARAMS + 1001;
+    expect(scan(declared + "0,".repeat(zeros - 1) + "0]}}}")).toThrow(`m.json: holds ${zeros + 3} numbers, more than the ${MAX_MODEL_PARAMS + 1000} its declared shapes allow`);
   });
 
   it("a 255 MB model.json of [{},{},…] is refused by mnist-eval in bounded memory", async () => {

@@ -18,7 +18,7 @@ import { CsvReporter, type CsvFile } from "../run/csv.js";
 import { RUN_FILES, runFile } from "../run/layout.js";
 import { MAX_MODEL_BYTES } from "../run/model-file.js";
 import { checkRunDirUsable, claimRunDir, defaultRunDir, LATEST, namedRunDir, pointLatestAt, RUNS_ROOT, type RunLock } from "../run/run-dir.js";
-import { describeSize, gb, JSON_NUMBER_BYTES, mb, runBudget, WASM_MEMORY_BYTES } from "../train/budget.js";
+import { describeSize, gb, mb, runBudget, WASM_MEMORY_BYTES } from "../train/budget.js";
 import { defaultEvalEvery, limitSplit, train, type TrainListener, type TrainResult, type TrainState } from "../train/trainer.js";
 import type { ResolvedHyperparameters } from "../train/hyperparameters.js";
 import { GRAD_MODES, hiddenSizes, isBookNet } from "../train/hyperparameters.js";
@@ -493,7 +493,7 @@ async function readResume(runDir: string, hyperFlags: Record<string, unknown>): 
     throw new FileFormatError(configFile, `"${recorded.seed === undefined ? "seed" : "evalEvery"}" is missing (a run's config.json records it)`);
   }
   const expected = runBudget({ ...TRAIN_DEFAULTS, ...recorded }, 1);
-  const checkpoint = await readJsonFile(checkpointFile, CheckpointSchema, MAX_CHECKPOINT_BYTES, undefined, checkpointJsonLimits(Math.ceil(expected.checkpointJsonBytes / JSON_NUMBER_BYTES)));
+  const checkpoint = await readJsonFile(checkpointFile, CheckpointSchema, MAX_CHECKPOINT_BYTES, undefined, checkpointJsonLimits(expected.checkpointNumbers));
   const configSha256 = sha256(configText);
   if (checkpoint.configSha256 !== configSha256) {
     throw new FileFormatError(checkpointFile, "was written for a different config.json (the run's config.json was changed since)");

@@ -8,17 +8,23 @@ import { promises as fs } from "node:fs";
 import { FileFormatError } from "../errors.js";
 import { readJsonFile, type JsonLimits } from "../io/files.js";
 import { AnyModelJsonSchema, type ModelJson } from "../model/model-json.js";
+import { JSON_NUMBER_BYTES } from "../train/budget.js";
 import { RUN_FILES, runFile } from "./layout.js";
 
 /** model.json for a 784-50-10 net is under 1 MB; this bounds what a hostile file can make us parse. */
 export const MAX_MODEL_BYTES = 256 * 1024 * 1024;
 /** Numbers a model.json holds besides its parameters (shapes, the training record). */
 const OTHER_NUMBERS = 1000;
+/**
+ * The most parameters a model.json mnist-train writes can hold (it refuses networks whose file
+ * could pass MAX_MODEL_BYTES), so a larger declared architecture is never parsed in full.
+ */
+export const MAX_MODEL_PARAMS = Math.floor(MAX_MODEL_BYTES / JSON_NUMBER_BYTES);
 
 export const MODEL_JSON_LIMITS: JsonLimits = {
   maxContainers: 1000,
   maxDepth: 8,
-  maxNumbers: (top) => declaredParams(top.architecture) + OTHER_NUMBERS,
+  maxNumbers: (top) => Math.min(declaredParams(top.architecture), MAX_MODEL_PARAMS) + OTHER_NUMBERS,
 };
 
 /** Parameters of the architecture a model.json declares; 0 when it declares none readable. */

@@ -29,6 +29,8 @@ export interface RunBudget {
   wasmBytes: number;
   /** Upper bound of model.json's size. */
   modelJsonBytes: number;
+  /** Upper bound of the numbers checkpoint.json holds (parameters, slots, best weights, the shuffle order). */
+  checkpointNumbers: number;
   /** Upper bound of checkpoint.json's size. */
   checkpointJsonBytes: number;
 }
@@ -51,14 +53,17 @@ export function runBudget(hp: Hyperparameters, threads: number): RunBudget {
   const batchBytes = hp.batchSize * (units * 3 + 784) * bytes;
   const evalBytes = EVAL_CHUNK * units * 2 * bytes;
   const wasmBytes = params * bytes * 3 + batchBytes + evalBytes + DATA_BYTES;
-  const numbers = params * (1 + slots + best);
+  // the parameters, each optimizer slot and the best weights; a shuffle permutation of the training
+  // set; counters, accuracies and the generator's state
+  const checkpointNumbers = params * (1 + slots + best) + 60_000 + 1000;
   return {
     params,
     // each worker holds a copy of the network and its evaluation chunk
     memoryBytes: params * bytes * paramCopies + batchBytes + DATA_BYTES + threads * (params * bytes + evalBytes + WORKER_BYTES),
     wasmBytes,
     modelJsonBytes: params * JSON_NUMBER_BYTES + 64 * 1024,
-    checkpointJsonBytes: numbers * JSON_NUMBER_BYTES + 60_000 * 7 + 64 * 1024,
+    checkpointNumbers,
+    checkpointJsonBytes: checkpointNumbers * JSON_NUMBER_BYTES + 64 * 1024,
   };
 }
 
