@@ -192,18 +192,25 @@ describe("closed pipes", () => {
 });
 
 describe("one run folder, one process", () => {
-  it("a second run on an --out in use is refused at once, naming the owner; the first run completes untouched", async () => {
+  it("a second run (or a --resume) on an --out in use is refused at once, naming the owner; the first run is untouched", async () => {
     const out = path.join(tmp.dir, "shared");
-    const a = start(process.execPath, [bin("mnist-train"), ...RUN, "--out", out]);
+    // long enough to be still running while the others are refused; stopped by a signal after
+    const a = start(process.execPath, [bin("mnist-train"), ...RUN, "--iters", "1000000", "--out", out]);
     await a.line(/^epoch 1\b/);
     const owner = JSON.parse(text(path.join(out, ".lock"))).pid;
     expect(owner).toBe(a.child.pid);
-    const b = await runBin("mnist-train", [...RUN, "--seed", "4", "--quiet", "--out", out, "--force"]);
-    expect(b.code).toBe(1);
-    expect(b.stderr.trim()).toBe(`mnist-train: --out ${out}: the run folder is in use by another mnist-train (pid ${owner}); wait for it, or choose another folder`);
-    expect((await a.done).code).toBe(0);
-    expect(params(out)).toEqual(params(reference));
+    const refused = `--out ${out}: the run folder is in use by another mnist-train (pid ${owner}); wait for it, or choose another folder`;
+    for (const args of [["--seed", "4", "--force"], []]) {
+      const b = await runBin("mnist-train", [...RUN, ...args, "--quiet", "--out", out]);
+      expect([b.code, b.stderr.trim()]).toEqual([1, `mnist-train: ${refused}`]);
+    }
+    const d = await runBin("mnist-train", ["--resume", out, "--quiet"]);
+    expect([d.code, d.stderr.trim()]).toEqual([1, `mnist-train: ${refused.replace("--out", "--resume")}`]);
+    a.child.kill("SIGINT");
+    expect((await a.done).code).toBe(130);
+    // the folder is the first run's alone: its config, whole rows, its checkpoint; no lock left
     expect(JSON.parse(text(path.join(out, "config.json"))).seed).toBe(3);
+    expect(JSON.parse(text(path.join(out, "checkpoint.json"))).iteration).toBe(expectWholeRows(path.join(out, "loss.csv"), 2));
     expect(existsSync(path.join(out, ".lock"))).toBe(false);
   }, 120_000);
 

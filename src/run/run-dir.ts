@@ -41,6 +41,9 @@ export async function checkRunDirUsable(dir: string, force: boolean, flag = "--o
     await fs.access(dir, fs.constants.W_OK | fs.constants.X_OK).catch((err: NodeJS.ErrnoException) => {
       throw new MnistError(`${flag} ${dir}: the run folder is not writable (${err.code})`);
     });
+    // a run in progress is named as such, rather than as a folder that is not empty
+    const owner = readOwner(runFile(dir, "lock"));
+    if (owner && owner.pid !== process.pid && ownerAlive(owner)) throw inUse(dir, owner.pid, flag);
     const entries = await runEntries(dir, flag);
     if (entries.length > 0 && !force) throw notEmpty(dir, entries.length, flag);
     return;
