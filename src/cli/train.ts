@@ -311,12 +311,16 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
   try {
     run = await finishRunFolder(runDir, summary);
   } catch (err) {
-    if (!(err instanceof WriteError)) throw err;
-    // model.json is whole; mnist-report reads a run without summary.json from it.
-    throw new WriteError(err.file, err.code, EXIT.writeFailed, `${modelFile} is written, ${RUN_FILES.summary} and ${RUN_FILES.curves} may be missing`);
+    if (err instanceof WriteError) {
+      // model.json is whole; mnist-report reads a run without summary.json from it.
+      throw new WriteError(err.file, err.code, EXIT.writeFailed, `${modelFile} is written, ${RUN_FILES.summary} and ${RUN_FILES.curves} may be missing`);
+    }
+    // A run too long for its CSVs to be read back whole: the run is complete, only its figure is not drawn.
+    if (!(err instanceof MnistError)) throw err;
+    note(`${RUN_FILES.curves} not drawn: ${err.message}`);
   }
   lock?.release();
-  if (!quiet && process.stderr.isTTY) process.stderr.write(terminalLossChart(run.loss.map((p) => p.loss), chalk));
+  if (run && !quiet && process.stderr.isTTY) process.stderr.write(terminalLossChart(run.loss.map((p) => p.loss), chalk));
   if (json) process.stdout.write(JSON.stringify(summary) + "\n");
   return EXIT.ok;
 }
