@@ -4,7 +4,7 @@
  * ownership: one process writes a run folder at a time, through a lock file holding its pid.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, linkSync, openSync, promises as fs, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { linkSync, promises as fs, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { MnistError, UsageError } from "../errors.js";
 import { RUN_FILES, RUN_OUTPUTS, runFile } from "./layout.js";
@@ -197,48 +197,71 @@ function readOwner(file: string): LockOwner | undefined {
 }
 
 /**
- * O_EXCL-create DIR/.lock with our pid. When it exists and its owner is dead (a crash, kill -9) or
- * its content unreadable (a crash mid-write), the stale lock is moved aside under a name of our
- * own and checked there: if it turns out to be a live owner's after all (two processes taking
+ * Create DIR/.lock with our pid, failing if it exists (link(2), atomic like O_EXCL). When it
+ * exists and its owner is dead (a crash, kill -9) or its content unreadable, the stale lock is
+ * moved aside under a name of our own and checked there: if it turns out to be a live owner's after all (two processes taking
  * over the same stale lock), it is linked back and we give way.
  */
 function acquireLock(dir: string, flag: string): RunLock {
   const file = runFile(dir, "lock");
   const me: LockOwner = { pid: process.pid, started: processStart(process.pid) };
-  for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      const fd = openSync(file, "wx");
+  // The lock appears with its content or not at all (a hard link of a written file), so another
+  // process never reads an empty lock and takes it for a crashed owner's.
+  const mine = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    writeFileSync(mine, JSON.stringify(me) + "\n");
+  } catch (err) {
+    throw new MnistError(`${flag} ${dir}: cannot create ${RUN_FILES.lock} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
       try {
-        writeSync(fd, JSON.stringify(me) + "\n");
-      } finally {
-        closeSync(fd);
+        createExclusive(mine, file, me);
+        return ownLock(dir, file);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== "EEXIST") throw new MnistError(`${flag} ${dir}: cannot create ${RUN_FILES.lock} (${code ?? (err as Error).message})`);
       }
-      return ownLock(dir, file);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== "EEXIST") throw new MnistError(`${flag} ${dir}: cannot create ${RUN_FILES.lock} (${code ?? (err as Error).message})`);
+      takeOverIfStale(file, dir, flag);
     }
-    const owner = readOwner(file);
-    if (owner && owner.pid !== process.pid && ownerAlive(owner)) throw inUse(dir, owner.pid, flag);
-    const aside = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.stale`;
-    try {
-      renameSync(file, aside);
-    } catch {
-      continue; // someone else moved it first: try again
-    }
-    const moved = readOwner(aside);
-    if (moved && moved.pid !== process.pid && ownerAlive(moved)) {
-      try {
-        linkSync(aside, file);
-      } catch {
-        // a third process locked meanwhile; its lock stands
-      }
-      rmSync(aside, { force: true });
-      throw inUse(dir, moved.pid, flag);
-    }
-    rmSync(aside, { force: true });
+  } finally {
+    rmSync(mine, { force: true });
   }
   throw new MnistError(`${flag} ${dir}: could not take the run folder's lock (other processes keep taking it)`);
+}
+
+/** `file` as a hard link of the written `from`; where links are not supported (FAT, some network file systems), O_EXCL. */
+function createExclusive(from: string, file: string, owner: LockOwner): void {
+  try {
+    linkSync(from, file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw err;
+    writeFileSync(file, JSON.stringify(owner) + "\n", { flag: "wx" });
+  }
+}
+
+/** Move a stale lock out of the way; throw when its owner turns out to be alive. */
+function takeOverIfStale(file: string, dir: string, flag: string): void {
+  const owner = readOwner(file);
+  if (owner && owner.pid !== process.pid && ownerAlive(owner)) throw inUse(dir, owner.pid, flag);
+  const aside = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.stale`;
+  try {
+    renameSync(file, aside);
+  } catch {
+    return; // someone else moved it first: try again
+  }
+  const moved = readOwner(aside);
+  if (moved && moved.pid !== process.pid && ownerAlive(moved)) {
+    try {
+      linkSync(aside, file);
+    } catch {
+      // a third process locked meanwhile; its lock stands
+    }
+    rmSync(aside, { force: true });
+    throw inUse(dir, moved.pid, flag);
+  }
+  rmSync(aside, { force: true });
 }
 
 const inUse = (dir: string, pid: number, flag: string) =>
