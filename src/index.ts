@@ -32,7 +32,7 @@ export type { LayerSpec } from "./reference/layer-spec.js";
 export { fastNumericalGradient } from "./reference/numerical-gradient.js";
 export { NumericalGradientPool } from "./engine/numerical-gradient-pool.js";
 export type { Params, Grads, ParamName, TwoLayerNetOptions } from "./reference/two-layer-net.js";
-export { MnistError, UsageError, IdxFormatError, ChecksumError, DownloadError, FileFormatError } from "./errors.js";
+export { MnistError, UsageError, IdxFormatError, ChecksumError, DownloadError, FileFormatError, WriteError } from "./errors.js";
 export { train, defaultEvalEvery } from "./train/trainer.js";
 export type { TrainData, TrainListener, TrainOptions, TrainResult, TrainState, IterationEvent, EpochEvent } from "./train/trainer.js";
 export { HyperparametersSchema } from "./train/hyperparameters.js";

@@ -7,10 +7,10 @@ import { z } from "zod";
 import { DATA_SOURCES } from "../data/mnist.js";
 import { loadForCommand } from "./data.js";
 import { FileFormatError, UsageError } from "../errors.js";
-import { readJsonFile } from "../io/files.js";
 import { describeZodIssue } from "../io/zod-message.js";
-import { AnyModelJsonSchema, netFromModelJson } from "../run/model-json.js";
-import { buildReport, MAX_MODEL_BYTES, type EvalReport } from "../report/evaluation.js";
+import { netFromModelJson } from "../run/model-json.js";
+import { readModelFile } from "../run/model-file.js";
+import { buildReport, type EvalReport } from "../report/evaluation.js";
 import { predictSplit } from "../train/evaluate.js";
 import { limitSplit } from "../train/trainer.js";
 import { dataDirOption, dataSourceOption, debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
@@ -27,12 +27,10 @@ const EvalFlagsSchema = z.strictObject({
 });
 
 
-export { buildReport, MAX_MODEL_BYTES, type EvalReport };
-
 export async function main(argv: string[]): Promise<number> {
   const program = newProgram(NAME)
     .description("Evaluate a trained model.json on the MNIST test set.")
-    .argument("<model>", "model.json written by mnist-train")
+    .argument("<model>", "model.json written by mnist-train, or its run folder")
     .addOption(dataSourceOption())
     .addOption(dataDirOption())
     .option("--limit <n>", "evaluate only the first N test images")
@@ -50,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   const options = parsed.data;
   const showErrors = parseShowErrors(flags.showErrors);
 
-  const model = await readJsonFile(modelFile, AnyModelJsonSchema, MAX_MODEL_BYTES);
+  const { model } = await readModelFile(modelFile);
   const net = netFromModelJson(model);
   const data = await loadForCommand(options.dataSource, options.dataDir, (line) => process.stderr.write(line + "\n"));
   const D = data.test.rows * data.test.cols;

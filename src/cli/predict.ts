@@ -7,11 +7,10 @@ import { promises as fs } from "node:fs";
 import { Chalk, supportsColor, type ChalkInstance } from "chalk";
 import { FileFormatError } from "../errors.js";
 import { PIXEL_SCALE } from "../data/mnist.js";
-import { readJsonFile } from "../io/files.js";
 import { digitArt } from "../image/digit-art.js";
 import { decodePng, FIELD, mnistFromImage } from "../image/mnist-preprocess.js";
-import { AnyModelJsonSchema, netFromModelJson } from "../run/model-json.js";
-import { MAX_MODEL_BYTES } from "./eval.js";
+import { netFromModelJson } from "../run/model-json.js";
+import { readModelFile } from "../run/model-file.js";
 import { debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
 
 const NAME = "mnist-predict";
@@ -29,7 +28,7 @@ export interface Prediction {
 export async function main(argv: string[]): Promise<number> {
   const program = newProgram(NAME)
     .description("Classify PNG pictures of digits with a trained model (MNIST preprocessing: invert, crop, fit 20×20, centre by mass in 28×28).")
-    .argument("<model>", "model.json written by mnist-train")
+    .argument("<model>", "model.json written by mnist-train, or its run folder")
     .argument("<image...>", "PNG files, one digit each (dark on light or light on dark)")
     .option("--show", "draw the 28×28 input the network sees, with Unicode shading")
     .option("--json", "print one JSON line: { model, predictions: [{ image, digit, probabilities, inverted }] }")
@@ -40,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
   const flags = program.opts();
   const [modelFile, ...images] = program.args;
 
-  const model = await readJsonFile(modelFile, AnyModelJsonSchema, MAX_MODEL_BYTES);
+  const { model } = await readModelFile(modelFile);
   const net = netFromModelJson(model);
   if (net.inputSize !== FIELD * FIELD || net.outputSize !== 10) {
     throw new FileFormatError(modelFile, `the model is ${"sizes" in net ? net.sizes.join("-") : `${net.inputSize}-${net.hiddenSize}-${net.outputSize}`}, but digits need ${FIELD * FIELD} inputs and 10 outputs`);

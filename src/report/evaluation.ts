@@ -1,8 +1,6 @@
 /** What mnist-eval (and the board's model view) report of a model on the test images. */
 import type { ModelJson } from "../run/model-json.js";
 
-/** model.json for a 784-50-10 net is under 1 MB; this bounds what a hostile file can make us parse. */
-export const MAX_MODEL_BYTES = 256 * 1024 * 1024;
 
 export interface EvalReport {
   model: string;
