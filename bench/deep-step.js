@@ -1,12 +1,14 @@
 // Ours, for bench/deep.js: the median time of one training iteration (batch from the packed images,
 // forward, backward, Adam update) of a 784-H…-10 relu MLP on the engine, and of evaluating it on
-// all 70,000 MNIST images. Prints one JSON line.
+// all 70,000 MNIST images on the evaluation pool (every core). Prints one JSON line.
 // node bench/deep-step.js [--hidden 1024,1024] [--dtype float32] [--eval]
 import { loadMnistRaw } from "../dist/data/mnist.js";
 import { denseLayers, Network, PREDICT_CHUNK } from "../dist/engine/network.js";
 import { MultiLayerNet } from "../dist/reference/multi-layer-net.js";
 import { Rng } from "../dist/book/rng.js";
-import { argValue } from "./args.js";
+import { EvalPool } from "../dist/engine/eval-pool.js";
+import { defaultThreads } from "../dist/engine/threads.js";
+import { argValue, timeIt } from "./args.js";
 
 const hidden = argValue("--hidden", "1024,1024").split(",").map(Number);
 const dtype = argValue("--dtype", "float32");
@@ -20,28 +22,24 @@ net.setParams(ref.params);
 net.keepImages(data.train.images);
 net.keepImages(data.test.images);
 const idx = new Int32Array(100);
-const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
-const timeIt = (fn, minReps) => {
-  for (let i = 0; i < 3; i++) fn();
-  const ts = [];
-  const begin = performance.now();
-  while (ts.length < minReps || performance.now() - begin < minS * 1000) {
-    const t0 = performance.now();
-    fn();
-    ts.push((performance.now() - t0) / 1000);
-  }
-  return median(ts);
-};
 const out = { hidden, dtype };
 out.step_s = timeIt(() => {
   rng.choice(60000, 100, idx);
   net.step(data.train.images, data.train.labels, idx, 1e-3, rng, true);
-}, 20);
+}, 20, minS);
 if (process.argv.includes("--eval")) {
-  const pred = new Int32Array(60000);
-  out.eval_s = timeIt(() => {
-    net.predictRange(data.train.images, 0, 60000, pred);
-    net.predictRange(data.test.images, 0, 10000, pred);
-  }, 3);
+  // as the trainer evaluates: the pool, every core, each split cut into one part per thread
+  const pool = new EvalPool(net, [data.train, data.test], Number(argValue("--threads", String(defaultThreads()))));
+  await pool.accuracy([0, 1]);
+  const ts = [];
+  const begin = performance.now();
+  while (ts.length < 3 || performance.now() - begin < minS * 1000) {
+    const t0 = performance.now();
+    await pool.accuracy([0, 1]);
+    ts.push((performance.now() - t0) / 1000);
+  }
+  out.eval_s = ts.sort((a, b) => a - b)[ts.length >> 1];
+  out.threads = pool.threads;
+  await pool.close();
 }
 console.log(JSON.stringify(out));

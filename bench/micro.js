@@ -6,7 +6,7 @@ import { loadMnistRaw } from "../dist/data/mnist.js";
 import { denseLayers, Network, NO_OPTIMIZER } from "../dist/engine/network.js";
 import { TwoLayerNet } from "../dist/reference/two-layer-net.js";
 import { Rng } from "../dist/book/rng.js";
-import { argValue } from "./args.js";
+import { argValue, timeIt } from "./args.js";
 
 const dtype = argValue("--dtype", "float32");
 const data = await loadMnistRaw();
@@ -20,18 +20,6 @@ fast.keepImages(data.test.images);
 const packS = (performance.now() - tPack) / 1000;
 fast.setParams(net.params);
 const idx = new Int32Array(100);
-const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
-const timeIt = (fn, minReps, minS) => {
-  for (let i = 0; i < 3; i++) fn();
-  const ts = [];
-  const begin = performance.now();
-  while (ts.length < minReps || performance.now() - begin < minS * 1000) {
-    const t0 = performance.now();
-    fn();
-    ts.push((performance.now() - t0) / 1000);
-  }
-  return median(ts);
-};
 // (a) the same work as the peers' step: the batch, forward, backward, SGD update
 const stepS = timeIt(() => {
   rng.choice(60000, 100, idx);

@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { argValue } from "./args.js";
+import { deepBench } from "./deep.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const iters = Number(argValue("--iters", "10000"));
@@ -184,6 +185,7 @@ if (!process.argv.includes("--no-numerical")) {
     lines.push(`| ratio naive / fast | ${Math.round(n.ratio)}× |`);
   } else lines.push("", "Numerical gradient benchmark failed (see stderr).");
 }
+if (!process.argv.includes("--no-deep")) lines.push(deepBench({ repeats: Number(argValue("--deep-repeats", "1")), log }));
 const md = lines.join("\n") + "\n";
 mkdirSync(join(root, "bench", "results"), { recursive: true });
 writeFileSync(join(root, "bench", "results", "latest.md"), md);

@@ -6,18 +6,12 @@ usage: /usr/bin/python3 bench/torch_step.py --data DIR --hidden 1024,1024 [--thr
        [--min-time 2] [--eval]
 Prints one JSON line: {"step_s": …, "eval_s": …, "threads": …}.
 """
-import argparse, json, struct, time
+import argparse, json, time
 
 import numpy as np
 import torch
 
-
-def load_idx(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    zero, dtype, ndim = struct.unpack(">HBB", data[:4])
-    dims = struct.unpack(">" + "I" * ndim, data[4 : 4 + 4 * ndim])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+from torch_beyond import load_idx
 
 
 def main():

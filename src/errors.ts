@@ -72,3 +72,18 @@ export class FileFormatError extends MnistError {
     this.file = file;
   }
 }
+
+/**
+ * A file could not be written for a reason outside the program (`code`: ENOSPC, EIO, EDQUOT,
+ * EROFS, …). Where it happens mid-run, mnist-train saves what it can and exits 4 (see the README).
+ */
+export class WriteError extends MnistError {
+  readonly file: string;
+  readonly code: string;
+  /** `then`: what happened next (the run stopped, where its state was saved), after a "; ". */
+  constructor(file: string, code: string, exitCode = 1, then?: string) {
+    super(`${file}: cannot write (${code})${then ? `; ${then}` : ""}`, exitCode);
+    this.file = file;
+    this.code = code;
+  }
+}

@@ -42,7 +42,7 @@ export type { LayerSpec } from "./reference/layer-spec.js";
 export { fastNumericalGradient } from "./reference/numerical-gradient.js";
 export { NumericalGradientPool } from "./engine/numerical-gradient-pool.js";
 export type { Params, Grads, ParamName, TwoLayerNetOptions } from "./reference/two-layer-net.js";
-export { MnistError, UsageError, IdxFormatError, ChecksumError, DownloadError, FileFormatError } from "./errors.js";
+export { MnistError, UsageError, IdxFormatError, ChecksumError, DownloadError, FileFormatError, WriteError } from "./errors.js";
 export { train } from "./train/library-train.js";
 export type { TrainInput, TrainOptions, TrainOutcome } from "./train/library-train.js";
 export { defaultEvalEvery } from "./train/trainer.js";

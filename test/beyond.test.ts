@@ -5,7 +5,7 @@ import { Rng } from "../src/book/rng.js";
 import type { MnistSplit } from "../src/data/mnist.js";
 import { MultiLayerNet } from "../src/reference/multi-layer-net.js";
 import { AnyModelJsonSchema, netFromModelJson, toModelJson } from "../src/run/model-json.js";
-import { CheckpointSchema, stateFromCheckpoint, toCheckpointJson } from "../src/train/checkpoint.js";
+import { CheckpointSchema, stateFromCheckpoint, toCheckpointJson } from "../src/run/checkpoint.js";
 import { HyperparametersSchema, type ResolvedHyperparameters } from "../src/train/hyperparameters.js";
 import { Optimizer, OPTIMIZERS } from "../src/reference/optimizers.js";
 import { scheduledLr } from "../src/train/schedule.js";

@@ -12,7 +12,7 @@ import { FileFormatError, IdxFormatError, UsageError } from "../src/errors.js";
 import { parseJsonText, readJsonFile } from "../src/io/files.js";
 import { ModelJsonSchema, netFromModelJson, toModelJson } from "../src/run/model-json.js";
 import { TwoLayerNet } from "../src/reference/two-layer-net.js";
-import { CheckpointSchema } from "../src/train/checkpoint.js";
+import { CheckpointSchema } from "../src/run/checkpoint.js";
 import { resolveTrainOptions, TrainOptionsSchema } from "../src/cli/train-options.js";
 import { tempDir } from "./helpers.js";
 

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Rng } from "../src/book/rng.js";
 import type { MnistSplit } from "../src/data/mnist.js";
-import { CheckpointSchema, stateFromCheckpoint, toCheckpointJson } from "../src/train/checkpoint.js";
+import { CheckpointSchema, stateFromCheckpoint, toCheckpointJson } from "../src/run/checkpoint.js";
 import type { ResolvedHyperparameters } from "../src/train/hyperparameters.js";
 import { train, type EpochEvent, type TrainState } from "../src/train/trainer.js";
 

@@ -566,21 +566,35 @@ export function kernelsWat(type) {
       (br $rows))))
 
   ;; W2T [Op × Hp] = W2ᵀ for the first H rows / O columns (the padding stays 0).
+  ;; WT [O × Hp] = Wᵀ for W [H × Op] (the first H rows / O columns; the padding stays 0), in 16 × 16
+  ;; tiles so that both sides stay in cache.
   (func $transposeW2 (export "transpose_w2") (param $W2 i32) (param $W2T i32) (param $H i32) (param $HV i32) (param $O i32) (param $OV i32)
-    (local $h i32) (local $o i32) (local $Hp i32) (local $Op i32)
+    (local $h i32) (local $o i32) (local $Hp i32) (local $Op i32) (local $h0 i32) (local $o0 i32) (local $he i32) (local $oe i32)
     (local.set $Hp (i32.mul (local.get $HV) (i32.const ${t.lanes})))
     (local.set $Op (i32.mul (local.get $OV) (i32.const ${t.lanes})))
-    (block $h_done (loop $hl
-      (br_if $h_done (i32.ge_u (local.get $h) (local.get $H)))
-      (local.set $o (i32.const 0))
-      (block $o_done (loop $ol
-        (br_if $o_done (i32.ge_u (local.get $o) (local.get $O)))
-        (${T}.store (i32.add (local.get $W2T) (i32.shl (i32.add (i32.mul (local.get $o) (local.get $Hp)) (local.get $h)) (i32.const ${Math.log2(S)})))
-          (${T}.load (i32.add (local.get $W2) (i32.shl (i32.add (i32.mul (local.get $h) (local.get $Op)) (local.get $o)) (i32.const ${Math.log2(S)})))))
-        (local.set $o (i32.add (local.get $o) (i32.const 1)))
-        (br $ol)))
-      (local.set $h (i32.add (local.get $h) (i32.const 1)))
-      (br $hl))))
+    (block $h0_done (loop $h0l
+      (br_if $h0_done (i32.ge_u (local.get $h0) (local.get $H)))
+      (local.set $he (select (i32.add (local.get $h0) (i32.const 16)) (local.get $H) (i32.lt_u (i32.add (local.get $h0) (i32.const 16)) (local.get $H))))
+      (local.set $o0 (i32.const 0))
+      (block $o0_done (loop $o0l
+        (br_if $o0_done (i32.ge_u (local.get $o0) (local.get $O)))
+        (local.set $oe (select (i32.add (local.get $o0) (i32.const 16)) (local.get $O) (i32.lt_u (i32.add (local.get $o0) (i32.const 16)) (local.get $O))))
+        (local.set $h (local.get $h0))
+        (block $h_done (loop $hl
+          (br_if $h_done (i32.ge_u (local.get $h) (local.get $he)))
+          (local.set $o (local.get $o0))
+          (block $o_done (loop $ol
+            (br_if $o_done (i32.ge_u (local.get $o) (local.get $oe)))
+            (${T}.store (i32.add (local.get $W2T) (i32.shl (i32.add (i32.mul (local.get $o) (local.get $Hp)) (local.get $h)) (i32.const ${Math.log2(S)})))
+              (${T}.load (i32.add (local.get $W2) (i32.shl (i32.add (i32.mul (local.get $h) (local.get $Op)) (local.get $o)) (i32.const ${Math.log2(S)})))))
+            (local.set $o (i32.add (local.get $o) (i32.const 1)))
+            (br $ol)))
+          (local.set $h (i32.add (local.get $h) (i32.const 1)))
+          (br $hl)))
+        (local.set $o0 (i32.add (local.get $o0) (i32.const 16)))
+        (br $o0l)))
+      (local.set $h0 (i32.add (local.get $h0) (i32.const 16)))
+      (br $h0l))))
   ;; gW [Hin rows × Op] = Xᵀ · dY for X [n × Hp] (HV vectors a row), dY [n × Op]; rows ≥ Hin untouched.
   (func (export "dense_grad") (param $X i32) (param $n i32) (param $HV i32) (param $Hin i32) (param $dY i32) (param $OV i32) (param $gW i32)
     (local $h i32) (local $rowBytesO i32) (local $rowBytesH i32) ${blockLocals} ${accLocals}

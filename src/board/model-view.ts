@@ -8,11 +8,11 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { FileFormatError } from "../errors.js";
 import { loadMnistRaw, PIXEL_SCALE, type MnistSplit } from "../data/mnist.js";
-import { readJsonFile } from "../io/files.js";
 import { decodePng, FIELD, mnistFromImage } from "../image/mnist-preprocess.js";
-import { AnyModelJsonSchema, netFromModelJson, type ModelJson } from "../run/model-json.js";
+import { netFromModelJson, type ModelJson } from "../run/model-json.js";
 import { predictSplit } from "../train/evaluate.js";
-import { buildReport, MAX_MODEL_BYTES } from "../report/evaluation.js";
+import { buildReport } from "../report/evaluation.js";
+import { readModelFile } from "../run/model-file.js";
 
 /** Misclassified test digits sent to the page (mnist-eval --show-errors draws the first N the same way). */
 export const MAX_ERRORS_SHOWN = 60;
@@ -60,7 +60,7 @@ export class ModelCache {
     if (cached?.key === key) return cached;
     let model: ModelJson;
     try {
-      model = await readJsonFile(file, AnyModelJsonSchema, MAX_MODEL_BYTES);
+      ({ model } = await readModelFile(file));
     } catch (err) {
       if (err instanceof FileFormatError) throw new FileFormatError(`${label}/model.json`, err.message.slice(err.file.length + 2));
       throw err;

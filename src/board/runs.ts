@@ -7,7 +7,8 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { MnistError } from "../errors.js";
-import { readRun, SUMMARY_FILE, type RunData } from "../report/run-data.js";
+import { readRun, type RunData } from "../report/run-data.js";
+import { RUN_FILES } from "../run/layout.js";
 
 export type RunStatus = "running" | "finished" | "early-stopped" | "interrupted" | "diverged" | "malformed";
 
@@ -20,7 +21,7 @@ const MAX_RUNS = 5000;
 /** Options that say where data came from, not how the model was trained: never table columns. */
 const NOT_HYPERPARAMETERS = new Set(["dataSource", "dataDir"]);
 /** The files whose size and time say that a run changed. */
-const WATCHED_FILES = ["config.json", "loss.csv", "epochs.csv", "val.csv", "model.json", SUMMARY_FILE, "checkpoint.json"];
+const WATCHED_FILES = [RUN_FILES.config, RUN_FILES.loss, RUN_FILES.epochs, RUN_FILES.val, RUN_FILES.model, RUN_FILES.summary, RUN_FILES.checkpoint];
 
 export interface RunEntry {
   id: string;
@@ -97,7 +98,7 @@ export async function readEntry(root: string, id: string, now = Date.now()): Pro
   }
   let earlyStopped: unknown;
   if (run.complete) {
-    const summary = await fs.readFile(path.join(dir, SUMMARY_FILE), "utf8").catch(() => null);
+    const summary = await fs.readFile(path.join(dir, RUN_FILES.summary), "utf8").catch(() => null);
     try {
       earlyStopped = summary ? (JSON.parse(summary) as { earlyStopped?: unknown }).earlyStopped : undefined;
     } catch {

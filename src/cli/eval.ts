@@ -9,8 +9,8 @@ import { loadForCommand } from "./data.js";
 import { FileFormatError, UsageError } from "../errors.js";
 import { describeZodIssue } from "../io/zod-message.js";
 import { netFromModelJson } from "../run/model-json.js";
-import { readModelJson } from "../run/model-file.js";
-import { buildReport, MAX_MODEL_BYTES, type EvalReport } from "../report/evaluation.js";
+import { readModelFile } from "../run/model-file.js";
+import { buildReport, type EvalReport } from "../report/evaluation.js";
 import { predictSplit } from "../train/evaluate.js";
 import { limitSplit } from "../train/trainer.js";
 import type { Command } from "commander";
@@ -29,13 +29,11 @@ const EvalFlagsSchema = z.strictObject({
 });
 
 
-export { buildReport, MAX_MODEL_BYTES, type EvalReport };
-
 /** The command line: its arguments and options (the docs reference is checked against them). */
 export function buildProgram(): Command {
   return newProgram(NAME)
   .description("Evaluate a trained model.json on the MNIST test set, beside the accuracy recorded at training.")
-  .argument("<model>", "model.json written by mnist-train")
+  .argument("<model>", "model.json written by mnist-train, or its run folder")
   .addOption(dataSourceOption())
   .addOption(dataDirOption())
   .option("--limit <n>", "evaluate only the first N test images")
@@ -57,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
   const options = parsed.data;
   const showErrors = parseShowErrors(flags.showErrors);
 
-  const model = await readModelJson(modelFile);
+  const { model } = await readModelFile(modelFile);
   const net = netFromModelJson(model);
   const data = await loadForCommand(options.dataSource, options.dataDir, (line) => process.stderr.write(line + "\n"));
   const D = data.test.rows * data.test.cols;

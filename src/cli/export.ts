@@ -3,14 +3,11 @@
  * every other ONNX runtime (see src/export/onnx.ts for the graph). The model may be given as its
  * run folder. One line on stdout says what was written; errors are one line on stderr.
  */
-import { promises as fs } from "node:fs";
 import { createRequire } from "node:module";
-import path from "node:path";
 import { FileFormatError, MnistError, UsageError } from "../errors.js";
 import { describeArchitecture, ONNX_OPSET, toOnnx } from "../export/onnx.js";
-import { readJsonFile, writeFileAtomic } from "../io/files.js";
-import { AnyModelJsonSchema } from "../run/model-json.js";
-import { MAX_MODEL_BYTES } from "./eval.js";
+import { writeFileAtomic } from "../io/files.js";
+import { readModelFile } from "../run/model-file.js";
 import type { Command } from "commander";
 import { debugOption, EXIT, newProgram } from "./run-command.js";
 
@@ -36,9 +33,7 @@ export async function main(argv: string[]): Promise<number> {
   program.parse(argv, { from: "user" });
   const flags = program.opts<{ onnx: string }>();
   if (flags.onnx.trim() === "") throw new UsageError("--onnx must name the file to write");
-  const modelFile = await modelPath(program.args[0]);
-
-  const model = await readJsonFile(modelFile, AnyModelJsonSchema, MAX_MODEL_BYTES);
+  const { file: modelFile, model } = await readModelFile(program.args[0]);
   const sizes = model.architecture.type === "mlp" ? model.architecture.sizes : [model.architecture.inputSize, model.architecture.outputSize];
   if (sizes[0] !== MNIST_INPUTS || sizes[sizes.length - 1] !== MNIST_CLASSES) {
     throw new FileFormatError(modelFile, `the model is ${describeArchitecture(model)}, but MNIST needs ${MNIST_INPUTS} inputs and ${MNIST_CLASSES} outputs`);
@@ -59,12 +54,6 @@ export async function main(argv: string[]): Promise<number> {
   }
   process.stdout.write(`${flags.onnx}: ${describeArchitecture(model)} network, ONNX opset ${ONNX_OPSET}, ${bytes.length} bytes\n`);
   return EXIT.ok;
-}
-
-/** A run folder stands for the model.json inside it; anything else is read as the file itself. */
-async function modelPath(arg: string): Promise<string> {
-  const stat = await fs.stat(arg).catch(() => null);
-  return stat?.isDirectory() ? path.join(arg, "model.json") : arg;
 }
 
 function packageVersion(): string {

@@ -111,7 +111,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(formatReport(report, new Chalk({ level: color && supportsColor ? supportsColor.level : 0 })));
   }
   if (!report.pass) {
-    const worst = PARAM_NAMES.reduce((a, b) => (report.tensors[b].maxRelError > report.tensors[a].maxRelError ? b : a));
+    const worst = PARAM_NAMES.find((k) => Number.isNaN(report.tensors[k].maxRelError)) ?? PARAM_NAMES.reduce((a, b) => (report.tensors[b].maxRelError > report.tensors[a].maxRelError ? b : a));
+    if (Number.isNaN(report.maxRelError)) throw new MnistError(`max relative error is NaN (in ${worst}): the gradients are not finite numbers; try a smaller --weight-init-std`, EXIT.failure);
     throw new MnistError(`max relative error ${report.maxRelError.toExponential(2)} (in ${worst}) exceeds --tolerance ${o.tolerance}`, EXIT.failure);
   }
   return EXIT.ok;
@@ -149,7 +150,8 @@ export function gradientCheck(net: TwoLayerNet, x: Float64Array, t: Uint8Array, 
     tensors,
     maxRelError,
     tolerance: o.tolerance,
-    pass: !(maxRelError > o.tolerance),
+    // NaN (gradients that overflowed) fails: it is no evidence that the two gradients agree
+    pass: maxRelError <= o.tolerance,
   };
 }
 
@@ -196,7 +198,7 @@ export function formatReport(r: GradcheckReport, c: ChalkInstance): string {
   lines.push(
     r.pass
       ? c.green(`ok: max relative error ${e(r.maxRelError)} ≤ tolerance ${r.tolerance}`)
-      : c.red(`FAIL: max relative error ${e(r.maxRelError)} > tolerance ${r.tolerance}`),
+      : c.red(`FAIL: max relative error ${e(r.maxRelError)} ${Number.isNaN(r.maxRelError) ? "is not ≤" : ">"} tolerance ${r.tolerance}`),
   );
   return lines.join("\n") + "\n";
 }

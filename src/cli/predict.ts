@@ -9,7 +9,7 @@ import { promises as fs } from "node:fs";
 import { Chalk, supportsColor, type ChalkInstance } from "chalk";
 import { FileFormatError, MnistError } from "../errors.js";
 import { PIXEL_SCALE } from "../data/mnist.js";
-import { readModelJson } from "../run/model-file.js";
+import { readModelFile } from "../run/model-file.js";
 import { digitArt } from "../image/digit-art.js";
 import { decodeImage, FIELD, mnistFromImage } from "../image/mnist-preprocess.js";
 import { netFromModelJson } from "../run/model-json.js";
@@ -38,7 +38,7 @@ export interface PredictionError {
 export function buildProgram(): Command {
   return newProgram(NAME)
   .description("Classify pictures of digits (PNG or JPEG) with a trained model (MNIST preprocessing: invert, crop, fit 20×20, centre by mass in 28×28).")
-  .argument("<model>", "model.json written by mnist-train")
+  .argument("<model>", "model.json written by mnist-train, or its run folder")
   .argument("<image...>", "PNG or JPEG files, one digit each (dark on light or light on dark)")
   .option("--show", "draw the 28×28 input the network sees, with Unicode shading")
   .option("--json", "print one JSON line: { model, predictions: [{ image, digit, probabilities, inverted } or { image, error }] }")
@@ -53,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
   const flags = program.opts();
   const [modelFile, ...images] = program.args;
 
-  const model = await readModelJson(modelFile);
+  const { model } = await readModelFile(modelFile);
   const net = netFromModelJson(model);
   if (net.inputSize !== FIELD * FIELD || net.outputSize !== 10) {
     throw new FileFormatError(modelFile, `the model is ${"sizes" in net ? net.sizes.join("-") : `${net.inputSize}-${net.hiddenSize}-${net.outputSize}`}, but digits need ${FIELD * FIELD} inputs and 10 outputs`);

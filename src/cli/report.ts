@@ -116,7 +116,14 @@ export async function expandRunDirs(args: string[], note: (line: string) => void
     if (runs.length === 0) note(`skipping ${arg}: not a run folder (no config.json or loss.csv) and holds none`);
     dirs.push(...runs);
   }
-  return [...new Set(dirs)];
+  // One row per run: runs/latest (a symlink) and the folder it points at are the same run.
+  const byTarget = new Map<string, string>();
+  for (const dir of dirs) {
+    const real = await fs.realpath(dir).catch(() => path.resolve(dir));
+    const viaLink = (await fs.lstat(dir).catch(() => null))?.isSymbolicLink() ?? false;
+    if (!byTarget.has(real) || !viaLink) byTarget.set(real, dir);
+  }
+  return [...byTarget.values()];
 }
 
 async function findRuns(dir: string, depth: number): Promise<string[]> {
@@ -141,9 +148,7 @@ export async function expandGlob(pattern: string): Promise<string[]> {
       paths = paths.map((p) => (p ? path.join(p, segment) : segment));
       continue;
     }
-    const re = new RegExp(
-      "^" + segment.replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".").replace(/\[!/g, "[^") + "$",
-    );
+    const re = globSegment(segment);
     const next: string[] = [];
     for (const p of paths) {
       const entries = await fs.readdir(p || ".").catch(() => [] as string[]);
@@ -152,6 +157,16 @@ export async function expandGlob(pattern: string): Promise<string[]> {
     paths = next;
   }
   return paths;
+}
+
+/** One path segment's pattern as a RegExp; an unclosed `[` matches itself, as in the shell. */
+function globSegment(segment: string): RegExp {
+  const body = segment.replace(/[.+^${}()|\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".").replace(/\[!/g, "[^");
+  try {
+    return new RegExp("^" + body + "$");
+  } catch {
+    return new RegExp("^" + body.replace(/\[/g, "\\[") + "$");
+  }
 }
 
 /** Short legend labels: the folder names, or the paths when names repeat. */

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { MnistError } from "../errors.js";
+import { watchLaunchers } from "./launcher.js";
 
 /** The package's version, for every command's --version (package.json is two folders up from dist/cli and src/cli). */
 export const VERSION: string = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version;
@@ -18,6 +19,11 @@ export const EXIT = {
   usage: 2,
   /** Training diverged: the loss became NaN or infinite (no model.json written). */
   diverged: 3,
+  /**
+   * An output could not be written mid-run (disk full, I/O error): the run stopped and what it had
+   * was saved (checkpoint or model, in the run folder or a rescue folder the message names).
+   */
+  writeFailed: 4,
   /** An unexpected internal error (a bug: please report it). */
   internal: 70,
   /** Interrupted by SIGINT/SIGTERM. */
@@ -39,8 +45,25 @@ export const dataDirOption = () => new Option("--data-dir <dir>", "download cach
 export const noColorOption = () => new Option("--no-color", "no colours (also: NO_COLOR=1)");
 export const debugOption = () => new Option("--debug", "show stack traces on errors");
 
+/**
+ * A closed stdout or stderr (`| head`, a terminal gone) turns that output off: later writes are
+ * dropped, no EPIPE is thrown or printed, and the command goes on (a run still trains and saves).
+ */
+export function guardOutput(stream: NodeJS.WriteStream): void {
+  stream.on("error", () => {
+    stream.write = ((_chunk: unknown, encoding?: unknown, cb?: unknown) => {
+      const done = typeof encoding === "function" ? encoding : cb;
+      if (typeof done === "function") process.nextTick(done as () => void);
+      return true;
+    }) as typeof stream.write;
+  });
+}
+
 export async function runCommand(name: string, argv: string[], main: (argv: string[]) => Promise<number | void>): Promise<never> {
   const debug = argv.includes("--debug");
+  guardOutput(process.stdout);
+  guardOutput(process.stderr);
+  watchLaunchers();
   let code: number;
   try {
     code = (await main(argv)) ?? EXIT.ok;

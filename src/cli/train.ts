@@ -1,31 +1,36 @@
 /**
  * mnist-train: parse and validate options → load MNIST → train → write the run folder → summary.
- * Wiring only: the math lives in src/model and src/train, the files in src/io and the reporters.
+ * Wiring only: the math lives in src/model and src/train, the run folder's files in src/run.
  */
 import { createHash } from "node:crypto";
-import { existsSync, promises as fs } from "node:fs";
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, promises as fs } from "node:fs";
+import os, { availableParallelism } from "node:os";
 import path from "node:path";
 import { Option, type Command } from "commander";
-import { DivergedError, FileFormatError, MnistError, UsageError } from "../errors.js";
-import { parseJsonText, readJsonFile, writeFileAtomic, writeFileAtomicSync } from "../io/files.js";
+import { DivergedError, FileFormatError, MnistError, UsageError, WriteError } from "../errors.js";
+import { errorCode, parseJsonText, readJsonFile, writeFileAtomic, writeFileAtomicSync } from "../io/files.js";
 import { describeZodIssue, kebab } from "../io/zod-message.js";
 import { toModelJson } from "../run/model-json.js";
-import { CURVES_FILE, finishRunFolder } from "../report/finish-run.js";
+import { finishRunFolder } from "../report/finish-run.js";
 import { terminalLossChart } from "../report/terminal-chart.js";
-import { CheckpointSchema, MAX_CHECKPOINT_BYTES, stateFromCheckpoint, toCheckpointJson, type CheckpointJson } from "../train/checkpoint.js";
+import { CheckpointSchema, checkpointJsonLimits, MAX_CHECKPOINT_BYTES, stateFromCheckpoint, toCheckpointJson, type CheckpointJson } from "../run/checkpoint.js";
+import { CsvReporter, type CsvFile } from "../run/csv.js";
+import { RUN_FILES, runFile } from "../run/layout.js";
+import { MAX_MODEL_BYTES } from "../run/model-file.js";
+import { checkRunDirUsable, claimRunDir, defaultRunDir, LATEST, namedRunDir, pointLatestAt, RUNS_ROOT, type RunLock } from "../run/run-dir.js";
+import { describeSize, gb, mb, runBudget, WASM_MEMORY_BYTES } from "../train/budget.js";
 import { train, type TrainListener, type TrainResult, type TrainState } from "../train/trainer.js";
 import { checkSettings, itersPerEpoch, limitSplit, resolveSettings, trainedCount } from "../train/plan.js";
 import type { ResolvedHyperparameters } from "../train/hyperparameters.js";
 import { GRAD_MODES, hiddenSizes, isBookNet } from "../train/hyperparameters.js";
 import { loadForCommand } from "./data.js";
-import { CsvReporter } from "./reporters/csv.js";
 import { ConsoleReporter } from "./reporters/console.js";
 import { dataDirOption, dataSourceOption, debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
-import { checkWritable, defaultRunDir, prepareRunDir } from "./run-dir.js";
 import { stderrChalk } from "./style.js";
 import { flagValues, resolveTrainOptions, TRAIN_DEFAULTS, TrainOptionsSchema, type TrainOptions } from "./train-options.js";
 
 const NAME = "mnist-train";
+/** The schema's largest --iters; --epochs must not resolve to more. */
 
 /** The command line: its options (the docs reference is checked against them). */
 export function buildProgram(): Command {
@@ -63,8 +68,9 @@ export function buildProgram(): Command {
     .option("--test-limit <n>", "use only the first N test images")
     .addOption(dataSourceOption())
     .addOption(dataDirOption())
-    .option("--out <dir>", "run folder (default: runs/<timestamp>-<id>)")
-    .option("--force", "write into a non-empty --out folder")
+    .option("--out <dir>", "run folder (default: runs/<timestamp>-<id>; runs/latest points at the newest)")
+    .option("--name <name>", "name the run folder: runs/NAME")
+    .option("--force", "reuse a non-empty --out folder: the previous run's files are removed first")
     .option("--resume <run-dir>", "continue an interrupted run from its checkpoint.json (options come from its config.json)")
     .option("--checkpoint-every <n>", "also write checkpoint.json every N iterations (default: only on interruption)")
     .option("--config <file>", "JSON file of options (same names as the flags, in camelCase); flags override it")
@@ -90,49 +96,82 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
   const program = buildProgram();
   program.parse(argv, { from: "user" });
   const flags = program.opts();
-  const { json, quiet, color, config, out, force, resume } = flags as Record<string, unknown>;
+  const { json, quiet, color, config, out, force, resume, name } = flags as Record<string, unknown>;
   const hyperFlags = { ...flags };
-  for (const key of ["json", "quiet", "color", "config", "out", "force", "debug", "resume"]) delete hyperFlags[key];
+  for (const key of ["json", "quiet", "color", "config", "out", "force", "debug", "resume", "name"]) delete hyperFlags[key];
   const chalk = stderrChalk(color !== false);
   const log = (line: string) => {
     if (!quiet) process.stderr.write(line + "\n");
   };
+  // Warnings and notes about the run folder are said even with --quiet.
+  const note = (line: string) => process.stderr.write(`${NAME}: ${line}\n`);
+  if (name !== undefined && out !== undefined) throw new UsageError("--name and --out cannot both be given (--name NAME is --out runs/NAME)");
   let runDir: string;
   let hp: ResolvedHyperparameters & TrainOptions;
   let configSha256: string;
   let checkpoint: CheckpointJson | undefined;
+  let lock: RunLock | undefined;
+  let configIters: number | undefined;
   if (resume !== undefined) {
     runDir = resume as string;
-    ({ hp, configSha256, checkpoint } = await openResume(runDir, hyperFlags, { config, out, force }));
+    ({ hp, configSha256, checkpoint, lock } = await openResume(runDir, hyperFlags, { config, out, force, name }, note));
   } else {
     const options = await resolveTrainOptions(hyperFlags, config as string | undefined);
-    runDir = (out as string | undefined) ?? defaultRunDir();
-    await prepareRunDir(runDir, Boolean(force));
+    configIters = config !== undefined ? await configValue(config as string, "iters") : undefined;
+    if (configIters !== undefined && options.epochs !== undefined && hyperFlags.iters === undefined && hyperFlags.epochs !== undefined) {
+      throw new UsageError("--epochs and --iters cannot both be given (--iters comes from the --config file)");
+    }
+    runDir = (out as string | undefined) ?? (name !== undefined ? namedRunDir(name as string) : defaultRunDir());
+    // Before the data is loaded: a bad --out fails in milliseconds, and nothing is created yet.
+    await checkRunDirUsable(runDir, Boolean(force), out === undefined && name !== undefined ? "--name" : "--out");
     hp = options as ResolvedHyperparameters & TrainOptions; // seed and evalEvery are fixed below
     configSha256 = "";
   }
+  hp = { ...hp, threads: capThreads(hp.threads, note) };
 
   const data = await loadForCommand(hp.dataSource, hp.dataDir, log);
   if (!checkpoint) {
-    const both = (hyperFlags.iters !== undefined && hp.epochs !== undefined) || (hyperFlags.epochs !== undefined && config !== undefined && (await configHasIters(config as string)));
-    checkSettings(hp, data.train.count, both);
+    if (hyperFlags.iters !== undefined && hp.epochs !== undefined) throw new UsageError("--epochs and --iters cannot both be given");
     hp = resolveSettings(hp, data.train.count);
+    // A --config with both (a run's config.json has both, iters = epochs × the epoch's iterations).
+    if (configIters !== undefined && hyperFlags.iters === undefined && hp.epochs !== undefined && configIters !== hp.iters) {
+      throw new UsageError(`${config}: "iters" ${configIters} and "epochs" ${hp.epochs} disagree (${hp.epochs} epochs are ${hp.iters} iterations); give one of them`);
+    }
+    checkSettings(hp, data.train.count);
+  }
+  checkRunFits(hp);
+  if (!checkpoint) {
+    // Every check passed: only now is the run folder made (and owned).
+    lock = await claimRunDir(runDir, { force: Boolean(force), note, flag: out === undefined && name !== undefined ? "--name" : "--out" });
+    if (out === undefined && (await pointLatestAt(runDir))) log(`${NAME}: ${RUNS_ROOT}/${LATEST} → ${runDir}`);
     // Everything that determines the result (threads does not, so it is left to each invocation).
     const { threads: _threads, ...recorded } = hp;
     const configText = JSON.stringify(recorded, null, 2) + "\n";
     configSha256 = sha256(configText);
-    await writeFileAtomic(path.join(runDir, "config.json"), configText);
+    try {
+      await writeFileAtomic(runFile(runDir, "config"), configText);
+    } catch (err) {
+      if (err instanceof WriteError) throw new WriteError(err.file, err.code, EXIT.writeFailed, "nothing trained yet");
+      throw err;
+    }
   }
   // the images actually trained on: the validation images are held out of the training split
   const trainSize = trainedCount(hp, data.train.count);
   const perEpoch = itersPerEpoch(trainSize, hp.batchSize);
   const testSize = limitSplit(data.test, hp.testLimit).count;
   const D = data.train.rows * data.train.cols;
-  const checkpointFile = path.join(runDir, "checkpoint.json");
+  const checkpointFile = runFile(runDir, "checkpoint");
   let resumeFrom: TrainState | undefined;
   if (checkpoint) {
-    const state = stateFromCheckpoint(checkpoint, { inputSize: D, hiddenSize: hp.hiddenSize, outputSize: 10 });
-    if (typeof state !== "string" && !isBookNet(hp) && hp.optimizer !== "sgd" && !state.optimizer) throw new FileFormatError(checkpointFile, `"optimizer" is missing (the run uses ${hp.optimizer})`);
+    const state = stateFromCheckpoint(checkpoint, {
+      inputSize: D,
+      hiddenSize: hp.hiddenSize,
+      outputSize: 10,
+      optimizer: hp.optimizer,
+      bookNet: isBookNet(hp),
+      trainCount: trainSize - (hp.valSize ?? 0),
+      sampling: hp.sampling,
+    });
     if (typeof state === "string") throw new FileFormatError(checkpointFile, state);
     resumeFrom = state;
   }
@@ -144,19 +183,48 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
       `${formatEpochs(hp.iters / perEpoch)} epochs of ${perEpoch} iterations; run folder ${runDir}` +
       (resumeFrom ? `; resuming at iteration ${resumeFrom.iteration}` : ""),
   );
-  const csv = new CsvReporter(runDir, resumeFrom && { iteration: resumeFrom.iteration, evaluation: resumeFrom.epoch }, hp.valSize !== undefined);
+  const abort = new AbortController();
+  // A file that cannot be written stops the run where it is, as a signal does; what it holds is
+  // then saved (in the run folder if it takes it, else elsewhere) and the exit is EXIT.writeFailed.
+  let writeFailure: WriteError | undefined;
+  const stopOnWriteFailure = (err: WriteError) => {
+    writeFailure ??= err;
+    abort.abort();
+  };
+  let csv: CsvReporter;
+  try {
+    csv = new CsvReporter(runDir, resumeFrom && { iteration: resumeFrom.iteration, evaluation: resumeFrom.epoch }, hp.valSize !== undefined, stopOnWriteFailure);
+  } catch (err) {
+    if (err instanceof WriteError) throw new WriteError(err.file, err.code, EXIT.writeFailed, "nothing trained yet");
+    throw err;
+  }
   const consoleReporter = new ConsoleReporter({ chalk, progress: !quiet && process.stderr.isTTY === true });
-  const writeCheckpoint = (state: TrainState) => {
+  const saveCheckpoint = (state: TrainState) => {
     csv.flush(); // the CSVs never lag behind the checkpoint (rows ahead of it are trimmed on resume)
     writeFileAtomicSync(checkpointFile, JSON.stringify(toCheckpointJson(state, configSha256)) + "\n");
   };
-  const checkpointer: TrainListener = { checkpoint: writeCheckpoint };
+  const checkpointer: TrainListener = {
+    checkpoint: (state) => {
+      if (writeFailure) return;
+      try {
+        saveCheckpoint(state);
+      } catch (err) {
+        if (!(err instanceof WriteError)) throw err;
+        stopOnWriteFailure(err);
+      }
+    },
+  };
   const listeners = quiet ? [csv, checkpointer] : [csv, consoleReporter, checkpointer];
 
-  const abort = new AbortController();
   // First signal: stop after this iteration and save; second: flush what is buffered and leave.
   signals.onFirst = () => abort.abort();
-  signals.onSecond = () => csv.flush();
+  signals.onSecond = () => {
+    try {
+      csv.flush();
+    } catch {
+      // leaving at once: the rows that do not fit are lost with the unsaved iterations
+    }
+  };
   let result: TrainResult;
   try {
     result = await train({ train: data.train, test: data.test }, hp, {
@@ -170,20 +238,33 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     csv.close();
     consoleReporter.stop();
   }
+  writeFailure ??= csv.failure;
 
   if (result.diverged) {
     const { iteration, loss } = result.diverged;
+    if (writeFailure) log(`${NAME}: ${writeFailure.message}; some rows of the CSVs are not on disk`);
     throw new DivergedError(`loss became ${loss} at iteration ${iteration} (lr ${hp.lr}); try a smaller --lr`);
   }
+  const rescue = (files: Record<string, string>) => rescueRun(runDir, files, csv.unwritten());
   if (result.interrupted) {
-    writeCheckpoint(result.state);
-    log(
-      `${NAME}: interrupted after ${result.iterations} iterations; checkpoint written, no model.json; ` +
-        `continue with: mnist-train --resume ${runDir}`,
-    );
-    return EXIT.interrupted;
+    const checkpointText = JSON.stringify(toCheckpointJson(result.state, configSha256)) + "\n";
+    let failure = writeFailure;
+    if (!failure) {
+      try {
+        saveCheckpoint(result.state);
+      } catch (err) {
+        if (!(err instanceof WriteError)) throw err;
+        failure = err;
+      }
+    }
+    if (!failure) {
+      log(`${NAME}: interrupted after ${result.iterations} iterations; checkpoint written, no model.json; continue with: mnist-train --resume ${runDir}`);
+      return EXIT.interrupted;
+    }
+    const where = rescue({ [RUN_FILES.checkpoint]: checkpointText });
+    throw new WriteError(failure.file, failure.code, EXIT.writeFailed, `stopped after ${result.iterations} iterations; ${where}`);
   }
-  const modelFile = path.join(runDir, "model.json");
+  const modelFile = runFile(runDir, "model");
   const { dataSource: _s, dataDir: _d, checkpointEvery: _c, threads: _t, ...hyperparameters } = hp;
   const outcome = {
     seed: hp.seed,
@@ -194,7 +275,21 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
   };
   const epochs = result.iterations / perEpoch;
   const model = toModelJson(result.net, { hyperparameters, ...outcome, datasetSha256: data.datasetSha256 });
-  await writeFileAtomic(modelFile, JSON.stringify(model) + "\n");
+  const modelText = JSON.stringify(model) + "\n";
+  // Training ran to its end even if a write failed at the very last iteration: the model is what to save.
+  let modelFailure = writeFailure;
+  if (!modelFailure) {
+    try {
+      await writeFileAtomic(modelFile, modelText);
+    } catch (err) {
+      if (!(err instanceof WriteError)) throw err;
+      modelFailure = err;
+    }
+  }
+  if (modelFailure) {
+    const where = rescue({ [RUN_FILES.model]: modelText });
+    throw new WriteError(modelFailure.file, modelFailure.code, EXIT.writeFailed, `training finished; ${where}`);
+  }
   // The run is complete: a checkpoint left from it would only invite resuming a finished run.
   await fs.rm(checkpointFile, { force: true });
 
@@ -217,16 +312,98 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     wallTimeS: result.wallTimeS,
   };
   // summary.json (this line, for mnist-report) and curves.svg (the book's Fig. 4-11 and 4-12).
-  const run = await finishRunFolder(runDir, summary);
-  if (!quiet && process.stderr.isTTY) process.stderr.write(terminalLossChart(run.loss.map((p) => p.loss), chalk));
-  const curves = path.join(runDir, CURVES_FILE);
-  log(`curves: ${curves} (loss per iteration, accuracy per epoch: open it in a web browser)`);
+  let run;
+  try {
+    run = await finishRunFolder(runDir, summary);
+  } catch (err) {
+    if (err instanceof WriteError) {
+      // model.json is whole; mnist-report reads a run without summary.json from it.
+      throw new WriteError(err.file, err.code, EXIT.writeFailed, `${modelFile} is written, ${RUN_FILES.summary} and ${RUN_FILES.curves} may be missing`);
+    }
+    // A run too long for its CSVs to be read back whole: the run is complete, only its figure is not drawn.
+    if (!(err instanceof MnistError)) throw err;
+    note(`${RUN_FILES.curves} not drawn: ${err.message}`);
+  }
+  lock?.release();
+  if (run && !quiet && process.stderr.isTTY) process.stderr.write(terminalLossChart(run.loss.map((p) => p.loss), chalk));
+  if (run) log(`curves: ${runFile(runDir, "curves")} (loss per iteration, accuracy per epoch: open it in a web browser)`);
   if (json) process.stdout.write(JSON.stringify(summary) + "\n");
   return EXIT.ok;
 }
 
+/** --threads beyond the cores only adds copies of the network and contention: capped, with a warning. */
+function capThreads(threads: number | undefined, note: (line: string) => void): number | undefined {
+  const cores = availableParallelism();
+  if (threads === undefined || threads <= cores) return threads;
+  note(`--threads ${threads} is more than the ${cores} cores; using ${cores} (results do not depend on it)`);
+  return cores;
+}
+
 /**
- * SIGINT/SIGTERM: before training, exit 130 at once; during it, the first signal asks the trainer to
+ * Sizes the schema allows but this machine or the run's own files cannot hold: refused before
+ * anything large is allocated. model.json must stay readable by mnist-eval and mnist-predict, and
+ * checkpoint.json by --resume.
+ */
+function checkRunFits(hp: ResolvedHyperparameters & TrainOptions): void {
+  const threads = hp.threads ?? availableParallelism();
+  const b = runBudget(hp, threads);
+  const net = `a ${describeSize(hp, b.params)}`;
+  const hidden = `--hidden-size ${hiddenSizes(hp).join(",")}`;
+  if (b.modelJsonBytes > MAX_MODEL_BYTES) throw new UsageError(`${hidden}: ${net} would write a model.json of up to ${mb(b.modelJsonBytes)}, more than the ${mb(MAX_MODEL_BYTES)} mnist-eval reads`);
+  if (b.checkpointJsonBytes > MAX_CHECKPOINT_BYTES) {
+    const extras = [hp.optimizer !== "sgd" ? `--optimizer ${hp.optimizer}` : "", hp.earlyStop !== undefined ? "--early-stop" : ""].filter(Boolean).join(" and ");
+    throw new UsageError(`${hidden}${extras ? ` with ${extras}` : ""}: ${net} would write a checkpoint.json of up to ${mb(b.checkpointJsonBytes)}, more than the ${mb(MAX_CHECKPOINT_BYTES)} --resume reads`);
+  }
+  if (b.wasmBytes > WASM_MEMORY_BYTES) throw new UsageError(`--batch-size ${hp.batchSize} with ${net} needs about ${gb(b.wasmBytes)} of kernel memory, more than the ${gb(WASM_MEMORY_BYTES)} a WebAssembly memory holds; use a smaller --batch-size`);
+  const available = availableMemory();
+  if (b.memoryBytes > available) {
+    throw new UsageError(`${hidden} with --batch-size ${hp.batchSize} and ${threads} thread${threads > 1 ? "s" : ""}: ${net} needs about ${gb(b.memoryBytes)} of memory, more than the ${gb(available)} available`);
+  }
+}
+
+/**
+ * Memory this process may use: the system's available memory (or its cgroup limit when lower), but
+ * never less than MIN_BUDGET_BYTES, so a busy machine does not refuse a small run that would fit
+ * once the page cache gives way.
+ */
+function availableMemory(): number {
+  const constrained = typeof process.constrainedMemory === "function" ? process.constrainedMemory() : 0;
+  const ceiling = constrained && constrained > 0 ? Math.min(constrained, os.totalmem()) : os.totalmem();
+  return Math.min(ceiling, Math.max(os.freemem(), MIN_BUDGET_BYTES));
+}
+const MIN_BUDGET_BYTES = 1024 ** 3;
+
+/**
+ * Save a run stopped by a write failure where it can be resumed: the run folder's config and
+ * CSVs (with the rows that did not fit) and `files` (the checkpoint, or the trained model) in a
+ * folder under the system's temp directory. Returns the sentence that says where it went.
+ */
+function rescueRun(runDir: string, files: Record<string, string>, unwritten: Partial<Record<CsvFile, string[]>>): string {
+  const target = path.join(os.tmpdir(), `mnist-ts-rescue-${path.basename(path.resolve(runDir))}-${process.pid}`);
+  try {
+    mkdirSync(target, { recursive: true });
+    for (const f of ["config", "loss", "epochs", "val"] as const) {
+      const from = runFile(runDir, f);
+      if (!existsSync(from)) continue;
+      copyFileSync(from, runFile(target, f));
+      const rows = unwritten[f as CsvFile];
+      if (rows?.length) appendFileSync(runFile(target, f), rows.join("\n") + "\n");
+    }
+    for (const [file, text] of Object.entries(files)) writeFileAtomicSync(path.join(target, file), text);
+  } catch (err) {
+    return `could not save the run elsewhere either (${target}: ${err instanceof WriteError ? err.code : errorCode(err)})`;
+  }
+  const resumable = RUN_FILES.checkpoint in files;
+  return resumable
+    ? `the run is saved in ${target}: continue with: mnist-train --resume ${target}`
+    : `the trained model is saved in ${path.join(target, RUN_FILES.model)}`;
+}
+
+/** A terminal closing (SIGHUP) ends a run as Ctrl-C and `kill` do: with a checkpoint. */
+const HANDLED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/**
+ * SIGINT/SIGTERM/SIGHUP: before training, exit 130 at once; during it, the first signal asks the trainer to
  * stop after the current iteration (the CLI then writes the checkpoint), a second one exits at once.
  * Every file is written atomically or appended, so exiting at any point corrupts nothing.
  */
@@ -247,12 +424,10 @@ class SignalState {
     }
   };
   install(): void {
-    process.on("SIGINT", this.handler);
-    process.on("SIGTERM", this.handler);
+    for (const signal of HANDLED_SIGNALS) process.on(signal, this.handler);
   }
   uninstall(): void {
-    process.off("SIGINT", this.handler);
-    process.off("SIGTERM", this.handler);
+    for (const signal of HANDLED_SIGNALS) process.off(signal, this.handler);
   }
 }
 
@@ -264,7 +439,8 @@ async function openResume(
   runDir: string,
   hyperFlags: Record<string, unknown>,
   other: Record<string, unknown>,
-): Promise<{ hp: ResolvedHyperparameters & TrainOptions; configSha256: string; checkpoint: CheckpointJson }> {
+  note: (line: string) => void,
+): Promise<{ hp: ResolvedHyperparameters & TrainOptions; configSha256: string; checkpoint: CheckpointJson; lock: RunLock }> {
   const conflicting = [
     ...Object.entries(hyperFlags).filter(([k, v]) => v !== undefined && !RESUME_FLAGS.has(k)),
     ...Object.entries(other).filter(([, v]) => v !== undefined),
@@ -279,12 +455,23 @@ async function openResume(
     throw new MnistError(`--resume ${runDir}: no such run folder`);
   }
   if (!stat.isDirectory()) throw new MnistError(`--resume ${runDir}: not a folder`);
-  const checkpointFile = path.join(runDir, "checkpoint.json");
+  // Owned before anything is read: a second --resume of the same run is refused, not raced.
+  const lock = await claimRunDir(runDir, { force: false, note, flag: "--resume", resume: true });
+  try {
+    return { ...(await readResume(runDir, hyperFlags)), lock };
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function readResume(runDir: string, hyperFlags: Record<string, unknown>): Promise<{ hp: ResolvedHyperparameters & TrainOptions; configSha256: string; checkpoint: CheckpointJson }> {
+  const checkpointFile = runFile(runDir, "checkpoint");
   if (!existsSync(checkpointFile)) {
-    const why = existsSync(path.join(runDir, "model.json")) ? "the run is complete (model.json exists)" : "no checkpoint.json in it";
+    const why = existsSync(runFile(runDir, "model")) ? "the run is complete (model.json exists)" : "no checkpoint.json in it";
     throw new MnistError(`--resume ${runDir}: nothing to resume: ${why}`);
   }
-  const configFile = path.join(runDir, "config.json");
+  const configFile = runFile(runDir, "config");
   let configText: string;
   try {
     const st = await fs.stat(configFile);
@@ -299,7 +486,8 @@ async function openResume(
   if (recorded.seed === undefined || recorded.evalEvery === undefined) {
     throw new FileFormatError(configFile, `"${recorded.seed === undefined ? "seed" : "evalEvery"}" is missing (a run's config.json records it)`);
   }
-  const checkpoint = await readJsonFile(checkpointFile, CheckpointSchema, MAX_CHECKPOINT_BYTES);
+  const expected = runBudget({ ...TRAIN_DEFAULTS, ...recorded }, 1);
+  const checkpoint = await readJsonFile(checkpointFile, CheckpointSchema, MAX_CHECKPOINT_BYTES, undefined, checkpointJsonLimits(expected.checkpointNumbers));
   const configSha256 = sha256(configText);
   if (checkpoint.configSha256 !== configSha256) {
     throw new FileFormatError(checkpointFile, "was written for a different config.json (the run's config.json was changed since)");
@@ -309,7 +497,6 @@ async function openResume(
   }
   const merged = TrainOptionsSchema.safeParse({ ...recorded, ...flagValues({ checkpointEvery: hyperFlags.checkpointEvery, threads: hyperFlags.threads }) });
   if (!merged.success) throw new UsageError(describeZodIssue(merged.error.issues[0], hyperFlags, "flag"));
-  await checkWritable(runDir, "--resume ");
   return { hp: merged.data as ResolvedHyperparameters & TrainOptions, configSha256, checkpoint };
 }
 
@@ -331,12 +518,14 @@ function describeBeyond(hp: ResolvedHyperparameters): string {
   return parts.join(", ");
 }
 
-async function configHasIters(file: string): Promise<boolean> {
+/** A number the --config file gives for `key` (the file is already validated). */
+async function configValue(file: string, key: string): Promise<number | undefined> {
   const text = await fs.readFile(file, "utf8").catch(() => "{}");
   try {
-    return Object.prototype.hasOwnProperty.call(JSON.parse(text), "iters");
+    const value = (JSON.parse(text) as Record<string, unknown>)[key];
+    return typeof value === "number" ? value : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 

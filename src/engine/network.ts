@@ -86,7 +86,6 @@ export class Network {
   readonly tensors: ParamTensor[];
   /** Optimizer updates so far (Adam's k). */
   updates = 0;
-  private readonly affines: Affine[];
   private readonly pParams: number;
   private readonly pGrads: number;
   private readonly pSlots: number[];
@@ -122,7 +121,6 @@ export class Network {
       V = layer.V;
     }
     this.layers = layers;
-    this.affines = affines;
     // parameters, gradients, slots: blocks of one layout
     this.tensors = affines.flatMap((af) => af.declareParams());
     let off = 0;

@@ -20,8 +20,26 @@ export const BOX = 20;
 /** Pixels at least this bright (0–255, after inversion and background removal) count as ink for cropping. */
 const INK_THRESHOLD = 32;
 
-/** A phone photo is 12–50 megapixels; this bounds what a hostile JPEG header can make us allocate. */
-const MAX_JPEG_MEGAPIXELS = 100;
+/**
+ * Largest picture decoded: 25 megapixels (a 24 MP camera photo), at most 20000 pixels a side.
+ * Decoding costs about 20 bytes a pixel, and a PNG's size says nothing about its dimensions (a
+ * 400 KB file can declare 20000 × 20000), so the header is checked before anything is inflated.
+ */
+export const MAX_IMAGE_PIXELS = 25_000_000;
+export const MAX_IMAGE_SIDE = 20_000;
+
+/** Refuse a PNG whose IHDR declares more than MAX_IMAGE_PIXELS (anything else is left to the decoder). */
+export function checkPngDimensions(bytes: Uint8Array, file: string): void {
+  if (bytes.length < 24) return;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const ihdr = bytes[12] === 0x49 && bytes[13] === 0x48 && bytes[14] === 0x44 && bytes[15] === 0x52;
+  if (!ihdr) return;
+  const width = view.getUint32(16);
+  const height = view.getUint32(20);
+  if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE || width * height > MAX_IMAGE_PIXELS) {
+    throw new FileFormatError(file, `is ${width}×${height} pixels, more than the ${MAX_IMAGE_PIXELS / 1e6} megapixels (at most ${MAX_IMAGE_SIDE} a side) accepted; scale it down`);
+  }
+}
 
 /** Decode a PNG or a JPEG, told apart by their signatures (not by the file name). */
 export function decodeImage(bytes: Uint8Array, file: string): GrayImage {
@@ -32,6 +50,7 @@ export function decodeImage(bytes: Uint8Array, file: string): GrayImage {
 
 /** Decode a PNG (any colour type or depth pngjs reads) to gray; transparency is composited on white. */
 export function decodePng(bytes: Uint8Array, file: string): GrayImage {
+  checkPngDimensions(bytes, file);
   let png: PNG;
   try {
     png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -45,7 +64,7 @@ export function decodePng(bytes: Uint8Array, file: string): GrayImage {
 export function decodeJpeg(bytes: Uint8Array, file: string): GrayImage {
   let img: { width: number; height: number; data: Uint8Array };
   try {
-    img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_JPEG_MEGAPIXELS, maxMemoryUsageInMB: 1024 });
+    img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_IMAGE_PIXELS / 1e6, maxMemoryUsageInMB: 1024 });
   } catch (err) {
     throw new FileFormatError(file, `is not a readable JPEG (${(err as Error).message})`);
   }

@@ -1,7 +1,6 @@
 /** What mnist-eval (and the board's model view) report of a model on the test images. */
 import type { ModelJson } from "../run/model-json.js";
 
-export { MAX_MODEL_BYTES } from "../run/model-file.js";
 
 export interface EvalReport {
   model: string;

@@ -5,11 +5,12 @@
  * whatever its CSVs hold.
  */
 import { promises as fs } from "node:fs";
-import path from "node:path";
 import { z } from "zod";
 import { FileFormatError } from "../errors.js";
 import { readJsonFile } from "../io/files.js";
 import { itersPerEpoch, trainedCount } from "../train/plan.js";
+import { CSV_HEADERS } from "../run/csv.js";
+import { runFile } from "../run/layout.js";
 
 export interface LossPoint {
   iteration: number;
@@ -57,8 +58,6 @@ export interface RunData {
   summary: RunSummary;
 }
 
-export const SUMMARY_FILE = "summary.json";
-
 /** The summary.json / `--json` line mnist-train writes at the end of a run. */
 export const SummarySchema = z.object({
   iterations: z.number().int().min(0),
@@ -77,18 +76,18 @@ const ModelTrainingSchema = z.object({
 
 /** Is `dir` a run folder (has config.json or loss.csv)? */
 export async function isRunDir(dir: string): Promise<boolean> {
-  for (const f of ["config.json", "loss.csv"]) {
-    if (await exists(path.join(dir, f))) return true;
+  for (const f of ["config", "loss"] as const) {
+    if (await exists(runFile(dir, f))) return true;
   }
   return false;
 }
 
 export async function readRun(dir: string): Promise<RunData> {
-  const config = await readJson(path.join(dir, "config.json"), z.record(z.string(), z.unknown()));
-  const loss = parseCsv(await readText(path.join(dir, "loss.csv")), path.join(dir, "loss.csv"), ["iteration", "loss"]).map(
+  const config = await readJson(runFile(dir, "config"), z.record(z.string(), z.unknown()));
+  const loss = parseCsv(await readText(runFile(dir, "loss")), runFile(dir, "loss"), ["iteration", "loss"]).map(
     ([iteration, l]) => ({ iteration, loss: l }),
   );
-  const epochsFile = path.join(dir, "epochs.csv");
+  const epochsFile = runFile(dir, "epochs");
   const epochsText = await readText(epochsFile);
   let epochs: EpochPoint[];
   let itersPerEpoch: number;
@@ -115,9 +114,9 @@ export async function readRun(dir: string): Promise<RunData> {
       elapsedS,
     }));
   }
-  const complete = await exists(path.join(dir, "model.json"));
+  const complete = await exists(runFile(dir, "model"));
   // val.csv (evaluation,epoch,iteration,val_acc; before: epoch,iteration,val_acc) is there when the run held out a validation set
-  const valFile = path.join(dir, "val.csv");
+  const valFile = runFile(dir, "val");
   let lastVal: number | null = null;
   if (await exists(valFile)) {
     const text = await readText(valFile);
@@ -125,11 +124,11 @@ export async function readRun(dir: string): Promise<RunData> {
     lastVal = parseCsv(text, valFile, header).at(-1)?.at(-1) ?? null;
   }
   let summary: RunSummary;
-  if (complete && (await exists(path.join(dir, SUMMARY_FILE)))) {
-    const s = await readJson(path.join(dir, SUMMARY_FILE), SummarySchema);
+  if (complete && (await exists(runFile(dir, "summary")))) {
+    const s = await readJson(runFile(dir, "summary"), SummarySchema);
     summary = { ...s, valAccuracy: s.valAccuracy ?? lastVal };
   } else if (complete) {
-    const { training } = await readJson(path.join(dir, "model.json"), ModelTrainingSchema);
+    const { training } = await readJson(runFile(dir, "model"), ModelTrainingSchema);
     summary = { ...training, valAccuracy: lastVal, wallTimeS: null };
   } else {
     const last = epochs.at(-1);
@@ -146,8 +145,8 @@ export async function readRun(dir: string): Promise<RunData> {
   return { dir, config, loss, epochs, itersPerEpoch, complete, summary };
 }
 
-export const EPOCHS_HEADER = ["evaluation", "epoch", "iteration", "train_acc", "test_acc", "elapsed_s"];
-export const VAL_HEADER = ["evaluation", "epoch", "iteration", "val_acc"];
+const EPOCHS_HEADER = CSV_HEADERS.epochs.split(",");
+const VAL_HEADER = CSV_HEADERS.val.split(",");
 const OLD_EPOCHS_HEADER = ["epoch", "iteration", "train_acc", "test_acc", "elapsed_s"];
 const OLD_VAL_HEADER = ["epoch", "iteration", "val_acc"];
 
@@ -183,10 +182,18 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
+/** A CSV longer than this is refused rather than read (a run of 10 million iterations writes about 300 MB). */
+const MAX_CSV_BYTES = 400 * 1024 * 1024;
+
 async function readText(file: string): Promise<string> {
   try {
+    // The type first: a FIFO or device would block the read forever (or never end).
+    const stat = await fs.stat(file);
+    if (!stat.isFile()) throw new FileFormatError(file, "is not a regular file");
+    if (stat.size > MAX_CSV_BYTES) throw new FileFormatError(file, `is ${stat.size} bytes, more than the ${MAX_CSV_BYTES} read`);
     return await fs.readFile(file, "utf8");
   } catch (err) {
+    if (err instanceof FileFormatError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     throw new FileFormatError(file, code === "ENOENT" ? "no such file" : `cannot read (${code})`);
   }

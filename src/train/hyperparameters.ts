@@ -24,9 +24,12 @@ export type GradMode = (typeof GRAD_MODES)[number];
 
 export { DTYPES, type Dtype } from "../engine/wasm.js";
 
+/** The most iterations a run may have (also through --epochs). */
+export const ITERS_MAX = 1e9;
+
 export const HyperparametersSchema = z.strictObject({
   /** SGD updates (the book's iters_num). */
-  iters: int(1, 1e9).default(10000),
+  iters: int(1, ITERS_MAX).default(10000),
   batchSize: int(1, 1e6).default(100),
   lr: positive().default(0.1),
   /** Hidden units: one number (the book's one hidden layer) or a list, one per hidden layer (at most 8). */

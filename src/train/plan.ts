@@ -6,7 +6,7 @@
 import { randomInt } from "node:crypto";
 import type { MnistSplit } from "../data/mnist.js";
 import { UsageError } from "../errors.js";
-import { isBookNet, type Hyperparameters, type ResolvedHyperparameters } from "./hyperparameters.js";
+import { isBookNet, ITERS_MAX, type Hyperparameters, type ResolvedHyperparameters } from "./hyperparameters.js";
 
 /** One epoch = max(floor(trainSize / batchSize), 1) iterations (the book's iter_per_epoch). */
 export function itersPerEpoch(trainSize: number, batchSize: number): number {
@@ -29,14 +29,17 @@ export function checkSettings(hp: Hyperparameters, available: number, epochsAndI
   if (hp.valSize !== undefined && hp.valSize >= limit) throw new UsageError(`--val-size ${hp.valSize} leaves no training images (of ${limit})`);
   const trained = trainedCount(hp, available);
   if (hp.sampling === "shuffle" && hp.batchSize > trained) {
-    throw new UsageError(`--sampling shuffle needs --batch-size ≤ the ${trained} training images (got ${hp.batchSize})`);
+    throw new UsageError(`--sampling shuffle needs --batch-size at most the ${trained} training images (got ${hp.batchSize})`);
   }
-  if (hp.grad === "numerical" && !isBookNet(hp)) throw new UsageError("--grad numerical is for the book's two-layer net only (one sigmoid hidden layer, plain SGD)");
+  if (hp.grad === "numerical" && !isBookNet(hp)) throw new UsageError("--grad numerical is for the book's two-layer net only (one --hidden-size, sigmoid, std init, sgd, no weight decay or dropout)");
 }
 
 /** Fix every choice the settings leave open: a seed when none was given, the evaluation interval, iterations from epochs. */
 export function resolveSettings<T extends Hyperparameters>(hp: T, available: number): T & ResolvedHyperparameters {
   const perEpoch = itersPerEpoch(trainedCount(hp, available), hp.batchSize);
+  if (hp.epochs !== undefined && hp.epochs * perEpoch > ITERS_MAX) {
+    throw new UsageError(`--epochs ${hp.epochs} is ${hp.epochs * perEpoch} iterations, more than the ${ITERS_MAX} --iters allows`);
+  }
   return {
     ...hp,
     seed: hp.seed ?? randomInt(0, 2 ** 32 - 1),

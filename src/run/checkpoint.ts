@@ -5,12 +5,22 @@
  * resumed run can check that the options it reads are the ones the checkpoint was made with.
  */
 import { z } from "zod";
-import type { TrainState } from "./trainer.js";
+import type { TrainState } from "../train/trainer.js";
+import { slotCount, type OptimizerName } from "../reference/optimizers.js";
 
 export const CHECKPOINT_FORMAT = "mnist-ts.checkpoint";
 export const CHECKPOINT_VERSION = 1;
-/** Largest checkpoint accepted: a 784-50-10 net is under 1 MB; a 784-5000-10 one about 90 MB. */
-export const MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024;
+/**
+ * Largest checkpoint accepted (and written: mnist-train refuses sizes whose checkpoint could be
+ * larger): a 784-50-10 net is under 1 MB, a 784-5000-10 one about 90 MB. Below V8's longest
+ * string (2^29 − 24 characters), which JSON.stringify and JSON.parse work in.
+ */
+export const MAX_CHECKPOINT_BYTES = 500 * 1024 * 1024;
+
+/** What the bytes of a checkpoint may hold before they are parsed (see checkJsonShape). */
+export function checkpointJsonLimits(expectedNumbers: number) {
+  return { maxContainers: 1000, maxDepth: 8, maxNumbers: expectedNumbers };
+}
 
 const finite = z.number({ error: "must hold only finite numbers" }).finite({ error: "must hold only finite numbers" });
 const count = z.number().int().min(0).max(1e9);
@@ -86,11 +96,27 @@ export function toCheckpointJson(state: TrainState, configSha256: string, create
   };
 }
 
+/** What the run's config.json says a checkpoint of it must hold, beyond the network's sizes. */
+export interface CheckpointExpectations {
+  inputSize: number;
+  hiddenSize: number | number[];
+  outputSize: number;
+  /** The run's optimizer: its slots must all be there (a MultiLayerNet's; the book's net keeps none). */
+  optimizer?: OptimizerName;
+  /** Whether the run trains the book's net (which has no optimizer state). */
+  bookNet?: boolean;
+  /** Training images (after --val-size): --sampling shuffle's permutation is of these. */
+  trainCount?: number;
+  sampling?: "replacement" | "shuffle";
+}
+
 /**
- * The trainer state of a validated checkpoint, after checking its parameter counts against the
- * network the run's options describe. Returns a message instead when they do not match.
+ * The trainer state of a validated checkpoint, after checking it in full against the run its
+ * config.json describes: every parameter, optimizer slot and best weight present with its length,
+ * the shuffle permutation of the right length with indices in range. Returns a message instead
+ * when something does not match: a tampered or foreign checkpoint is refused, never trained on.
  */
-export function stateFromCheckpoint(c: CheckpointJson, sizes: { inputSize: number; hiddenSize: number | number[]; outputSize: number }): TrainState | string {
+export function stateFromCheckpoint(c: CheckpointJson, sizes: CheckpointExpectations): TrainState | string {
   const layerSizes = [sizes.inputSize, ...(typeof sizes.hiddenSize === "number" ? [sizes.hiddenSize] : sizes.hiddenSize), sizes.outputSize];
   const net = layerSizes.join("-");
   const want: Record<string, number> = {};
@@ -103,9 +129,37 @@ export function stateFromCheckpoint(c: CheckpointJson, sizes: { inputSize: numbe
     if (c.params[name].length !== n) return `"params.${name}" has ${c.params[name].length} values, expected ${n} for a ${net} net`;
   }
   for (const name of Object.keys(c.params)) if (!(name in want)) return `"params.${name}" is not a parameter of a ${net} net`;
-  for (const [k, p] of Object.entries(c.best?.params ?? {})) if (p.length !== want[k]) return `"best.params.${k}" does not match a ${net} net`;
+  if (c.best) {
+    for (const [name, n] of Object.entries(want)) {
+      if (!c.best.params[name]) return `"best.params.${name}" is missing for a ${net} net`;
+      if (c.best.params[name].length !== n) return `"best.params.${name}" has ${c.best.params[name].length} values, expected ${n} for a ${net} net`;
+    }
+    for (const name of Object.keys(c.best.params)) if (!(name in want)) return `"best.params.${name}" is not a parameter of a ${net} net`;
+  }
   for (const [k, slots] of Object.entries(c.optimizer?.slots ?? {})) {
+    if (!(k in want)) return `"optimizer.slots.${k}" is not a parameter of a ${net} net`;
     if (slots.some((a) => a.length !== want[k])) return `"optimizer.slots.${k}" does not match a ${net} net`;
+  }
+  if (sizes.optimizer !== undefined && !sizes.bookNet) {
+    const k = slotCount(sizes.optimizer);
+    if (k > 0 && !c.optimizer) return `"optimizer" is missing (the run uses ${sizes.optimizer})`;
+    for (const name of Object.keys(want)) {
+      const slots = c.optimizer?.slots[name];
+      if (c.optimizer && k > 0 && !slots) return `"optimizer.slots.${name}" is missing (the run uses ${sizes.optimizer})`;
+      if (slots && slots.length !== k) return `"optimizer.slots.${name}" has ${slots.length} arrays, expected ${k} for ${sizes.optimizer}`;
+    }
+  }
+  if (sizes.sampling !== undefined) {
+    if (sizes.sampling === "shuffle" && !c.sampler) return `"sampler" is missing (the run uses --sampling shuffle)`;
+    if (sizes.sampling !== "shuffle" && c.sampler) return `"sampler" is there, but the run does not use --sampling shuffle`;
+  }
+  if (c.sampler && sizes.trainCount !== undefined) {
+    const n = sizes.trainCount;
+    const { order, pos } = c.sampler;
+    if (order.length !== 0 && order.length !== n) return `"sampler.order" has ${order.length} entries, expected ${n} (one per training image)`;
+    const bad = order.findIndex((v) => v >= n);
+    if (bad >= 0) return `"sampler.order[${bad}]" is ${order[bad]}, past the ${n} training images`;
+    if (pos > order.length) return `"sampler.pos" is ${pos}, past the end of "sampler.order" (${order.length})`;
   }
   return {
     iteration: c.iteration,
