@@ -271,7 +271,7 @@ describe("bad input: one line on stderr, a documented exit code, no file written
 
   const cases: [string, () => string[], number, RegExp][] = [
     ["missing model", () => [path.join(dir, "nope.json"), "--onnx", path.join(dir, "o1.onnx")], 1, /nope\.json: no such file$/],
-    ["run folder without a model.json", () => [path.join(dir, "empty-run"), "--onnx", path.join(dir, "o2.onnx")], 1, /empty-run\/model\.json: no such file$/],
+    ["run folder without a model.json", () => [path.join(dir, "empty-run"), "--onnx", path.join(dir, "o2.onnx")], 1, /empty-run: is a folder without model\.json$/],
     ["corrupt model", () => [path.join(dir, "corrupt.json"), "--onnx", path.join(dir, "o3.onnx")], 1, /corrupt\.json: is not valid JSON/],
     ["parameters of the wrong shape", () => [path.join(dir, "wrong-shape.json"), "--onnx", path.join(dir, "o4.onnx")], 1, /wrong-shape\.json: .*W1.*expected \[784, 3\]/],
     ["a model that is not for MNIST", () => [path.join(dir, "not-mnist.json"), "--onnx", path.join(dir, "o5.onnx")], 1, /not-mnist\.json: the model is 3-2-2 relu, but MNIST needs 784 inputs and 10 outputs$/],
