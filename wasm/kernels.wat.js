@@ -102,29 +102,34 @@ export function kernelsWat(type) {
   };
 
   // One block of `w` vectors of the input-weight gradient: G[p] += v × dZ[r] for the row's pixels.
+  // One block of `w` vectors of the input-weight gradient, pixel by pixel: G[p] += Σ v × dZ[r] over
+  // the batch rows r that have pixel p (ascending, from the CSC), accumulated in registers.
   const gradBlock = (w) => {
     const d = [...Array(w).keys()];
     return `
       (block $gb${w}_done (loop $gb${w}
         (br_if $gb${w}_done (i32.gt_u (i32.add (local.get $jb) (i32.const ${w})) (local.get $HV)))
         (local.set $colOff (i32.shl (local.get $jb) (i32.const 4)))
-        (local.set $r (i32.const 0))
-        (block $gbr${w}_done (loop $gbr${w}
-        (br_if $gbr${w}_done (i32.ge_u (local.get $r) (local.get $n)))
-        (local.set $s (i32.load (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
-        (local.set $e (i32.load offset=4 (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
-        (local.set $zrow (i32.add (local.get $dZ) (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4))))
-                ${d.map((i) => `(local.set $a${i} (v128.load offset=${16 * i} (i32.add (local.get $zrow) (local.get $colOff))))`).join("\n        ")}
-        (local.set $k (local.get $s))
-        (block $gnz${w}_done (loop $gnz${w}
-          (br_if $gnz${w}_done (i32.ge_u (local.get $k) (local.get $e)))
-          (local.set $wp (i32.add (i32.add (local.get $G) (local.get $colOff)) (i32.load (i32.add (local.get $offs) (i32.shl (local.get $k) (i32.const 2))))))
-          (local.set $v (${V}.splat (${T}.load (i32.add (local.get $vals) (i32.shl (local.get $k) (i32.const ${Math.log2(S)}))))))
-          ${d.map((i) => `(v128.store offset=${16 * i} (local.get $wp) (${V}.add (v128.load offset=${16 * i} (local.get $wp)) (${V}.mul (local.get $v) (local.get $a${i}))))`).join("\n          ")}
-          (local.set $k (i32.add (local.get $k) (i32.const 1)))
-          (br $gnz${w})))
-        (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $gbr${w})))
+        (local.set $p (i32.const 0))
+        (local.set $s (i32.const 0))
+        (block $gbp${w}_done (loop $gbp${w}
+          (br_if $gbp${w}_done (i32.ge_u (local.get $p) (local.get $D)))
+          (local.set $e (i32.load (i32.add (local.get $cs) (i32.shl (local.get $p) (i32.const 2)))))
+          (if (i32.lt_u (local.get $s) (local.get $e)) (then
+            (local.set $wp (i32.add (i32.add (local.get $G) (local.get $colOff)) (i32.mul (local.get $p) (local.get $rowBytes))))
+            ${d.map((i) => `(local.set $a${i} (v128.load offset=${16 * i} (local.get $wp)))`).join(" ")}
+            (local.set $k (local.get $s))
+            (block $gnz${w}_done (loop $gnz${w}
+              (br_if $gnz${w}_done (i32.ge_u (local.get $k) (local.get $e)))
+              (local.set $zrow (i32.add (i32.add (local.get $dZ) (local.get $colOff)) (i32.load (i32.add (local.get $crow) (i32.shl (local.get $k) (i32.const 2))))))
+              (local.set $v (${V}.splat (${T}.load (i32.add (local.get $cval) (i32.shl (local.get $k) (i32.const ${Math.log2(S)}))))))
+              ${d.map((i) => `(local.set $a${i} (${V}.add (local.get $a${i}) (${V}.mul (local.get $v) (v128.load offset=${16 * i} (local.get $zrow)))))`).join(" ")}
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (br $gnz${w})))
+            ${d.map((i) => `(v128.store offset=${16 * i} (local.get $wp) (local.get $a${i}))`).join(" ")}))
+          (local.set $s (local.get $e))
+          (local.set $p (i32.add (local.get $p) (i32.const 1)))
+          (br $gbp${w})))
         (local.set $jb (i32.add (local.get $jb) (i32.const ${w})))
         (br $gb${w})))`;
   };
@@ -488,11 +493,51 @@ export function kernelsWat(type) {
       (br $rows))))
 
   ;; G[D × Hp] += xᵀ · dZ for the CSR rows (G must start at 0; sgd() re-zeroes it).
+  ;; G[D × Hp] += xᵀ · dZ for the CSR rows (G must start at 0; sgd() re-zeroes it). The batch is
+  ;; first turned by pixel (CSC: cs[p] = end of pixel p's entries, crow = dZ row byte offsets, cval),
+  ;; so each row of G is read and written once per column block, its terms summed in registers in
+  ;; ascending batch rows: the reference's order for every element.
   (func (export "grad_w1") (param $starts i32) (param $offs i32) (param $vals i32) (param $n i32)
-        (param $dZ i32) (param $G i32) (param $HV i32)
+        (param $dZ i32) (param $G i32) (param $HV i32) (param $D i32) (param $rowBytes i32)
+        (param $cs i32) (param $crow i32) (param $cval i32)
     (local $r i32) (local $s i32) (local $e i32) (local $zrow i32) (local $jb i32) (local $colOff i32) (local $k i32)
-    (local $wp i32) (local $v v128) ${accLocals}
-    ;; column blocks outermost (rows ascending within each: the reference's order for every element)
+    (local $wp i32) (local $v v128) (local $p i32) (local $q i32) (local $total i32) (local $acc i32) ${accLocals}
+    ;; counts per pixel, then their running sum: cs[p] = the start of pixel p's entries
+    (memory.fill (local.get $cs) (i32.const 0) (i32.shl (i32.add (local.get $D) (i32.const 1)) (i32.const 2)))
+    (local.set $total (i32.load (i32.add (local.get $starts) (i32.shl (local.get $n) (i32.const 2)))))
+    (block $c_done (loop $c
+      (br_if $c_done (i32.ge_u (local.get $k) (local.get $total)))
+      (local.set $q (i32.add (local.get $cs) (i32.shl (i32.div_u (i32.load (i32.add (local.get $offs) (i32.shl (local.get $k) (i32.const 2)))) (local.get $rowBytes)) (i32.const 2))))
+      (i32.store (local.get $q) (i32.add (i32.load (local.get $q)) (i32.const 1)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $c)))
+    (local.set $p (i32.const 0))
+    (block $ps_done (loop $ps
+      (br_if $ps_done (i32.ge_u (local.get $p) (local.get $D)))
+      (local.set $q (i32.add (local.get $cs) (i32.shl (local.get $p) (i32.const 2))))
+      (local.set $e (i32.load (local.get $q)))
+      (i32.store (local.get $q) (local.get $acc))
+      (local.set $acc (i32.add (local.get $acc) (local.get $e)))
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (br $ps)))
+    ;; scatter the entries, rows ascending; afterwards cs[p] is the end of pixel p's entries
+    (block $f_done (loop $f
+      (br_if $f_done (i32.ge_u (local.get $r) (local.get $n)))
+      (local.set $k (i32.load (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
+      (local.set $e (i32.load offset=4 (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
+      (local.set $zrow (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4)))
+      (block $fe_done (loop $fe
+        (br_if $fe_done (i32.ge_u (local.get $k) (local.get $e)))
+        (local.set $q (i32.add (local.get $cs) (i32.shl (i32.div_u (i32.load (i32.add (local.get $offs) (i32.shl (local.get $k) (i32.const 2)))) (local.get $rowBytes)) (i32.const 2))))
+        (local.set $s (i32.load (local.get $q)))
+        (i32.store (local.get $q) (i32.add (local.get $s) (i32.const 1)))
+        (i32.store (i32.add (local.get $crow) (i32.shl (local.get $s) (i32.const 2))) (local.get $zrow))
+        (${T}.store (i32.add (local.get $cval) (i32.shl (local.get $s) (i32.const ${Math.log2(S)})))
+          (${T}.load (i32.add (local.get $vals) (i32.shl (local.get $k) (i32.const ${Math.log2(S)})))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $fe)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $f)))
     (local.set $jb (i32.const 0))
     ${BLOCKS.map(gradBlock).join("")})
 

@@ -24,11 +24,16 @@ export interface Pass {
   rng?: Rng;
 }
 
-/** The CSR form of the batch's images (the first layer's sparse input; see Network). */
+/** The CSR form of the batch's images (the first layer's sparse input; see Network), and room for its CSC. */
 export interface SparseInput {
   starts: number;
   offs: number;
   vals: number;
+  /** Pixels per image, and the CSC scratch (per-pixel ends, row offsets, values). */
+  D: number;
+  cs: number;
+  crow: number;
+  cval: number;
 }
 
 /** A parameter tensor: logical [rows × cols] stored [rows × pcols] at `p` (gradient at `g`). */
@@ -124,7 +129,7 @@ export class Affine extends Layer {
     k.sum_rows(this.dy, b.n, this.V, this.b.g);
     if (s) {
       // gW [D × Mp] += xᵀ · dy over the non-zero pixels (gW is 0 here: the optimizer zeroes it)
-      k.grad_w1(s.starts, s.offs, s.vals, b.n, this.dy, this.W.g, this.V);
+      k.grad_w1(s.starts, s.offs, s.vals, b.n, this.dy, this.W.g, this.V, s.D, this.V * 16, s.cs, s.crow, s.cval);
       return;
     }
     const rowX = this.inV * 16, rowY = this.V * 16;

@@ -103,7 +103,7 @@ export class Network {
     this.spec = spec;
     const a = (this.a = new Arena(spec.dtype));
     const D = spec.inputSize, maxRows = spec.maxRows;
-    const input: SparseInput = (this.input = { starts: 0, offs: 0, vals: 0 });
+    const input: SparseInput = (this.input = { starts: 0, offs: 0, vals: 0, D, cs: 0, crow: 0, cval: 0 });
     // the layers, each on the previous one's width
     const layers: Layer[] = [];
     const affines: Affine[] = [];
@@ -145,6 +145,9 @@ export class Network {
     const pLab = a.alloc(maxRows * 4);
     input.offs = a.alloc((maxRows * D + 3) * 4);
     input.vals = a.values(maxRows * D + 3);
+    input.cs = a.alloc((D + 1) * 4);
+    input.crow = a.alloc(maxRows * D * 4);
+    input.cval = a.values(maxRows * D);
     this.rowBytes1 = affines[0].V * 16;
     // activations: a layer's input is the previous output; an activation works in place
     let prev: Layer | undefined;
