@@ -3,7 +3,9 @@
  * files, unusable output folders. Each failure: one line, its documented exit code, nothing lost.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
@@ -14,8 +16,8 @@ const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 const RUN = ["--train-limit", "1000", "--test-limit", "200", "--batch-size", "20", "--seed", "3", "--quiet"];
 
-function startBin(bin: string, args: string[]): { child: ChildProcess; done: Promise<RunResult> } {
-  const env = { ...process.env };
+function startBin(bin: string, args: string[], extraEnv: Record<string, string> = {}): { child: ChildProcess; done: Promise<RunResult> } {
+  const env = { ...process.env, ...extraEnv };
   delete env.FORCE_COLOR;
   const child = spawn(process.execPath, [path.join(ROOT, "bin", `${bin}.js`), ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
@@ -133,15 +135,34 @@ describe("interrupt and resume", () => {
 
   it("a signal before training starts exits 130 at once", async () => {
     const dir = path.join(tmp.dir, "early");
-    const { child, done } = startBin("mnist-train", [...RUN, "--out", dir]);
-    // The run folder is made after the handlers are installed and before the data is loaded.
-    while (!existsSync(dir)) await sleep(5);
-    child.kill("SIGINT");
-    const r = await done;
-    expect(r.code).toBe(130);
-    // Nothing but (possibly) config.json; an exit in the microseconds of the writability probe may leave its empty probe file.
-    expect(readdirSync(dir).filter((f) => f !== "config.json" && !f.startsWith(".write-test-"))).toEqual([]);
+    // The data comes from a local mirror that never answers: the signal lands while the command
+    // waits for it, after its handlers are installed and before any run folder exists.
+    let requested!: () => void;
+    const asked = new Promise<void>((resolve) => (requested = resolve));
+    const server = createServer(() => requested());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const mirror = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const args = [...RUN, "--data-source", "download", "--data-dir", path.join(tmp.dir, "early-cache"), "--out", dir];
+      const { child, done } = startBin("mnist-train", args, { MNIST_MIRROR: mirror });
+      await asked;
+      child.kill("SIGINT");
+      const r = await done;
+      expect(r.code).toBe(130);
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
+
+  /** A run folder holding the reference run's config.json and nothing else. */
+  const noCheckpoint = () => {
+    const dir = path.join(tmp.dir, "config-only");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, "config.json"), text(reference, "config.json"));
+    return dir;
+  };
 
   it("refuses to resume what it cannot: changed options, finished runs, missing or tampered files", async () => {
     const cases: [string[], number, RegExp][] = [
@@ -149,7 +170,7 @@ describe("interrupt and resume", () => {
       [["--resume", reference, "--out", "x"], 2, /--out cannot be given with it$/],
       [["--resume", reference], 1, /^mnist-train: --resume .*uninterrupted: nothing to resume: the run is complete \(model\.json exists\)$/],
       [["--resume", path.join(tmp.dir, "nope")], 1, /^mnist-train: --resume .*nope: no such run folder$/],
-      [["--resume", path.join(tmp.dir, "early")], 1, /nothing to resume: no checkpoint\.json in it$/],
+      [["--resume", noCheckpoint()], 1, /nothing to resume: no checkpoint\.json in it$/],
     ];
     for (const [args, code, message] of cases) {
       const r = await runBin("mnist-train", args);
