@@ -134,6 +134,35 @@ export function kernelsWat(type) {
         (br $gb${w})))`;
   };
 
+  // The same gradient row by row, adding each term into G in memory: cheaper than the CSC for
+  // narrow layers (a few vectors a row), where turning the batch costs more than it saves.
+  const gradBlockRmw = (w) => {
+    const d = [...Array(w).keys()];
+    return `
+      (block $gm${w}_done (loop $gm${w}
+        (br_if $gm${w}_done (i32.gt_u (i32.add (local.get $jb) (i32.const ${w})) (local.get $HV)))
+        (local.set $colOff (i32.shl (local.get $jb) (i32.const 4)))
+        (local.set $r (i32.const 0))
+        (block $gmr${w}_done (loop $gmr${w}
+        (br_if $gmr${w}_done (i32.ge_u (local.get $r) (local.get $n)))
+        (local.set $s (i32.load (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
+        (local.set $e (i32.load offset=4 (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
+        (local.set $zrow (i32.add (local.get $dZ) (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4))))
+                ${d.map((i) => `(local.set $a${i} (v128.load offset=${16 * i} (i32.add (local.get $zrow) (local.get $colOff))))`).join("\n        ")}
+        (local.set $k (local.get $s))
+        (block $gmz${w}_done (loop $gmz${w}
+          (br_if $gmz${w}_done (i32.ge_u (local.get $k) (local.get $e)))
+          (local.set $wp (i32.add (i32.add (local.get $G) (local.get $colOff)) (i32.load (i32.add (local.get $offs) (i32.shl (local.get $k) (i32.const 2))))))
+          (local.set $v (${V}.splat (${T}.load (i32.add (local.get $vals) (i32.shl (local.get $k) (i32.const ${Math.log2(S)}))))))
+          ${d.map((i) => `(v128.store offset=${16 * i} (local.get $wp) (${V}.add (v128.load offset=${16 * i} (local.get $wp)) (${V}.mul (local.get $v) (local.get $a${i}))))`).join("\n          ")}
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $gmz${w})))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $gmr${w})))
+        (local.set $jb (i32.add (local.get $jb) (i32.const ${w})))
+        (br $gm${w})))`;
+  };
+
   /**
    * The small layers' products, in blocks of `w` output vectors held in registers (locals $a0…):
    * for the block's vectors jb .. jb+w−1 of `cols` (local $jb advances by w),
@@ -540,6 +569,15 @@ export function kernelsWat(type) {
       (br $f)))
     (local.set $jb (i32.const 0))
     ${BLOCKS.map(gradBlock).join("")})
+
+  ;; G[D × Hp] += xᵀ · dZ for the CSR rows, row by row (narrow layers; see grad_w1)
+  (func (export "grad_w1_rows") (param $starts i32) (param $offs i32) (param $vals i32) (param $n i32)
+        (param $dZ i32) (param $G i32) (param $HV i32)
+    (local $r i32) (local $s i32) (local $e i32) (local $zrow i32) (local $jb i32) (local $colOff i32) (local $k i32)
+    (local $wp i32) (local $v v128) ${accLocals}
+    ;; column blocks outermost (rows ascending within each: the reference's order for every element)
+    (local.set $jb (i32.const 0))
+    ${BLOCKS.map(gradBlockRmw).join("")})
 
   ;; W[nv vectors] -= lr × G, then G = 0.
   (func (export "sgd") (param $W i32) (param $G i32) (param $nv i32) (param $lr ${T})

@@ -16,6 +16,7 @@ export interface Kernels {
   expand(pStarts: number, ent: number, idx: number, first: number, n: number, rowBytes: number, starts: number, offs: number, vals: number): number;
   // affine layers
   hidden(starts: number, offs: number, vals: number, n: number, W: number, b: number, Z: number, HV: number, act: number): void;
+  grad_w1_rows(starts: number, offs: number, vals: number, n: number, dZ: number, G: number, HV: number): void;
   grad_w1(starts: number, offs: number, vals: number, n: number, dZ: number, G: number, HV: number, D: number, rowBytes: number, cs: number, crow: number, cval: number): void;
   logits(X: number, n: number, KV: number, W: number, b: number, Y: number, MV: number): void;
   dense_grad(X: number, n: number, KV: number, K: number, dY: number, MV: number, gW: number): void;
