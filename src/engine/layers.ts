@@ -120,10 +120,12 @@ export class Affine extends Layer {
   override reserve(): void {
     if (!this.sparse) this.WT = this.a.values(this.V * this.a.lanes * this.K);
   }
+  /** The float32 sigmoid that follows, applied in this layer's kernel (the same operations, one pass fewer). */
+  fusedSigmoid = false;
   forward(b: Pass): void {
     const k = this.a.k, s = this.sparse;
-    // y [n × Mp] = x · W + b
-    if (s) k.hidden(s.starts, s.offs, s.vals, b.n, this.W.p, this.b.p, this.y, this.V, 0);
+    // y [n × Mp] = x · W + b  (σ(x · W + b) when fused)
+    if (s) k.hidden(s.starts, s.offs, s.vals, b.n, this.W.p, this.b.p, this.y, this.V, this.fusedSigmoid ? 1 : 0);
     else k.gemm(this.x, this.inV * 16, this.a.S, b.n, this.inUnits, this.W.p, this.V * 16, this.V, this.b.p, this.y, this.V * 16);
   }
   backward(b: Pass, needDx: boolean): void {
@@ -151,7 +153,10 @@ export class Affine extends Layer {
 /** σ(x) = 1 / (1 + e^−x); backward dx = dy ⊙ (1 − y) y. */
 export class Sigmoid extends Layer {
   override readonly inPlace = true;
+  /** Computed by the sparse affine layer before it (float32). */
+  fused = false;
   forward(b: Pass): void {
+    if (this.fused) return;
     const nv = b.n * this.V;
     if (this.a.dtype === "float32") this.a.k.sigmoid(this.y, nv);
     else {

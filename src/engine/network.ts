@@ -121,6 +121,9 @@ export class Network {
       V = layer.V;
     }
     this.layers = layers;
+    // float32: σ right after the pixels' affine layer runs inside its kernel (float64 keeps Math.exp)
+    const [first, second] = layers;
+    if (spec.dtype === "float32" && first instanceof Affine && second instanceof Sigmoid) first.fusedSigmoid = second.fused = true;
     // parameters, gradients, slots: blocks of one layout
     this.tensors = affines.flatMap((af) => af.declareParams());
     let off = 0;
