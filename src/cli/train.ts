@@ -1,6 +1,6 @@
 /**
  * mnist-train: parse and validate options → load MNIST → train → write the run folder → summary.
- * Wiring only: the math lives in src/model and src/train, the run folder's files in src/run.
+ * Wiring only: the math lives in src/reference, src/engine and src/train, the run folder's files in src/run.
  */
 import { createHash } from "node:crypto";
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, promises as fs } from "node:fs";
