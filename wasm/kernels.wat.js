@@ -293,7 +293,8 @@ export function kernelsWat(type) {
    * cache while every row uses it:
    *   Y[q] (yV vectors) = init + Σ_{i < count} s(q, i) × M[i]      (i ascending: the reference's order)
    * with s(q, i) the scalar at S0 + q × qStride + i × iStride, M[i] at M0 + i × mStride, init = B
-   * (a vector row) or 0 when B < 0. Forward: S = X, M = W. dX: S = dY, M = Wᵀ, no B. dW: q = the
+   * (a vector row), Y[q] itself when B = −2 (accumulate: a product over several calls, e.g. a
+   * convolution's dW over chunks of the batch, sums in the same order as one call), else 0. Forward: S = X, M = W. dX: S = dY, M = Wᵀ, no B. dW: q = the
    * input unit h, i = the batch row: S = X by columns, M = dY.
    */
   const gemmBlock = (rows, w) => {
@@ -302,7 +303,11 @@ export function kernelsWat(type) {
     return `
       (block $gq${rows}${w}_done (loop $gq${rows}${w}
         (br_if $gq${rows}${w}_done (i32.gt_u (i32.add (local.get $q) (i32.const ${rows})) (local.get $nq)))
-        ${qs.map((q) => js.map((j) => `(local.set ${acc(q, j)} (if (result v128) (i32.lt_s (local.get $B) (i32.const 0)) (then (v128.const i32x4 0 0 0 0)) (else (v128.load offset=${16 * j} (i32.add (local.get $B) (local.get $colOff))))))`).join(" ")).join("\n        ")}
+        ${qs.map((q) => js.map((j) => `(local.set ${acc(q, j)} (if (result v128) (i32.lt_s (local.get $B) (i32.const 0))
+          (then (if (result v128) (i32.eq (local.get $B) (i32.const -2))
+            (then (v128.load offset=${16 * j} (i32.add (i32.add (local.get $Y) (i32.mul (i32.add (local.get $q) (i32.const ${q})) (local.get $yStride))) (local.get $colOff))))
+            (else (v128.const i32x4 0 0 0 0))))
+          (else (v128.load offset=${16 * j} (i32.add (local.get $B) (local.get $colOff))))))`).join(" ")).join("\n        ")}
         (local.set $sp (i32.add (local.get $S0) (i32.mul (local.get $q) (local.get $qStride))))
         (local.set $mp (i32.add (local.get $M0) (local.get $colOff)))
         (local.set $i (i32.const 0))

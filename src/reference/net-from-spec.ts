@@ -63,7 +63,9 @@ export function buildReferenceNet(specs: readonly LayerSpec[], rng: Rng, options
         return new Tanh();
     }
   });
-  return new SequentialNet(layers, inputShape);
+  const net = new SequentialNet(layers, inputShape);
+  net.specs = specs;
+  return net;
 }
 
 /** The book's SimpleConvNet (ch07): conv 30 5×5 → relu → pool 2 → affine 100 → relu → affine 10, weight_init_std 0.01. */

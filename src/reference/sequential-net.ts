@@ -10,6 +10,7 @@ import type { RngState } from "../book/rng.js";
 import { Dropout } from "./layers/dropout.js";
 import { type Layer, type Shape, sizeOf } from "./layers/layer.js";
 import { SoftmaxWithLoss } from "./layers/softmax-with-loss.js";
+import type { LayerSpec } from "./layer-spec.js";
 
 export type ParamRecord = Record<string, Float64Array>;
 
@@ -38,6 +39,8 @@ export class SequentialNet {
   readonly lastLayer = new SoftmaxWithLoss();
   /** One sample's shape, e.g. [1, 28, 28] for MNIST images, [784] for rows. */
   readonly inputShape: readonly number[];
+  /** The layer list it was built from (buildReferenceNet), for the engine and model.json. */
+  specs?: readonly LayerSpec[];
   readonly params: ParamRecord = {};
   /** Batch norm's running statistics, by net-wide name (saved with the model, never learned). */
   readonly state: ParamRecord = {};
