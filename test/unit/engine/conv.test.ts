@@ -30,9 +30,8 @@ const normalized = (bytes: Uint8Array, idx: ArrayLike<number>) => {
 };
 
 /**
- * Largest |a − b| over the largest |b| of each tensor, that scale at least 1e-4 of the largest |b|
- * of all: a bias before a batch norm has a gradient of 0 in exact arithmetic, and both nets leave
- * rounding noise there.
+ * Largest |a − b| over the largest |b| of each tensor (that scale at least 1e-6 of the largest |b|
+ * of all, so a tensor of near-zero values is not held to its own noise).
  */
 function maxRelDiff(a: Record<string, ArrayLike<number>>, b: Record<string, ArrayLike<number>>): number {
   let worst = 0, all = 0;
@@ -40,7 +39,7 @@ function maxRelDiff(a: Record<string, ArrayLike<number>>, b: Record<string, Arra
   for (const name of Object.keys(b)) {
     expect(a[name], name).toBeDefined();
     expect(a[name].length, name).toBe(b[name].length);
-    let scale = Math.max(1e-12, 1e-4 * all);
+    let scale = Math.max(1e-12, 1e-6 * all);
     for (let i = 0; i < b[name].length; i++) scale = Math.max(scale, Math.abs(b[name][i]));
     for (let i = 0; i < b[name].length; i++) worst = Math.max(worst, Math.abs(a[name][i] - b[name][i]) / scale);
   }
@@ -64,6 +63,20 @@ function pair(text: string, dtype: Dtype, seed: number, maxRows = 16): { ref: Se
   const net = new Network(specOf(ref, dtype, maxRows, NO_OPTIMIZER));
   net.setParams({ ...ref.params, ...ref.state });
   return { ref, net };
+}
+
+/** The biases of conv/affine layers followed by a batch norm ("b1", …). */
+function beforeBatchNorm(text: string): string[] {
+  const specs = parseLayerList(text).layers;
+  const out: string[] = [];
+  let weighted = 0;
+  specs.forEach((s, i) => {
+    if (s.type === "conv" || s.type === "affine") {
+      weighted++;
+      if (specs[i + 1]?.type === "batchnorm") out.push(`b${weighted}`);
+    }
+  });
+  return out;
 }
 
 afterEach(() => {
@@ -90,7 +103,11 @@ describe("engine conv layers against the reference", () => {
         const gRef = ref.gradient(normalized(data, idx), Uint8Array.from(idx, (i) => labels[i]));
         const gNet = net.gradient(data, labels, idx, new Rng(99));
         expect(Object.keys(gNet).sort()).toEqual(Object.keys(gRef).sort());
-        expect(maxRelDiff(gNet, gRef)).toBeLessThan(dtype === "float64" ? 1e-10 : 2e-3);
+        // (a bias right before a batch norm has a gradient of 0 in exact arithmetic: rounding noise, left out)
+        const noise = new Set(beforeBatchNorm(text));
+        const kept = (g: Record<string, Float64Array>) => Object.fromEntries(Object.entries(g).filter(([k]) => !noise.has(k)));
+        expect(maxRelDiff(kept(gNet), kept(gRef))).toBeLessThan(dtype === "float64" ? 1e-10 : 2e-3);
+        for (const k of noise) expect(Math.max(...gNet[k].map(Math.abs))).toBeLessThan(dtype === "float64" ? 1e-12 : 1e-5);
         // batch norm's running statistics moved the same way
         const after = net.params();
         expect(maxRelDiff(after, ref.state)).toBeLessThan(dtype === "float64" ? 1e-12 : 1e-5);
