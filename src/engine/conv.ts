@@ -25,6 +25,9 @@ export interface ConvGeometry {
   pad: number;
 }
 
+/** Windows per product of gW (their dy and col in cache while every row of gW is made). */
+const GW_ROWS = 1024;
+
 /** Output side of a window of k sliding with stride over size + 2·pad (the book's formula). */
 const outSide = (size: number, k: number, stride: number, pad: number) => Math.floor((size + 2 * pad - k) / stride) + 1;
 
@@ -96,50 +99,19 @@ export class Convolution extends Layer {
 
   /** col [m·P × Kp] = the windows of samples [s0, s0 + m) of x (zeros where a window hangs over the padding). */
   private im2col(s0: number, m: number): void {
-    const { a, FH, FW, stride, pad, P } = this;
-    const { H, W, Cs } = this.inLayout;
-    const OW = this.layout!.W;
-    const inRow = this.inV * a.lanes, Kp = this.KV * a.lanes;
-    const x = a.f(this.x + s0 * inRow * a.S, m * inRow), col = a.f(this.col, m * P * Kp);
-    if (pad > 0 || Kp !== this.K) col.fill(0);
-    for (let n = 0; n < m; n++)
-      for (let p = 0; p < P; p++) {
-        const oh = Math.floor(p / OW), ow = p - oh * OW;
-        const row = (n * P + p) * Kp;
-        for (let fy = 0; fy < FH; fy++) {
-          const y = oh * stride + fy - pad;
-          if (y < 0 || y >= H) continue;
-          const x0 = ow * stride - pad;
-          const lo = Math.max(0, -x0), hi = Math.min(FW, W - x0);
-          if (hi <= lo) continue;
-          const src = n * inRow + (y * W + x0 + lo) * Cs;
-          col.set(x.subarray(src, src + (hi - lo) * Cs), row + (fy * FW + lo) * Cs);
-        }
-      }
+    const { a } = this;
+    const { H, W, Cs } = this.inLayout, { H: OH, W: OW } = this.layout!;
+    const inRow = this.inV * 16;
+    a.k.im2col(this.x + s0 * inRow, inRow, m, H, W, Cs, this.FH, this.FW, this.stride, this.pad, OH, OW, this.col, this.KV * 16);
     this.colHolds = -1;
   }
 
-  /** dx of samples [s0, s0 + m) += col2im(col): every window's values back onto their pixels, in window order. */
+  /** dx of samples [s0, s0 + m) = col2im(col): every window's values added back onto their pixels, in window order. */
   private col2im(s0: number, m: number): void {
-    const { a, FH, FW, stride, pad, P } = this;
-    const { H, W, Cs } = this.inLayout;
-    const OW = this.layout!.W;
-    const inRow = this.inV * a.lanes, Kp = this.KV * a.lanes;
-    const dx = a.f(this.dx + s0 * inRow * a.S, m * inRow), col = a.f(this.col, m * P * Kp);
-    dx.fill(0);
-    for (let n = 0; n < m; n++)
-      for (let p = 0; p < P; p++) {
-        const oh = Math.floor(p / OW), ow = p - oh * OW;
-        const row = (n * P + p) * Kp;
-        for (let fy = 0; fy < FH; fy++) {
-          const y = oh * stride + fy - pad;
-          if (y < 0 || y >= H) continue;
-          const x0 = ow * stride - pad;
-          const lo = Math.max(0, -x0), hi = Math.min(FW, W - x0);
-          let d = n * inRow + (y * W + x0 + lo) * Cs, c = row + (fy * FW + lo) * Cs;
-          for (const end = d + (hi - lo) * Cs; d < end; d++, c++) dx[d] += col[c];
-        }
-      }
+    const { a } = this;
+    const { H, W, Cs } = this.inLayout, { H: OH, W: OW } = this.layout!;
+    const inRow = this.inV * 16;
+    a.k.col2im(this.dx + s0 * inRow, inRow, m, H, W, Cs, this.FH, this.FW, this.stride, this.pad, OH, OW, this.col, this.KV * 16);
   }
 
   forward(b: Pass): void {
@@ -164,8 +136,11 @@ export class Convolution extends Layer {
       const m = Math.min(this.chunk, b.n - s0);
       if (!(s0 === 0 && this.colHolds === m)) this.im2col(s0, m);
       const dy = this.dy + s0 * outRow;
-      // gW [K × FNp] (+)= colᵀ · dy
-      k.gemm(this.col, a.S, Kp * a.S, this.K, m * P, dy, rowY, this.FNV, s0 === 0 ? -1 : -2, this.W.g, rowY);
+      // gW [K × FNp] (+)= colᵀ · dy, GW_ROWS windows at a time so that their dy stays in cache
+      for (let r0 = 0; r0 < m * P; r0 += GW_ROWS) {
+        const rows = Math.min(GW_ROWS, m * P - r0);
+        k.gemm(this.col + r0 * Kp * a.S, a.S, Kp * a.S, this.K, rows, dy + r0 * rowY, rowY, this.FNV, s0 === 0 && r0 === 0 ? -1 : -2, this.W.g, rowY);
+      }
       if (!needDx) continue;
       // dcol [m·P × Kp] = dy · Wᵀ (into col: its windows are used), then onto dx
       k.gemm(dy, rowY, a.S, m * P, FN, this.WT, this.KV * 16, this.KV, -1, this.col, this.KV * 16);
@@ -204,38 +179,13 @@ export class Pooling extends Layer {
   }
 
   forward(b: Pass): void {
-    const { a, PH, PW, stride, pad } = this;
-    const { H, W, Cs } = this.inLayout;
-    const { H: OH, W: OW } = this.layout!;
-    const inRow = this.inV * a.lanes, outRow = this.V * a.lanes;
-    const x = a.f(this.x, b.n * inRow), y = a.f(this.y, b.n * outRow), arg = a.i32(this.arg, b.n * outRow);
-    for (let n = 0; n < b.n; n++)
-      for (let oh = 0; oh < OH; oh++)
-        for (let ow = 0; ow < OW; ow++) {
-          const o = n * outRow + (oh * OW + ow) * Cs;
-          for (let fy = 0; fy < PH; fy++)
-            for (let fx = 0; fx < PW; fx++) {
-              const yy = oh * stride + fy - pad, xx = ow * stride + fx - pad;
-              const inside = yy >= 0 && yy < H && xx >= 0 && xx < W;
-              const at = inside ? (yy * W + xx) * Cs : -1;
-              for (let c = 0; c < Cs; c++) {
-                const v = inside ? x[n * inRow + at + c] : 0;
-                if ((fy === 0 && fx === 0) || v > y[o + c]) {
-                  y[o + c] = v;
-                  arg[o + c] = inside ? at + c : -1;
-                }
-              }
-            }
-        }
+    const { H, W, Cs } = this.inLayout, { H: OH, W: OW } = this.layout!;
+    this.a.k.maxpool(this.x, this.inV * 16, b.n, H, W, Cs, this.PH, this.PW, this.stride, this.pad, OH, OW, this.y, this.V * 16, this.arg);
   }
 
   backward(b: Pass, needDx: boolean): void {
     if (!needDx) return;
-    const { a } = this;
-    const inRow = this.inV * a.lanes, outRow = this.V * a.lanes, used = this.layout!.H * this.layout!.W * this.layout!.Cs;
-    const dx = a.f(this.dx, b.n * inRow), dy = a.f(this.dy, b.n * outRow), arg = a.i32(this.arg, b.n * outRow);
-    dx.fill(0);
-    for (let n = 0; n < b.n; n++)
-      for (let o = n * outRow, end = o + used; o < end; o++) if (arg[o] >= 0) dx[n * inRow + arg[o]] += dy[o];
+    const { H, W, Cs } = this.layout!;
+    this.a.k.maxpool_bwd(this.dy, this.V * 16, b.n, H * W * Cs, this.dx, this.inV * 16, this.arg);
   }
 }
