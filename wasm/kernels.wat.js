@@ -412,6 +412,7 @@ export function kernelsWat(type) {
         (param $PH i32) (param $PW i32) (param $stride i32) (param $pad i32) (param $OH i32) (param $OW i32) (param $Y i32) (param $outRow i32) (param $arg i32)
     (local $n i32) (local $oh i32) (local $ow i32) (local $fy i32) (local $fx i32) (local $y i32) (local $x i32) (local $c i32)
     (local $inside i32) (local $first i32) (local $at i32) (local $o i32) (local $v ${T}) (local $xs i32)
+    (local $vv v128) (local $atv v128) (local $mask v128) (local $yp i32) (local $ap i32)
     (block $n_done (loop $nl
       (br_if $n_done (i32.ge_u (local.get $n) (local.get $m)))
       (local.set $xs (i32.add (local.get $X) (i32.mul (local.get $n) (local.get $inRow))))
@@ -437,6 +438,24 @@ export function kernelsWat(type) {
                                           (i32.and (i32.ge_s (local.get $x) (i32.const 0)) (i32.lt_s (local.get $x) (local.get $W)))))
               (local.set $at (select (i32.mul (i32.add (i32.mul (local.get $y) (local.get $W)) (local.get $x)) (local.get $Cs)) (i32.const -1) (local.get $inside)))
               (local.set $c (i32.const 0))
+              ${type === "f32" ? `
+              ;; whole vectors of channels: v > best picks v and its position, lane by lane
+              (if (i32.eqz (i32.and (local.get $Cs) (i32.const 3))) (then
+                (local.set $atv (i32x4.add (i32x4.splat (local.get $at)) (v128.const i32x4 0 1 2 3)))
+                (block $cv_done (loop $cvl
+                  (br_if $cv_done (i32.ge_u (local.get $c) (local.get $Cs)))
+                  (local.set $vv (if (result v128) (local.get $inside)
+                    (then (v128.load (i32.add (local.get $xs) (i32.shl (i32.add (local.get $at) (local.get $c)) (i32.const 2)))))
+                    (else (v128.const i32x4 0 0 0 0))))
+                  (local.set $yp (i32.add (local.get $Y) (i32.shl (i32.add (local.get $o) (local.get $c)) (i32.const 2))))
+                  (local.set $ap (i32.add (local.get $arg) (i32.shl (i32.add (local.get $o) (local.get $c)) (i32.const 2))))
+                  (local.set $mask (if (result v128) (local.get $first) (then (v128.const i32x4 -1 -1 -1 -1)) (else (f32x4.gt (local.get $vv) (v128.load (local.get $yp))))))
+                  (v128.store (local.get $yp) (v128.bitselect (local.get $vv) (v128.load (local.get $yp)) (local.get $mask)))
+                  (v128.store (local.get $ap) (v128.bitselect
+                    (if (result v128) (local.get $inside) (then (i32x4.add (local.get $atv) (i32x4.splat (local.get $c)))) (else (v128.const i32x4 -1 -1 -1 -1)))
+                    (v128.load (local.get $ap)) (local.get $mask)))
+                  (local.set $c (i32.add (local.get $c) (i32.const 4)))
+                  (br $cvl)))))` : ""}
               (block $c_done (loop $cl
                 (br_if $c_done (i32.ge_u (local.get $c) (local.get $Cs)))
                 (local.set $v (if (result ${T}) (local.get $inside)
