@@ -1,5 +1,7 @@
 // npm run bench [-- --iters N] [--repeats N]: ours against the NumPy (and PyTorch) reference
-// implementations in ../shared/peers/ (when present), side by side, alternating A B A B.
+// implementations in ../shared/peers/ (when present), side by side, alternating A B A B; then the
+// deeper nets (bench/deep.js, unless --no-deep; --deep-repeats N) and the conv presets against
+// PyTorch (bench/conv.js, unless --no-conv; --conv-repeats N, --conv-presets a,b,c).
 // Writes bench/results/latest.md and prints it.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -9,6 +11,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { argValue } from "./args.js";
 import { deepBench } from "./deep.js";
+import { convBench, DEFAULT_CONV_PRESETS } from "./conv.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const iters = Number(argValue("--iters", "10000"));
@@ -186,6 +189,10 @@ if (!process.argv.includes("--no-numerical")) {
   } else lines.push("", "Numerical gradient benchmark failed (see stderr).");
 }
 if (!process.argv.includes("--no-deep")) lines.push(deepBench({ repeats: Number(argValue("--deep-repeats", "1")), log }));
+if (!process.argv.includes("--no-conv")) {
+  const presets = argValue("--conv-presets", DEFAULT_CONV_PRESETS.join(",")).split(",").filter(Boolean);
+  lines.push(convBench({ repeats: Number(argValue("--conv-repeats", "1")), presets, log }));
+}
 const md = lines.join("\n") + "\n";
 mkdirSync(join(root, "bench", "results"), { recursive: true });
 writeFileSync(join(root, "bench", "results", "latest.md"), md);
