@@ -269,6 +269,14 @@ export function kernelsWat(type) {
       .replace(`(v128.store (i32.add (local.get $W) (local.get $o))`, `(local.set $Mx ${va("(local.get $Mx)", vm("(local.get $b1v)", vs("(local.get $Gx)", "(local.get $Mx)")))}) ${store2("M", "(local.get $Mx)")}
       (local.set $Qx ${va("(local.get $Qx)", vm("(local.get $b2v)", vs(vm("(local.get $Gx)", "(local.get $Gx)"), "(local.get $Qx)")))}) ${store2("Q", "(local.get $Qx)")}
       (v128.store (i32.add (local.get $W) (local.get $o))`),
+    // Adadelta (PyTorch's): s = (ρ s) + ((1 − ρ) g) g; Δ = (√(a + ε) / √(s + ε)) g; a = (ρ a) + ((1 − ρ) Δ) Δ;
+    // p −= lr Δ   (M: s = square_avg, Q: a = acc_delta, omr = 1 − ρ, ε passed in: 1e−6)
+    elementwise("opt_adadelta", ["W", "G", "M", "Q"], ["lr", "rho", "omr", "eps"],
+      vs("(local.get $Wx)", vm("(local.get $lrv)", "(local.get $d)")), zeroG, "(local $d v128)")
+      .replace(`(v128.store (i32.add (local.get $W) (local.get $o))`, `(local.set $Mx ${va(vm("(local.get $rhov)", "(local.get $Mx)"), vm(vm("(local.get $omrv)", "(local.get $Gx)"), "(local.get $Gx)"))}) ${store2("M", "(local.get $Mx)")}
+      (local.set $d ${vm(vd(vsqrt(va("(local.get $Qx)", "(local.get $epsv)")), vsqrt(va("(local.get $Mx)", "(local.get $epsv)"))), "(local.get $Gx)")})
+      (local.set $Qx ${va(vm("(local.get $rhov)", "(local.get $Qx)"), vm(vm("(local.get $omrv)", "(local.get $d)"), "(local.get $d)"))}) ${store2("Q", "(local.get $Qx)")}
+      (v128.store (i32.add (local.get $W) (local.get $o))`),
     // weight decay's gradient: g += λ w
     elementwise("add_decay", ["G", "W"], ["lambda"], va("(local.get $Gx)", vm("(local.get $lambdav)", "(local.get $Wx)"))),
   ].join("\n");

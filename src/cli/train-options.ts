@@ -29,7 +29,7 @@ export const TRAIN_DEFAULTS = TrainOptionsSchema.parse({});
 /** Keys that take numbers, so flag strings can be converted before validation. */
 const NUMERIC_KEYS = new Set([
   "iters", "batchSize", "lr", "hiddenSize", "weightInitStd", "seed", "evalEvery", "trainLimit", "testLimit", "limit", "checkpointEvery", "threads",
-  "momentum", "rmsDecay", "beta1", "beta2", "weightDecay", "dropout", "epochs", "lrStepEpochs", "lrGamma", "valSize", "earlyStop",
+  "momentum", "rmsDecay", "beta1", "beta2", "adadeltaRho", "weightDecay", "dropout", "epochs", "lrStepEpochs", "lrGamma", "valSize", "earlyStop",
 ]);
 const NUMBER_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 

@@ -44,6 +44,7 @@ export interface Kernels {
   opt_adagrad(W: number, G: number, M: number, nv: number, lr: number): void;
   opt_rmsprop(W: number, G: number, M: number, nv: number, lr: number, rho: number, omr: number): void;
   opt_adam(W: number, G: number, M: number, Q: number, nv: number, lrt: number, b1: number, b2: number): void;
+  opt_adadelta(W: number, G: number, M: number, Q: number, nv: number, lr: number, rho: number, omr: number, eps: number): void;
   add_decay(G: number, W: number, nv: number, lambda: number): void;
 }
 

@@ -7,7 +7,7 @@
  * Arena layout (byte offsets, 16-byte aligned):
  *   params   W1 [D × H1p], b1 [H1p], W2 [H1p × H2p], b2 [H2p], …     (p: padded widths)
  *   grads    the same layout
- *   slots    one or two blocks of the same layout (momentum's v, Adam's m and v, …)
+ *   slots    one or two blocks of the same layout (momentum's v, Adam's m and v, Adadelta's averages, …)
  *   input    the pixel table, one batch of bytes, its CSR (starts, offsets, values), labels
  *   layers   activations and their gradients [maxRows × width p], Wᵀ scratch, dropout masks
  *   images   packed training/evaluation images (keepImages), grown on demand
@@ -16,7 +16,7 @@
  */
 import { PIXEL_SCALE } from "../data/mnist.js";
 import type { Rng } from "../book/rng.js";
-import { slotCount, type OptimizerConfig, type OptimizerState } from "../reference/optimizers.js";
+import { ADADELTA_EPS, slotCount, type OptimizerConfig, type OptimizerState } from "../reference/optimizers.js";
 import { Arena } from "./arena.js";
 import { Affine, BatchNormalization, Dropout, Flatten, Relu, Sigmoid, SoftmaxWithLoss, Tanh, type ImageLayout, type Layer, type ParamTensor, type Pass, type SparseInput } from "./layers.js";
 import { Convolution, Pooling } from "./conv.js";
@@ -45,7 +45,7 @@ export interface NetworkSpec {
 export const PREDICT_CHUNK = 1000;
 
 /** Optimizer settings for a network that only predicts (no slots). */
-export const NO_OPTIMIZER: OptimizerConfig = { optimizer: "sgd", momentum: 0.9, rmsDecay: 0.99, beta1: 0.9, beta2: 0.999 };
+export const NO_OPTIMIZER: OptimizerConfig = { optimizer: "sgd", momentum: 0.9, rmsDecay: 0.99, beta1: 0.9, beta2: 0.999, adadeltaRho: 0.9 };
 
 /** The layers of a fully connected net: [affine h, activation(, dropout)] per hidden size, then affine classes. */
 export function denseLayers(hidden: readonly number[], classes: number, activation: "sigmoid" | "relu" | "tanh", dropout = 0): LayerSpec[] {
@@ -468,7 +468,7 @@ export class Network {
     return this.loss(labels, indices);
   }
 
-  /** Weight decay's gradient, then the optimizer over the whole parameter block (the book's formulas). */
+  /** Weight decay's gradient, then the optimizer over the whole parameter block (the book's formulas, PyTorch's Adadelta). */
   private update(lr: number): void {
     const { k, lanes } = this.a;
     const lambda = this.spec.weightDecay;
@@ -491,6 +491,8 @@ export class Network {
         const lrT = (lr * Math.sqrt(1 - c.beta2 ** this.updates)) / (1 - c.beta1 ** this.updates);
         return k.opt_adam(P, G, M, Q, nv, lrT, 1 - c.beta1, 1 - c.beta2);
       }
+      case "adadelta":
+        return k.opt_adadelta(P, G, M, Q, nv, lr, c.adadeltaRho, 1 - c.adadeltaRho, ADADELTA_EPS);
     }
   }
 

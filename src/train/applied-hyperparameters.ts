@@ -14,6 +14,7 @@ const APPLIES_WHEN: Partial<Record<Key, (hp: Partial<Hyperparameters>) => boolea
   rmsDecay: (hp) => hp.optimizer === "rmsprop",
   beta1: (hp) => hp.optimizer === "adam",
   beta2: (hp) => hp.optimizer === "adam",
+  adadeltaRho: (hp) => hp.optimizer === "adadelta",
   weightDecay: (hp) => (hp.weightDecay ?? 0) > 0,
   dropout: (hp) => (hp.dropout ?? 0) > 0,
   lrStepEpochs: (hp) => hp.lrSchedule === "step",

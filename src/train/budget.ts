@@ -4,6 +4,7 @@
  * these with the machine and with what the readers accept, so sizes the schema allows end in a
  * one-line refusal up front rather than a crash hours later.
  */
+import { slotCount } from "../reference/optimizers.js";
 import { hiddenSizes, type Hyperparameters } from "./hyperparameters.js";
 
 /** Every per-worker copy of a network evaluates chunks of this many images (the kernels' chunk). */
@@ -44,7 +45,7 @@ export function runBudget(hp: Hyperparameters, threads: number): RunBudget {
   let params = 0;
   for (let l = 1; l < sizes.length; l++) params += sizes[l - 1] * sizes[l] + sizes[l];
   const units = sizes.reduce((a, b) => a + b, 0);
-  const slots = hp.optimizer === "adam" ? 2 : hp.optimizer === "sgd" ? 0 : 1;
+  const slots = slotCount(hp.optimizer);
   const best = hp.earlyStop !== undefined ? 1 : 0;
   const bytes = 8; // float64: the reference arrays, and the kernels' widest dtype
   // parameters, gradients, optimizer slots, the best weights, the kernels' copy, a checkpoint snapshot

@@ -50,7 +50,14 @@ export interface ComputeOptions {
 
 /** The optimizer settings of a run (the book's defaults for what is missing). */
 export function optimizerConfig(hp: Partial<ResolvedHyperparameters>): OptimizerConfig {
-  return { optimizer: hp.optimizer ?? "sgd", momentum: hp.momentum ?? 0.9, rmsDecay: hp.rmsDecay ?? 0.99, beta1: hp.beta1 ?? 0.9, beta2: hp.beta2 ?? 0.999 };
+  return {
+    optimizer: hp.optimizer ?? "sgd",
+    momentum: hp.momentum ?? 0.9,
+    rmsDecay: hp.rmsDecay ?? 0.99,
+    beta1: hp.beta1 ?? 0.9,
+    beta2: hp.beta2 ?? 0.999,
+    adadeltaRho: hp.adadeltaRho ?? 0.9,
+  };
 }
 
 export function computeFor(

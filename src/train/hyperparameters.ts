@@ -70,6 +70,8 @@ export const HyperparametersSchema = z.strictObject({
   /** Adam β1, β2 (the book's 0.9, 0.999). */
   beta1: z.number({ error: "must be a number" }).min(0, { error: "must be in [0, 1)" }).lt(1, { error: "must be in [0, 1)" }).default(0.9),
   beta2: z.number({ error: "must be a number" }).min(0, { error: "must be in [0, 1)" }).lt(1, { error: "must be in [0, 1)" }).default(0.999),
+  /** Adadelta ρ (PyTorch's 0.9; its ε stays PyTorch's 1e−6). */
+  adadeltaRho: z.number({ error: "must be a number" }).min(0, { error: "must be in [0, 1)" }).lt(1, { error: "must be in [0, 1)" }).default(0.9),
   /** λ of the L2 penalty ½ λ Σ W² (weights, not biases). */
   weightDecay: z.number({ error: "must be a number" }).nonnegative({ error: "must be zero or positive" }).finite({ error: "must be finite" }).default(0),
   /** Dropout probability of the hidden units while training (inverted dropout). */
