@@ -39,6 +39,8 @@ export function describeZodIssue(issue: Issue, root: unknown, style: "key" | "fl
   if (issue.code === "invalid_type" && value === undefined && path.length > 0) message = "is missing";
   // zod's own wording ("Invalid input: expected object, received array") → "must be an object".
   else if (issue.code === "invalid_type" && /^Invalid input/.test(issue.message)) message = `must be ${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}`;
+  // A message starting ": " (a layer list's fault, which names the layer itself) follows the name directly, without the value.
+  if (message.startsWith(": ")) return `${name}${message}`;
   return `${name} ${message}${formatGot(value)}`;
 }
 

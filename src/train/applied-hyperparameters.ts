@@ -15,7 +15,10 @@ const APPLIES_WHEN: Partial<Record<Key, (hp: Partial<Hyperparameters>) => boolea
   beta1: (hp) => hp.optimizer === "adam",
   beta2: (hp) => hp.optimizer === "adam",
   weightDecay: (hp) => (hp.weightDecay ?? 0) > 0,
-  dropout: (hp) => (hp.dropout ?? 0) > 0,
+  // a layer list declares the net itself: the fully connected shorthand's settings do not apply
+  hiddenSize: (hp) => hp.layers === undefined,
+  activation: (hp) => hp.layers === undefined,
+  dropout: (hp) => hp.layers === undefined && (hp.dropout ?? 0) > 0,
   lrStepEpochs: (hp) => hp.lrSchedule === "step",
   lrGamma: (hp) => hp.lrSchedule === "step",
 };
