@@ -8,7 +8,7 @@ import { UsageError } from "../errors.js";
 import { readJsonFile } from "../io/files.js";
 import { describeZodIssue } from "../io/zod-message.js";
 import { DATA_SOURCES } from "../data/mnist.js";
-import { HyperparametersSchema, int } from "../train/hyperparameters.js";
+import { checkLayersInput, HyperparametersSchema, int } from "../train/hyperparameters.js";
 
 export const TrainOptionsSchema = HyperparametersSchema.extend({
   dataSource: z.enum(DATA_SOURCES as ["bundled", "download"], { error: `must be ${DATA_SOURCES.join(" or ")}` }).default("bundled"),
@@ -55,12 +55,14 @@ export function flagValues(flags: Record<string, unknown>): Record<string, unkno
 export async function resolveTrainOptions(flags: Record<string, unknown>, configFile?: string): Promise<TrainOptions> {
   const fromFile = configFile ? await readJsonFile(configFile, TrainOptionsSchema.partial(), 1024 * 1024, (f, d) => new UsageError(`${f}: ${d}`)) : {};
   const given = flagValues(flags);
-  const parsed = TrainOptionsSchema.safeParse({ ...stripUndefined(fromFile), ...given });
+  const input = { ...stripUndefined(fromFile), ...given };
+  const parsed = TrainOptionsSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     // A bad value here came from a flag (the file was valid on its own).
     throw new UsageError(describeZodIssue(issue, flags, "flag"));
   }
+  checkLayersInput(input, "flag");
   return parsed.data;
 }
 
