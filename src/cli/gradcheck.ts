@@ -15,7 +15,7 @@ import { DATA_SOURCES, PIXEL_SCALE } from "../data/mnist.js";
 import { loadForCommand } from "./data.js";
 import { MnistError, UsageError } from "../errors.js";
 import { describeZodIssue } from "../io/zod-message.js";
-import { formatLayers, parseLayerList, type LayerSpec } from "../reference/layer-spec.js";
+import { formatLayers, LayerSpecError, parseLayerList, type LayerSpec } from "../reference/layer-spec.js";
 import { buildReferenceNet, paramShapes } from "../reference/net-from-spec.js";
 import { fastNumericalGradient } from "../reference/numerical-gradient.js";
 import type { SequentialNet } from "../reference/sequential-net.js";
@@ -106,7 +106,13 @@ export async function main(argv: string[]): Promise<number> {
   const o = parsed.data;
   if (o.layers !== undefined && raw.hiddenSize !== undefined) throw new UsageError("--layers and --hidden-size cannot both be given (the layer list declares the whole net)");
   // a bad list is refused (exit 2) before the data is read
-  const specs = o.layers !== undefined ? parseLayerList(o.layers).layers : undefined;
+  let specs: LayerSpec[] | undefined;
+  try {
+    specs = o.layers !== undefined ? parseLayerList(o.layers).layers : undefined;
+  } catch (err) {
+    if (err instanceof LayerSpecError) throw new UsageError(`--layers: ${err.message}`);
+    throw err;
+  }
 
   const data = await loadForCommand(o.dataSource, o.dataDir, (line) => process.stderr.write(line + "\n"));
   const D = data.train.rows * data.train.cols;

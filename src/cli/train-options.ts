@@ -55,14 +55,15 @@ export function flagValues(flags: Record<string, unknown>): Record<string, unkno
 export async function resolveTrainOptions(flags: Record<string, unknown>, configFile?: string): Promise<TrainOptions> {
   const fromFile = configFile ? await readJsonFile(configFile, TrainOptionsSchema.partial(), 1024 * 1024, (f, d) => new UsageError(`${f}: ${d}`)) : {};
   const given = flagValues(flags);
-  const input = { ...stripUndefined(fromFile), ...given };
-  const parsed = TrainOptionsSchema.safeParse(input);
+  const parsed = TrainOptionsSchema.safeParse({ ...stripUndefined(fromFile), ...given });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     // A bad value here came from a flag (the file was valid on its own).
     throw new UsageError(describeZodIssue(issue, flags, "flag"));
   }
-  checkLayersInput(input, "flag");
+  // the keys the file itself gives (its parsed form has every default filled in)
+  const fileKeys = configFile ? await readJsonFile(configFile, z.record(z.string(), z.unknown()), 1024 * 1024, (f, d) => new UsageError(`${f}: ${d}`)) : {};
+  checkLayersInput({ ...stripUndefined(fileKeys), ...given }, "flag");
   return parsed.data;
 }
 
