@@ -2,7 +2,7 @@
 // gives mnist-eval the accuracy recorded at training and mnist-predict the net's own probabilities;
 // mnist-report shows the list; mnist-gradcheck checks every layer type; bad lists are exit 2 and
 // one line.
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { PNG } from "pngjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,7 +10,10 @@ import { loadMnistRaw, PIXEL_SCALE, type MnistSplit } from "../../src/data/mnist
 import { decodePng, mnistFromImage } from "../../src/image/mnist-preprocess.js";
 import { loadModel } from "../../src/run/model-file.js";
 import { predictProbabilities } from "../../src/train/evaluate.js";
-import { runBin, tempDir } from "../helpers.js";
+import { TrainOptionsSchema } from "../../src/cli/train-options.js";
+import { formatLayers, parseLayerList, SIMPLE_CONVNET_LAYERS } from "../../src/reference/layer-spec.js";
+import { resolveSettings } from "../../src/train/plan.js";
+import { ROOT, runBin, tempDir } from "../helpers.js";
 
 const tmp = tempDir("mnist-ts-layers-");
 afterAll(() => tmp.cleanup());
@@ -111,6 +114,26 @@ describe("mnist-train --layers", () => {
   });
 });
 
+describe("configs/simple-convnet.json", () => {
+  it("is the book's ch07 recipe (train_convnet.py with common/trainer.py): SimpleConvNet, Adam lr 0.001, batch 100 drawn with replacement, 20 epochs, std 0.01", () => {
+    const config = TrainOptionsSchema.parse(JSON.parse(readFileSync(path.join(ROOT, "configs", "simple-convnet.json"), "utf8")));
+    expect(config.layers).toBe(formatLayers(parseLayerList(SIMPLE_CONVNET_LAYERS).layers));
+    expect(config).toMatchObject({ optimizer: "adam", lr: 0.001, batchSize: 100, epochs: 20, init: "std", weightInitStd: 0.01, sampling: "replacement", evalEvery: 600 });
+    // the book's iter_per_epoch = 60000 / 100: 12,000 iterations
+    expect(resolveSettings(config, 60_000).iters).toBe(12_000);
+  });
+
+  it("starts a run (one epoch on 200 images)", async () => {
+    const out = path.join(tmp.dir, "simple-convnet");
+    const r = await runBin("mnist-train", ["--config", path.join(ROOT, "configs", "simple-convnet.json"), "--epochs", "1", "--train-limit", "200", "--test-limit", "100", "--seed", "1", "--out", out, "--quiet", "--threads", "1"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const model = JSON.parse(readFileSync(path.join(out, "model.json"), "utf8"));
+    expect(model.params.W1.shape).toEqual([30, 1, 5, 5]);
+    expect(model.params.W2.shape).toEqual([4320, 100]);
+  }, 300_000);
+});
+
 describe("bad layer lists and conflicting options: exit 2, one line, no stack trace, no run folder", () => {
   const cases: [string, string[], RegExp][] = [
     ["an unknown layer", ["--layers", "conv 4 3x3, pool 2, affine 10"], /^mnist-train: --layers: layer 2 "pool 2": unknown layer "pool" \(known: conv, maxpool, affine, dropout, relu, sigmoid, tanh, batchnorm, flatten\)$/],
@@ -132,6 +155,7 @@ describe("bad layer lists and conflicting options: exit 2, one line, no stack tr
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(message);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(out)).toBe(false);
   });
 
   it("a --config file's layers with a --hidden-size flag (or both in the file) is the same error", async () => {
