@@ -64,12 +64,11 @@ export function specOf(
   dtype: Dtype,
   maxRows: number,
   optimizer: OptimizerConfig = NO_OPTIMIZER,
-  weightDecay = 0,
 ): NetworkSpec {
   if (net instanceof SequentialNet) {
     if (!net.specs) throw new RangeError("this SequentialNet has no layer list (build it with buildReferenceNet)");
     const inputSize = net.inputShape.reduce((a, b) => a * b, 1);
-    return { dtype, inputSize, inputShape: net.inputShape, layers: [...net.specs], weightDecay, optimizer, maxRows };
+    return { dtype, inputSize, inputShape: net.inputShape, layers: [...net.specs], weightDecay: net.weightDecay, optimizer, maxRows };
   }
   if (net instanceof TwoLayerNet) {
     return { dtype, inputSize: net.inputSize, layers: denseLayers([net.hiddenSize], net.outputSize, "sigmoid"), weightDecay: 0, optimizer, maxRows };

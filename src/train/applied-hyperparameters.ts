@@ -16,7 +16,10 @@ const APPLIES_WHEN: Partial<Record<Key, (hp: Partial<Hyperparameters>) => boolea
   beta2: (hp) => hp.optimizer === "adam",
   adadeltaRho: (hp) => hp.optimizer === "adadelta",
   weightDecay: (hp) => (hp.weightDecay ?? 0) > 0,
-  dropout: (hp) => (hp.dropout ?? 0) > 0,
+  // a layer list declares the net itself: the fully connected shorthand's settings do not apply
+  hiddenSize: (hp) => hp.layers === undefined,
+  activation: (hp) => hp.layers === undefined,
+  dropout: (hp) => hp.layers === undefined && (hp.dropout ?? 0) > 0,
   lrStepEpochs: (hp) => hp.lrSchedule === "step",
   lrGamma: (hp) => hp.lrSchedule === "step",
 };

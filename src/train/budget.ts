@@ -5,6 +5,8 @@
  * one-line refusal up front rather than a crash hours later.
  */
 import { slotCount } from "../reference/optimizers.js";
+import { parseLayerList } from "../reference/layer-spec.js";
+import { countValues, paramShapes } from "../reference/net-from-spec.js";
 import { hiddenSizes, type Hyperparameters } from "./hyperparameters.js";
 
 /** Every per-worker copy of a network evaluates chunks of this many images (the kernels' chunk). */
@@ -40,11 +42,32 @@ export function layerSizes(hp: Pick<Hyperparameters, "hiddenSize">): number[] {
   return [784, ...hiddenSizes(hp), 10];
 }
 
+/**
+ * A layer list's parameters, its saved state (batch norm's statistics) and the values one image
+ * passes through: every layer's output, plus the im2col matrix of each conv and maxpool.
+ */
+function layerNetSizes(layers: string): { params: number; state: number; units: number } {
+  const { layers: specs, shapes } = parseLayerList(layers);
+  const ps = paramShapes(specs);
+  let units = 784;
+  specs.forEach((spec, i) => {
+    const out = shapes[i].reduce((a, b) => a * b, 1);
+    units += out;
+    if (spec.type === "conv" || spec.type === "maxpool") {
+      const input = i === 0 ? [1, 28, 28] : shapes[i - 1];
+      units += (out / (spec.type === "conv" ? spec.filters : input[0])) * input[0] * spec.kernel[0] * spec.kernel[1];
+    }
+  });
+  return { params: countValues(ps.params), state: countValues(ps.state), units };
+}
+
 export function runBudget(hp: Hyperparameters, threads: number): RunBudget {
   const sizes = layerSizes(hp);
   let params = 0;
-  for (let l = 1; l < sizes.length; l++) params += sizes[l - 1] * sizes[l] + sizes[l];
-  const units = sizes.reduce((a, b) => a + b, 0);
+  let state = 0;
+  let units = sizes.reduce((a, b) => a + b, 0);
+  if (hp.layers !== undefined) ({ params, state, units } = layerNetSizes(hp.layers));
+  else for (let l = 1; l < sizes.length; l++) params += sizes[l - 1] * sizes[l] + sizes[l];
   const slots = slotCount(hp.optimizer);
   const best = hp.earlyStop !== undefined ? 1 : 0;
   const bytes = 8; // float64: the reference arrays, and the kernels' widest dtype
@@ -52,25 +75,26 @@ export function runBudget(hp: Hyperparameters, threads: number): RunBudget {
   const paramCopies = 2 + slots + best + 2;
   // activations and their gradients for one minibatch (pre- and post-activation, back-propagated)
   const batchBytes = hp.batchSize * (units * 3 + 784) * bytes;
-  const evalBytes = EVAL_CHUNK * units * 2 * bytes;
+  // a layer net evaluates 100 images at a time (train/evaluate.ts), on the main thread
+  const evalBytes = (hp.layers !== undefined ? 100 : EVAL_CHUNK) * units * 2 * bytes;
   const wasmBytes = params * bytes * 3 + batchBytes + evalBytes + DATA_BYTES;
   // the parameters, each optimizer slot and the best weights; a shuffle permutation of the training
   // set; counters, accuracies and the generator's state
-  const checkpointNumbers = params * (1 + slots + best) + 60_000 + 1000;
+  const checkpointNumbers = params * (1 + slots + best) + state * (1 + best) + 60_000 + 1000;
   return {
     params,
     // each worker holds a copy of the network and its evaluation chunk
     memoryBytes: params * bytes * paramCopies + batchBytes + DATA_BYTES + threads * (params * bytes + evalBytes + WORKER_BYTES),
     wasmBytes,
-    modelJsonBytes: params * JSON_NUMBER_BYTES + 64 * 1024,
+    modelJsonBytes: (params + state) * JSON_NUMBER_BYTES + 64 * 1024,
     checkpointNumbers,
     checkpointJsonBytes: checkpointNumbers * JSON_NUMBER_BYTES + 64 * 1024,
   };
 }
 
-/** Describe the network for messages: "784-100-10 (79,510 parameters)". */
-export function describeSize(hp: Pick<Hyperparameters, "hiddenSize">, params: number): string {
-  return `${layerSizes(hp).join("-")} net (${params.toLocaleString("en-US")} parameters)`;
+/** Describe the network for messages: "784-100-10 (79,510 parameters)", or "layer net (…)". */
+export function describeSize(hp: Pick<Hyperparameters, "hiddenSize" | "layers">, params: number): string {
+  return `${hp.layers !== undefined ? "layer" : layerSizes(hp).join("-")} net (${params.toLocaleString("en-US")} parameters)`;
 }
 
 export const gb = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(1)} GB`;

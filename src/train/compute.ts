@@ -1,7 +1,8 @@
 /**
  * How a run computes, chosen in one place: the engine (every network, analytic gradients: the
  * default), the float64 reference nets (`kernels: "reference"`, for tests and as the oracle), or the
- * book's numerical gradient of TwoLayerNet (on the worker pool, or the naive loop).
+ * book's numerical gradient of TwoLayerNet (on the worker pool, or the naive loop). A `--layers`
+ * net (SequentialNet) runs on the reference until the engine has its layers.
  *
  * Every way offers the same few operations to the training loop: a step (gradient and update) on a
  * batch, the book's loss of the updated network on that batch, accuracy over whole splits, and the
@@ -16,9 +17,11 @@ import { NumericalGradientPool } from "../engine/numerical-gradient-pool.js";
 import { fastKernelsAvailable } from "../engine/wasm.js";
 import { MultiLayerNet } from "../reference/multi-layer-net.js";
 import { Optimizer, type OptimizerConfig, type OptimizerState } from "../reference/optimizers.js";
+import { SequentialNet } from "../reference/sequential-net.js";
 import { TwoLayerNet, type Grads } from "../reference/two-layer-net.js";
 import { accuracyOnSplit, gatherBatch } from "./evaluate.js";
 import type { ResolvedHyperparameters } from "./hyperparameters.js";
+import type { TrainedNet } from "./types.js";
 
 export interface Compute {
   /** Gradient and update on `indices` with rate lr; returns that forward pass's loss when `lossBefore`. */
@@ -61,12 +64,14 @@ export function optimizerConfig(hp: Partial<ResolvedHyperparameters>): Optimizer
 }
 
 export function computeFor(
-  net: TwoLayerNet | MultiLayerNet,
+  net: TrainedNet,
   hp: ResolvedHyperparameters,
   splits: MnistSplit[],
   rng: Rng,
   o: ComputeOptions,
 ): Compute {
+  // ENGINE: --layers nets (conv, pooling, batch norm, …) run on the float64 reference here; the engine takes them over when it has these layers.
+  if (net instanceof SequentialNet) return referenceCompute(net, hp, splits, rng, new Optimizer(optimizerConfig(hp), sizesOf(net.params)), o);
   const dtype = hp.dtype ?? "float32";
   if (hp.grad === "numerical") {
     if (!(net instanceof TwoLayerNet)) throw new RangeError("--grad numerical is for the book's two-layer net only");
@@ -108,9 +113,15 @@ function engineCompute(net: TwoLayerNet | MultiLayerNet, hp: ResolvedHyperparame
   };
 }
 
-/** The float64 reference nets on normalized batches (and the numerical gradient of TwoLayerNet). */
+/**
+ * The float64 reference nets on normalized batches (and the numerical gradient of TwoLayerNet).
+ * A SequentialNet's batch [B × 784] is its [B × 1 × 28 × 28]; its training pass uses dropout and
+ * the batch's statistics (updating batch norm's running ones), and the book's loss after the update
+ * is its inference form (running statistics, dropout off), as the book's trainer records
+ * network.loss(x, t) with train_flg=False.
+ */
 function referenceCompute(
-  net: TwoLayerNet | MultiLayerNet,
+  net: TrainedNet,
   hp: ResolvedHyperparameters,
   splits: MnistSplit[],
   rng: Rng,
@@ -128,7 +139,12 @@ function referenceCompute(
       gatherBatch(train, indices, x, t);
       let grads: Grads | Record<string, Float64Array>;
       let loss = Number.NaN;
-      if (net instanceof MultiLayerNet) {
+      if (net instanceof SequentialNet) {
+        // the masks are drawn from the run's generator (net-from-spec's dropoutRng) during this pass
+        const pass = net.lossAndGradient(x, t);
+        grads = pass.grads;
+        loss = pass.loss;
+      } else if (net instanceof MultiLayerNet) {
         const masks = net.dropoutMasks(B, rng);
         grads = net.gradient(x, t, masks);
         if (lossBefore) loss = net.loss(x, t, masks);
@@ -138,7 +154,7 @@ function referenceCompute(
       }
       opt.begin(lr);
       for (const name of Object.keys(params)) opt.update(name, params[name], (grads as Record<string, Float64Array>)[name], lr);
-      return loss;
+      return lossBefore ? loss : Number.NaN;
     },
     loss: () => net.loss(x, t),
     accuracy: async () => splits.map((s) => accuracyOnSplit(net, s)),

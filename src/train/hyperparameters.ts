@@ -3,6 +3,9 @@
  * `--config` JSON files and what model.json records. Defaults are the book's (ch04).
  */
 import { z } from "zod";
+import { UsageError } from "../errors.js";
+import { kebab } from "../io/zod-message.js";
+import { checkLayerList, formatLayers, LayerSpecError } from "../reference/layer-spec.js";
 import { ACTIVATIONS, INITS } from "../reference/multi-layer-net.js";
 import { OPTIMIZERS } from "../reference/optimizers.js";
 import { DTYPES } from "../engine/wasm.js";
@@ -26,6 +29,32 @@ export { DTYPES, type Dtype } from "../engine/wasm.js";
 
 /** The most iterations a run may have (also through --epochs). */
 export const ITERS_MAX = 1e9;
+
+/** The most layers a --layers net may have (a model.json of it stays a small file to check). */
+export const MAX_LAYERS = 64;
+
+/**
+ * `layers`: the text of the --layers grammar (src/reference/layer-spec.ts) or the typed list,
+ * validated against the 1×28×28 input and stored as its canonical text (formatLayers), which
+ * reads back to the same list. A bad list is one line naming the layer.
+ */
+const layersField = z
+  .union([z.string(), z.array(z.unknown())], { error: 'must be a layer list such as "conv 30 5x5, relu, maxpool 2, affine 10"' })
+  .transform((value, ctx) => {
+    try {
+      const { layers } = checkLayerList(value);
+      if (layers.length > MAX_LAYERS) {
+        ctx.addIssue({ code: "custom", message: `: ${layers.length} layers, more than the ${MAX_LAYERS} a net may have`, input: undefined });
+        return z.NEVER;
+      }
+      return formatLayers(layers);
+    } catch (err) {
+      if (!(err instanceof LayerSpecError)) throw err;
+      // ": …" — describeZodIssue puts it right after the flag or key: `--layers: layer 2 "foo": …`
+      ctx.addIssue({ code: "custom", message: `: ${err.message}`, input: undefined });
+      return z.NEVER;
+    }
+  });
 
 export const HyperparametersSchema = z.strictObject({
   /** SGD updates (the book's iters_num). */
@@ -94,7 +123,39 @@ export const HyperparametersSchema = z.strictObject({
   lossPass: z.enum(["after", "before"], { error: "must be after or before" }).default("after"),
   /** Stop when validation accuracy has not improved for this many evaluations; restore the best weights. Needs valSize. */
   earlyStop: int(1, 1e6).optional(),
+  /**
+   * The whole network as a layer list (the book's ch05–ch08 nets: conv, maxpool, batchnorm, …), in
+   * place of hiddenSize, activation and dropout, which then do not apply. Recorded as its canonical text.
+   */
+  layers: layersField.optional(),
 });
+
+/** The fully connected shorthand's settings: a `layers` list declares them itself. */
+export const NOT_WITH_LAYERS = ["hiddenSize", "activation", "dropout"] as const;
+
+/**
+ * The rules between `layers` and the other settings, on the input as given (flags, a config file,
+ * the library's object: before defaults fill anything in): a layer list cannot come with
+ * hiddenSize, activation or dropout; and until the engine has the layers, a layer net computes in
+ * float64 on the reference, so dtype float32 is refused. `style` names the settings as flags
+ * (`--hidden-size`) or keys (`"hiddenSize"`); `where` starts the message (e.g. "hyperparameters: ").
+ */
+export function checkLayersInput(input: Record<string, unknown>, style: "flag" | "key", where = ""): void {
+  if (input.layers === undefined) return;
+  const name = (k: string) => (style === "flag" ? `--${kebab(k)}` : `"${k}"`);
+  const given = NOT_WITH_LAYERS.find((k) => input[k] !== undefined);
+  if (given) throw new UsageError(`${where}${name("layers")} and ${name(given)} cannot both be given (the layer list declares the whole net)`);
+  // ENGINE: until the engine has conv, pooling and batch norm, --layers nets compute in float64 on the reference.
+  if (input.dtype === "float32") throw new UsageError(`${where}${name("dtype")} float32 is not available with ${name("layers")} yet: layer nets compute in float64`);
+}
+
+/** The hyperparameters as a run records them: without the settings a `layers` list makes moot. */
+export function recordedHyperparameters<T extends Partial<Hyperparameters>>(hp: T): T {
+  if (hp.layers === undefined) return hp;
+  const out: Record<string, unknown> = { ...hp };
+  for (const k of NOT_WITH_LAYERS) delete out[k];
+  return out as T;
+}
 
 /** The hidden layer sizes as a list. */
 export function hiddenSizes(hp: { hiddenSize: number | number[] }): number[] {
@@ -103,10 +164,12 @@ export function hiddenSizes(hp: { hiddenSize: number | number[] }): number[] {
 
 /**
  * True when the run is the book's network (one sigmoid hidden layer, std init, plain SGD, no decay,
- * no dropout): TwoLayerNet and its fast kernels. Anything else trains an MultiLayerNet.
+ * no dropout): TwoLayerNet and its fast kernels. Anything else trains an MultiLayerNet, or with
+ * `layers` a SequentialNet.
  */
 export function isBookNet(hp: Partial<Hyperparameters> & { hiddenSize: number | number[] }): boolean {
   return (
+    hp.layers === undefined &&
     hiddenSizes(hp).length === 1 &&
     (hp.activation ?? "sigmoid") === "sigmoid" &&
     (hp.init ?? "std") === "std" &&
