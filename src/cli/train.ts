@@ -48,7 +48,7 @@ export function buildProgram(): Command {
       "--layers <list>",
       "the whole net as a layer list, in place of --hidden-size, --activation and --dropout: layers separated by commas, each one of " +
         "conv F KxK [sN] [pN], maxpool KxK [sN] [pN], affine N, relu, sigmoid, tanh, batchnorm, dropout P, flatten; it must end in 10 scores " +
-        '(the book\'s SimpleConvNet: "conv 30 5x5, relu, maxpool 2, affine 100, relu, affine 10"); float64 for now',
+        '(the book\'s SimpleConvNet: "conv 30 5x5, relu, maxpool 2, affine 100, relu, affine 10")',
     )
     .option("--activation <name>", `hidden activation: sigmoid, relu or tanh (default ${d.activation})`)
     .option("--init <name>", `initial weights: std (Gaussian, --weight-init-std), xavier or he (default ${d.init})`)
@@ -530,7 +530,7 @@ function describeBeyond(hp: ResolvedHyperparameters): string {
   const parts = [`${hp.init} init`, hp.optimizer];
   if (hp.weightDecay > 0) parts.push(`weight decay ${hp.weightDecay}`);
   if (hp.dropout > 0 && hp.layers === undefined) parts.push(`dropout ${hp.dropout}`);
-  if (hp.layers !== undefined) parts.push(`${hp.dtype} reference`);
+  if (hp.dtype !== "float32") parts.push(hp.dtype);
   if (hp.lrSchedule !== "constant") parts.push(`${hp.lrSchedule} lr`);
   return parts.join(", ");
 }

@@ -8,7 +8,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { MnistSplit } from "../data/mnist.js";
-import { NO_OPTIMIZER, PREDICT_CHUNK, type Network, type NetworkSpec } from "./network.js";
+import { NO_OPTIMIZER, PREDICT_CHUNK, predictRows, type Network, type NetworkSpec } from "./network.js";
 import { workerScript } from "./threads.js";
 
 export interface EvalJob {
@@ -49,7 +49,7 @@ export class EvalPool {
     this.net = net;
     this.threads = threads;
     this.params = new Uint8Array(net.paramByteLength);
-    const spec: NetworkSpec = { ...net.spec, optimizer: NO_OPTIMIZER, maxRows: PREDICT_CHUNK };
+    const spec: NetworkSpec = { ...net.spec, optimizer: NO_OPTIMIZER, maxRows: predictRows(net.spec) };
     if (threads > 1) {
       // pixel bytes and labels in shared memory, so the workers read the same copy
       this.splits = splits.map((s) => {

@@ -44,6 +44,22 @@ export interface NetworkSpec {
 /** Rows per prediction chunk. */
 export const PREDICT_CHUNK = 1000;
 
+/** A network's activations and their gradients for one batch row stay under this (conv nets predict in smaller chunks). */
+const CHUNK_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Rows per prediction chunk for `spec`: PREDICT_CHUNK, or fewer where a row's activations are
+ * large (a conv net's images), so a network's memory stays bounded. Rows are independent, so the
+ * chunk changes no prediction.
+ */
+export function predictRows(spec: Pick<NetworkSpec, "inputSize" | "inputShape" | "layers" | "dtype">): number {
+  const shapes = inferShapes(spec.layers, inputShapeOf(spec), -1);
+  const S = spec.dtype === "float32" ? 4 : 8;
+  let values = spec.inputSize;
+  for (const sh of shapes) values += 2 * sh.reduce((a, b) => a + b, 1);
+  return Math.max(1, Math.min(PREDICT_CHUNK, Math.floor(CHUNK_BYTES / (values * S))));
+}
+
 /** Optimizer settings for a network that only predicts (no slots). */
 export const NO_OPTIMIZER: OptimizerConfig = { optimizer: "sgd", momentum: 0.9, rmsDecay: 0.99, beta1: 0.9, beta2: 0.999, adadeltaRho: 0.9 };
 
@@ -136,7 +152,8 @@ export class Network {
     for (const s of spec.layers) {
       let layer: Layer;
       if (s.type === "affine") {
-        const af = new Affine(a, units, V, s.units, ++weighted, layers.length === 0 ? input : undefined, layout);
+        const first = layers.length === 0; // the pixels' affine layer reads the non-zero pixels, not an image
+        const af = new Affine(a, units, V, s.units, ++weighted, first ? input : undefined, first ? undefined : layout);
         learned.push(...af.declareParams());
         layer = af;
       } else if (s.type === "conv") {

@@ -1,8 +1,7 @@
 /**
  * How a run computes, chosen in one place: the engine (every network, analytic gradients: the
  * default), the float64 reference nets (`kernels: "reference"`, for tests and as the oracle), or the
- * book's numerical gradient of TwoLayerNet (on the worker pool, or the naive loop). A `--layers`
- * net (SequentialNet) runs on the reference until the engine has its layers.
+ * book's numerical gradient of TwoLayerNet (on the worker pool, or the naive loop).
  *
  * Every way offers the same few operations to the training loop: a step (gradient and update) on a
  * batch, the book's loss of the updated network on that batch, accuracy over whole splits, and the
@@ -12,7 +11,7 @@ import type { Rng } from "../book/rng.js";
 import type { MnistSplit } from "../data/mnist.js";
 import { EvalPool } from "../engine/eval-pool.js";
 import { LossPipeline } from "../engine/loss-pipeline.js";
-import { Network, PREDICT_CHUNK, specOf } from "../engine/network.js";
+import { Network, predictRows, specOf } from "../engine/network.js";
 import { NumericalGradientPool } from "../engine/numerical-gradient-pool.js";
 import { fastKernelsAvailable } from "../engine/wasm.js";
 import { MultiLayerNet } from "../reference/multi-layer-net.js";
@@ -70,8 +69,6 @@ export function computeFor(
   rng: Rng,
   o: ComputeOptions,
 ): Compute {
-  // ENGINE: --layers nets (conv, pooling, batch norm, …) run on the float64 reference here; the engine takes them over when it has these layers.
-  if (net instanceof SequentialNet) return referenceCompute(net, hp, splits, rng, new Optimizer(optimizerConfig(hp), sizesOf(net.params)), o);
   const dtype = hp.dtype ?? "float32";
   if (hp.grad === "numerical") {
     if (!(net instanceof TwoLayerNet)) throw new RangeError("--grad numerical is for the book's two-layer net only");
@@ -86,16 +83,18 @@ export function computeFor(
 
 const sizesOf = (p: Record<string, Float64Array>) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v.length]));
 
-function engineCompute(net: TwoLayerNet | MultiLayerNet, hp: ResolvedHyperparameters, splits: MnistSplit[], rng: Rng, o: ComputeOptions): Compute {
+function engineCompute(net: TrainedNet, hp: ResolvedHyperparameters, splits: MnistSplit[], rng: Rng, o: ComputeOptions): Compute {
   const B = hp.batchSize;
-  const engine = new Network(specOf(net, hp.dtype ?? "float32", Math.max(B, PREDICT_CHUNK), optimizerConfig(hp)));
-  engine.setParams(net.params);
+  const spec = specOf(net, hp.dtype ?? "float32", 1, optimizerConfig(hp));
+  const engine = new Network({ ...spec, maxRows: Math.max(B, predictRows(spec)) });
+  // the reference net's own arrays (batch norm's running statistics too): sync writes into them
+  const params: Record<string, Float64Array> = { ...net.params, ...(net instanceof SequentialNet ? net.state : {}) };
+  engine.setParams(params);
   const pool = new EvalPool(engine, splits, o.threads);
   const train = pool.split(0);
   engine.keepImages(train.images);
   const pipeline =
     o.threads > 1 && o.pipelineAllowed ? new LossPipeline(engine, train.images, train.labels, B, o.lossThread) : undefined;
-  const params = net.params as Record<string, Float64Array>;
   return {
     step: async (indices, lr, lossBefore) => engine.step(train.images, train.labels, indices, lr, rng, lossBefore),
     loss: (indices) => engine.loss(train.labels, indices),

@@ -5,7 +5,7 @@
 import { softmax } from "../book/functions.js";
 import { argmaxRows } from "../book/matrix.js";
 import { PIXEL_SCALE, type MnistSplit } from "../data/mnist.js";
-import { Network, PREDICT_CHUNK, specOf } from "../engine/network.js";
+import { Network, predictRows, specOf } from "../engine/network.js";
 import { fastKernelsAvailable, type Dtype } from "../engine/wasm.js";
 import { MultiLayerNet } from "../reference/multi-layer-net.js";
 import { SequentialNet } from "../reference/sequential-net.js";
@@ -31,10 +31,10 @@ export function predictSplit(net: Predictor, split: MnistSplit, limit = split.co
   const D = split.rows * split.cols;
   const count = Math.min(limit, split.count);
   const predicted = new Int32Array(count);
-  // ENGINE: a SequentialNet (--layers) predicts on the float64 reference below until the engine has its layers.
-  if (dtype && (net instanceof TwoLayerNet || net instanceof MultiLayerNet) && fastKernelsAvailable(dtype)) {
-    const engine = new Network(specOf(net, dtype, PREDICT_CHUNK));
-    engine.setParams(net.params);
+  if (dtype && (net instanceof TwoLayerNet || net instanceof MultiLayerNet || net instanceof SequentialNet) && fastKernelsAvailable(dtype)) {
+    const spec = specOf(net, dtype, 1);
+    const engine = new Network({ ...spec, maxRows: predictRows(spec) });
+    engine.setParams({ ...net.params, ...(net instanceof SequentialNet ? net.state : {}) });
     engine.predictRange(split.images, 0, count, predicted);
     return predicted;
   }

@@ -136,8 +136,7 @@ export const NOT_WITH_LAYERS = ["hiddenSize", "activation", "dropout"] as const;
 /**
  * The rules between `layers` and the other settings, on the input as given (flags, a config file,
  * the library's object: before defaults fill anything in): a layer list cannot come with
- * hiddenSize, activation or dropout; and until the engine has the layers, a layer net computes in
- * float64 on the reference, so dtype float32 is refused. `style` names the settings as flags
+ * hiddenSize, activation or dropout. `style` names the settings as flags
  * (`--hidden-size`) or keys (`"hiddenSize"`); `where` starts the message (e.g. "hyperparameters: ").
  */
 export function checkLayersInput(input: Record<string, unknown>, style: "flag" | "key", where = ""): void {
@@ -145,8 +144,6 @@ export function checkLayersInput(input: Record<string, unknown>, style: "flag" |
   const name = (k: string) => (style === "flag" ? `--${kebab(k)}` : `"${k}"`);
   const given = NOT_WITH_LAYERS.find((k) => input[k] !== undefined);
   if (given) throw new UsageError(`${where}${name("layers")} and ${name(given)} cannot both be given (the layer list declares the whole net)`);
-  // ENGINE: until the engine has conv, pooling and batch norm, --layers nets compute in float64 on the reference.
-  if (input.dtype === "float32") throw new UsageError(`${where}${name("dtype")} float32 is not available with ${name("layers")} yet: layer nets compute in float64`);
 }
 
 /** The hyperparameters as a run records them: without the settings a `layers` list makes moot. */

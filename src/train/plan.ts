@@ -45,8 +45,6 @@ export function resolveSettings<T extends Hyperparameters>(hp: T, available: num
     seed: hp.seed ?? randomInt(0, 2 ** 32 - 1),
     evalEvery: hp.evalEvery ?? perEpoch,
     ...(hp.epochs !== undefined ? { iters: hp.epochs * perEpoch } : {}),
-    // ENGINE: a --layers net computes in float64 on the reference until the engine has its layers; the record says so.
-    ...(hp.layers !== undefined ? { dtype: "float64" as const } : {}),
   };
 }
 

@@ -32,16 +32,16 @@ beforeAll(async () => {
 }, 300_000);
 
 describe("mnist-train --layers", () => {
-  it("trains the conv net: the start line names it, its loss falls, config.json records the list and float64", () => {
+  it("trains the conv net on the engine: the start line names it, its loss falls, config.json records the list and float32", () => {
     expect(trained.code).toBe(0);
-    expect(trained.stderr).toMatch(/^mnist-train: net "conv 4 3x3, relu, maxpool 2x2, affine 10" \(std init, adam, float64 reference\), analytic gradient, 60 iterations of batch 20/);
+    expect(trained.stderr).toMatch(/^mnist-train: net "conv 4 3x3, relu, maxpool 2x2, affine 10" \(std init, adam\), analytic gradient, 60 iterations of batch 20/);
     const losses = readFileSync(path.join(runDir, "loss.csv"), "utf8").trim().split("\n").slice(1).map((l) => Number(l.split(",")[1]));
     expect(losses).toHaveLength(60);
     const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
     expect(mean(losses.slice(-10))).toBeLessThan(mean(losses.slice(0, 10)) * 0.6);
     const config = JSON.parse(readFileSync(path.join(runDir, "config.json"), "utf8"));
     expect(config.layers).toBe("conv 4 3x3, relu, maxpool 2x2, affine 10");
-    expect(config.dtype).toBe("float64");
+    expect(config.dtype).toBe("float32");
     for (const k of ["hiddenSize", "activation", "dropout"]) expect(config).not.toHaveProperty(k);
     const summary = JSON.parse(trained.stdout);
     expect(summary.testAccuracy).toBeGreaterThan(0.5);
@@ -143,7 +143,6 @@ describe("bad layer lists and conflicting options: exit 2, one line, no stack tr
     ["--layers with --hidden-size", ["--layers", "affine 10", "--hidden-size", "100"], /^mnist-train: --layers and --hidden-size cannot both be given \(the layer list declares the whole net\)$/],
     ["--layers with --activation", ["--layers", "affine 10", "--activation", "relu"], /^mnist-train: --layers and --activation cannot both be given/],
     ["--layers with --dropout", ["--layers", "affine 10", "--dropout", "0.5"], /^mnist-train: --layers and --dropout cannot both be given/],
-    ["--layers with --dtype float32", ["--layers", "affine 10", "--dtype", "float32"], /^mnist-train: --dtype float32 is not available with --layers yet: layer nets compute in float64$/],
     ["--layers with --grad numerical", ["--layers", "affine 10", "--grad", "numerical"], /^mnist-train: --grad numerical is for the book's two-layer net only/],
   ];
   it.each(cases)("%s", async (_name, args, message) => {
