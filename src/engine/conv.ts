@@ -26,7 +26,7 @@ export interface ConvGeometry {
 }
 
 /** Windows per product of gW (their dy and col in cache while every row of gW is made). */
-const GW_ROWS = 1024;
+const GW_ROWS = 256;
 
 /** Output side of a window of k sliding with stride over size + 2·pad (the book's formula). */
 const outSide = (size: number, k: number, stride: number, pad: number) => Math.floor((size + 2 * pad - k) / stride) + 1;
