@@ -58,30 +58,98 @@ export function drawTransform(rng: Rng, bounds: AugmentBounds): Transform {
   return { dx, dy, angle, scale };
 }
 
-/** src[srcOffset … + 784) transformed by `t` into dst[dstOffset … + 784). */
+/**
+ * src[srcOffset … + 784) transformed by `t` into dst[dstOffset … + 784).
+ *
+ * Every pixel computed is computed by the formula of the module comment, operation for operation
+ * (u·cos, u·sin per column and v·sin, v·cos per row are taken once and summed in the same order),
+ * so it has the formula's value. Only pixels whose value is 0 are skipped: a pixel can be non-zero
+ * only when a source pixel of the bounding box of the non-zero ones has a weight of at least
+ * 1/510, that is when sx lies in [xMin − 1 + 1/510, xMax + 1 − 1/510] (and sy likewise). Per
+ * output row, the columns where that can hold are found from the line sx = sx(0) + X·cos (resp.
+ * sin), widened by a column each way: rounding errors (≈ 1e-13) are far inside that slack. The
+ * source is read from a copy with a border of zeros, so the four reads need no checks.
+ */
 export function transformImage(src: Uint8Array, srcOffset: number, dst: Uint8Array, dstOffset: number, t: Transform): void {
   const side = IMAGE_SIDE;
   const theta = (t.angle * Math.PI) / 180;
   const cos = Math.cos(theta) / t.scale;
   const sin = Math.sin(theta) / t.scale;
-  const pixel = (x: number, y: number): number => (x >= 0 && x < side && y >= 0 && y < side ? src[srcOffset + y * side + x] : 0);
+  // the image inside a border of zeros, and the bounding box of its non-zero pixels
+  COLUMNS.fill(0);
+  let yMin = side, yMax = -1;
+  for (let y = 0; y < side; y++) {
+    const row = srcOffset + y * side;
+    const padded = (y + 1) * PAD_SIDE + 1;
+    let any = 0;
+    for (let x = 0; x < side; x++) {
+      const p = src[row + x];
+      PADDED[padded + x] = p;
+      COLUMNS[x] |= p;
+      any |= p;
+    }
+    if (any !== 0) {
+      if (yMin > y) yMin = y;
+      yMax = y;
+    }
+  }
+  dst.fill(0, dstOffset, dstOffset + IMAGE_PIXELS);
+  if (yMax < 0) return;
+  let xMin = 0, xMax = side - 1;
+  while (COLUMNS[xMin] === 0) xMin++;
+  while (COLUMNS[xMax] === 0) xMax--;
+  for (let X = 0; X < side; X++) {
+    const u = X - CENTRE - t.dx;
+    U_COS[X] = CENTRE + u * cos;
+    U_SIN[X] = CENTRE + u * sin;
+  }
   for (let Y = 0; Y < side; Y++) {
     const v = Y - CENTRE - t.dy;
-    for (let X = 0; X < side; X++) {
-      const u = X - CENTRE - t.dx;
-      const sx = CENTRE + u * cos - v * sin;
-      const sy = CENTRE + u * sin + v * cos;
-      const x0 = Math.floor(sx);
-      const y0 = Math.floor(sy);
+    const vSin = v * sin;
+    const vCos = v * cos;
+    // the columns X whose (sx, sy) can fall in [xMin − 1, xMax + 1) × [yMin − 1, yMax + 1)
+    RANGE[0] = 0;
+    RANGE[1] = side - 1;
+    narrow(U_COS[0] - vSin, cos, xMin - 1, xMax + 1);
+    narrow(U_SIN[0] + vCos, sin, yMin - 1, yMax + 1);
+    const first = RANGE[0], last = RANGE[1];
+    const out = dstOffset + Y * side;
+    for (let X = first; X <= last; X++) {
+      const sx = U_COS[X] - vSin;
+      const sy = U_SIN[X] + vCos;
+      const x0 = Math.floor(sx) | 0;
+      const y0 = Math.floor(sy) | 0;
+      // all four of (x0, y0) … (x0 + 1, y0 + 1) outside the box: the value is exactly 0
+      if (x0 < xMin - 1 || x0 > xMax || y0 < yMin - 1 || y0 > yMax) continue;
       const fx = sx - x0;
       const fy = sy - y0;
+      const k = (y0 + 1) * PAD_SIDE + x0 + 1;
       const value =
-        (1 - fy) * ((1 - fx) * pixel(x0, y0) + fx * pixel(x0 + 1, y0)) + //
-        fy * ((1 - fx) * pixel(x0, y0 + 1) + fx * pixel(x0 + 1, y0 + 1));
-      dst[dstOffset + Y * side + X] = Math.min(255, Math.max(0, Math.floor(value + 0.5)));
+        (1 - fy) * ((1 - fx) * PADDED[k] + fx * PADDED[k + 1]) + //
+        fy * ((1 - fx) * PADDED[k + PAD_SIDE] + fx * PADDED[k + PAD_SIDE + 1]);
+      dst[out + X] = Math.min(255, Math.max(0, Math.floor(value + 0.5)));
     }
   }
 }
+
+/** Narrow RANGE to the columns X where at0 + X·slope can lie in [lo, hi), with a column to spare each way. */
+function narrow(at0: number, slope: number, lo: number, hi: number): void {
+  if (slope === 0) {
+    if (at0 < lo || at0 >= hi) RANGE[0] = IMAGE_SIDE;
+    return;
+  }
+  const a = (lo - at0) / slope, b = (hi - at0) / slope;
+  RANGE[0] = Math.max(RANGE[0], Math.floor(Math.min(a, b)) - 1);
+  RANGE[1] = Math.min(RANGE[1], Math.ceil(Math.max(a, b)) + 1);
+}
+
+/** transformImage's scratch: the image inside a one-pixel border of zeros, its columns' OR, per-column terms. */
+const PAD_SIDE = IMAGE_SIDE + 2;
+const PADDED = new Uint8Array(PAD_SIDE * PAD_SIDE);
+const COLUMNS = new Uint8Array(IMAGE_SIDE);
+const U_COS = new Float64Array(IMAGE_SIDE);
+const U_SIN = new Float64Array(IMAGE_SIDE);
+const RANGE = new Float64Array(2);
 
 /**
  * Fill `out` [indices.length × 784] with the images `images` [N × 784] at `indices`, each under
