@@ -71,21 +71,22 @@ export function drawTransform(rng: Rng, bounds: AugmentBounds): Transform {
  * source is read from a copy with a border of zeros, so the four reads need no checks.
  */
 export function transformImage(src: Uint8Array, srcOffset: number, dst: Uint8Array, dstOffset: number, t: Transform): void {
-  const side = IMAGE_SIDE;
+  const side = IMAGE_SIDE, pad = PAD_SIDE;
+  const padded = PADDED, columns = COLUMNS, uCos = U_COS, uSin = U_SIN;
   const theta = (t.angle * Math.PI) / 180;
   const cos = Math.cos(theta) / t.scale;
   const sin = Math.sin(theta) / t.scale;
   // the image inside a border of zeros, and the bounding box of its non-zero pixels
-  COLUMNS.fill(0);
+  columns.fill(0);
   let yMin = side, yMax = -1;
   for (let y = 0; y < side; y++) {
     const row = srcOffset + y * side;
-    const padded = (y + 1) * PAD_SIDE + 1;
+    const to = (y + 1) * pad + 1;
     let any = 0;
     for (let x = 0; x < side; x++) {
       const p = src[row + x];
-      PADDED[padded + x] = p;
-      COLUMNS[x] |= p;
+      padded[to + x] = p;
+      columns[x] |= p;
       any |= p;
     }
     if (any !== 0) {
@@ -96,51 +97,50 @@ export function transformImage(src: Uint8Array, srcOffset: number, dst: Uint8Arr
   dst.fill(0, dstOffset, dstOffset + IMAGE_PIXELS);
   if (yMax < 0) return;
   let xMin = 0, xMax = side - 1;
-  while (COLUMNS[xMin] === 0) xMin++;
-  while (COLUMNS[xMax] === 0) xMax--;
+  while (columns[xMin] === 0) xMin++;
+  while (columns[xMax] === 0) xMax--;
+  const xLo = xMin - 1, yLo = yMin - 1;
   for (let X = 0; X < side; X++) {
     const u = X - CENTRE - t.dx;
-    U_COS[X] = CENTRE + u * cos;
-    U_SIN[X] = CENTRE + u * sin;
+    uCos[X] = CENTRE + u * cos;
+    uSin[X] = CENTRE + u * sin;
   }
   for (let Y = 0; Y < side; Y++) {
     const v = Y - CENTRE - t.dy;
     const vSin = v * sin;
     const vCos = v * cos;
-    // the columns X whose (sx, sy) can fall in [xMin − 1, xMax + 1) × [yMin − 1, yMax + 1)
-    RANGE[0] = 0;
-    RANGE[1] = side - 1;
-    narrow(U_COS[0] - vSin, cos, xMin - 1, xMax + 1);
-    narrow(U_SIN[0] + vCos, sin, yMin - 1, yMax + 1);
-    const first = RANGE[0], last = RANGE[1];
+    // the columns X where sx = sx(0) + X·cos lies in [xMin − 1, xMax + 1) and sy = sy(0) + X·sin
+    // in [yMin − 1, yMax + 1), with a column to spare each way
+    let first = 0, last = side - 1;
+    const sx0 = uCos[0] - vSin, sy0 = uSin[0] + vCos;
+    if (cos !== 0) {
+      const a = (xLo - sx0) / cos, b = (xMax + 1 - sx0) / cos;
+      first = Math.max(first, Math.floor(Math.min(a, b)) - 1);
+      last = Math.min(last, Math.ceil(Math.max(a, b)) + 1);
+    } else if (sx0 < xLo || sx0 >= xMax + 1) continue;
+    if (sin !== 0) {
+      const a = (yLo - sy0) / sin, b = (yMax + 1 - sy0) / sin;
+      first = Math.max(first, Math.floor(Math.min(a, b)) - 1);
+      last = Math.min(last, Math.ceil(Math.max(a, b)) + 1);
+    } else if (sy0 < yLo || sy0 >= yMax + 1) continue;
     const out = dstOffset + Y * side;
     for (let X = first; X <= last; X++) {
-      const sx = U_COS[X] - vSin;
-      const sy = U_SIN[X] + vCos;
+      const sx = uCos[X] - vSin;
+      const sy = uSin[X] + vCos;
       const x0 = Math.floor(sx) | 0;
       const y0 = Math.floor(sy) | 0;
       // all four of (x0, y0) … (x0 + 1, y0 + 1) outside the box: the value is exactly 0
-      if (x0 < xMin - 1 || x0 > xMax || y0 < yMin - 1 || y0 > yMax) continue;
+      if (x0 < xLo || x0 > xMax || y0 < yLo || y0 > yMax) continue;
       const fx = sx - x0;
       const fy = sy - y0;
-      const k = (y0 + 1) * PAD_SIDE + x0 + 1;
+      const k = (y0 + 1) * pad + x0 + 1;
       const value =
-        (1 - fy) * ((1 - fx) * PADDED[k] + fx * PADDED[k + 1]) + //
-        fy * ((1 - fx) * PADDED[k + PAD_SIDE] + fx * PADDED[k + PAD_SIDE + 1]);
-      dst[out + X] = Math.min(255, Math.max(0, Math.floor(value + 0.5)));
+        (1 - fy) * ((1 - fx) * padded[k] + fx * padded[k + 1]) + //
+        fy * ((1 - fx) * padded[k + pad] + fx * padded[k + pad + 1]);
+      // a mean of bytes, ≥ 0 and ≤ 255 (to rounding): ⌊value + ½⌋ is a byte
+      dst[out + X] = (value + 0.5) | 0;
     }
   }
-}
-
-/** Narrow RANGE to the columns X where at0 + X·slope can lie in [lo, hi), with a column to spare each way. */
-function narrow(at0: number, slope: number, lo: number, hi: number): void {
-  if (slope === 0) {
-    if (at0 < lo || at0 >= hi) RANGE[0] = IMAGE_SIDE;
-    return;
-  }
-  const a = (lo - at0) / slope, b = (hi - at0) / slope;
-  RANGE[0] = Math.max(RANGE[0], Math.floor(Math.min(a, b)) - 1);
-  RANGE[1] = Math.min(RANGE[1], Math.ceil(Math.max(a, b)) + 1);
 }
 
 /** transformImage's scratch: the image inside a one-pixel border of zeros, its columns' OR, per-column terms. */
@@ -149,7 +149,6 @@ const PADDED = new Uint8Array(PAD_SIDE * PAD_SIDE);
 const COLUMNS = new Uint8Array(IMAGE_SIDE);
 const U_COS = new Float64Array(IMAGE_SIDE);
 const U_SIN = new Float64Array(IMAGE_SIDE);
-const RANGE = new Float64Array(2);
 
 /**
  * Fill `out` [indices.length × 784] with the images `images` [N × 784] at `indices`, each under
