@@ -172,6 +172,18 @@ if (kernels.length) {
   lines.push("");
   for (const [n, k] of kernels) lines.push(`${n} BLAS: ${k}`);
 }
+// --augment beside the step it feeds (bench/micro.js, one thread; it does not depend on threads)
+for (const o of microOurs2) {
+  const key = `micro:${microName(o)}`;
+  const [aug, step, mlp, bytes, same] = ["augment_s", "step_s", "step_mlp_s", "step_from_bytes_s", "step_same_batch_s"].map((f) => med(key, f));
+  if (aug == null) continue;
+  const ms = (s) => fmt(s * 1000, 3);
+  lines.push(
+    "",
+    `Augmentation (\`--augment\`, default bounds), ${o.dtype}: augmentBatch of 100 images ${ms(aug)} ms = **${(aug / step).toFixed(2)}×** a training step (a) of 784-50-10 (${ms(step)} ms), ` +
+      `**${(aug / mlp).toFixed(2)}×** one of 784-100-100-10 relu (${ms(mlp)} ms). The step on a batch made from its own bytes, as an augmented batch is: ${ms(bytes)} ms, against ${ms(same)} ms from the packed images.`,
+  );
+}
 for (const s of skipped) lines.push("", s);
 lines.push("");
 lines.push(`(a) one training step at batch 100, forward + backward + SGD update (peers: gemm_bench.py "step", NumPy with the book's dtypes, PyTorch autograd; ours: also making the batch from the packed images); book iteration: ours, the step and the book's extra loss pass, on one thread. (b) accuracy over all 60,000 training and 10,000 test images (ours: one thread). (a) and (b) do not depend on threads. (c) wall time without data loading. Other load: CPU time used by other processes during (c), in cores (/proc/stat busy time less the run's own; ideally 0). (d) peak resident memory of the whole process running (c)${haveTime ? " (/usr/bin/time)" : " (the process's own maxRSS; peers: not measured without /usr/bin/time)"}.`);

@@ -30,6 +30,7 @@ export const TRAIN_DEFAULTS = TrainOptionsSchema.parse({});
 const NUMERIC_KEYS = new Set([
   "iters", "batchSize", "lr", "hiddenSize", "weightInitStd", "seed", "evalEvery", "trainLimit", "testLimit", "limit", "checkpointEvery", "threads",
   "momentum", "rmsDecay", "beta1", "beta2", "adadeltaRho", "weightDecay", "dropout", "epochs", "lrStepEpochs", "lrGamma", "valSize", "earlyStop",
+  "augmentShift", "augmentRotate", "augmentScale",
 ]);
 const NUMBER_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 

@@ -60,6 +60,10 @@ export function buildProgram(): Command {
     .option("--adadelta-rho <x>", `adadelta decay rate rho (default ${d.adadeltaRho}; epsilon is PyTorch's 1e-6)`)
     .option("--weight-decay <x>", `L2 weight decay lambda: adds ½·λ·ΣW² to the loss (default ${d.weightDecay})`)
     .option("--dropout <p>", `dropout probability of hidden units while training (default ${d.dropout})`)
+    .option("--augment", "train on randomly shifted, rotated and scaled copies of each batch's images, made per batch (evaluation images never are)")
+    .option("--augment-shift <pixels>", `--augment: largest shift, whole pixels either way (default ${d.augmentShift})`)
+    .option("--augment-rotate <degrees>", `--augment: largest rotation, degrees either way (default ${d.augmentRotate})`)
+    .option("--augment-scale <x>", `--augment: largest relative change of size either way (default ${d.augmentScale}: 90 % to 110 %)`)
     .option("--epochs <n>", "train for N epochs instead of --iters (an epoch = floor(train size / batch size) iterations)")
     .option("--sampling <mode>", `replacement (the book) or shuffle (a new permutation each epoch) (default ${d.sampling})`)
     .option("--lr-schedule <name>", `constant, step or cosine (default ${d.lrSchedule})`)
@@ -189,7 +193,9 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
 
   log(
     chalk.bold(`${NAME}: `) +
-      `${describeNetOf(hp)}${isBookNet(hp) ? "" : ` (${describeBeyond(hp)})`}, ${hp.grad} gradient, ${hp.iters} iterations of batch ${hp.batchSize}, lr ${hp.lr}, seed ${hp.seed}; ` +
+      `${describeNetOf(hp)}${isBookNet(hp) ? "" : ` (${describeBeyond(hp)})`}, ${hp.grad} gradient, ` +
+      (hp.augment ? `augmented batches (shift ≤ ${hp.augmentShift} px, rotation ≤ ${hp.augmentRotate}°, scale ± ${hp.augmentScale}), ` : "") +
+      `${hp.iters} iterations of batch ${hp.batchSize}, lr ${hp.lr}, seed ${hp.seed}; ` +
       `${trainSize} training / ${hp.valSize ? `${hp.valSize} validation / ` : ""}${testSize} test images (${hp.dataSource}), ` +
       `${formatEpochs(hp.iters / perEpoch)} epochs of ${perEpoch} iterations; run folder ${runDir}` +
       (resumeFrom ? `; resuming at iteration ${resumeFrom.iteration}` : ""),

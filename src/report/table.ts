@@ -23,7 +23,7 @@ const NOT_HYPERPARAMETERS = new Set(["threads", "checkpointEvery", "dataDir"]);
 /** Column order for the hyperparameters a table shows; any others follow alphabetically. */
 const HYPER_ORDER = [
   "lr", "hiddenSize", "layers", "batchSize", "iters", "epochs", "optimizer", "activation", "init", "weightInitStd", "momentum", "rmsDecay",
-  "beta1", "beta2", "adadeltaRho", "weightDecay", "dropout", "lrSchedule", "lrStepEpochs", "lrGamma", "sampling", "dtype", "grad", "seed",
+  "beta1", "beta2", "adadeltaRho", "weightDecay", "dropout", "augment", "augmentShift", "augmentRotate", "augmentScale", "lrSchedule", "lrStepEpochs", "lrGamma", "sampling", "dtype", "grad", "seed",
   "trainLimit", "testLimit", "valSize", "earlyStop", "evalEvery", "dataSource",
 ];
 

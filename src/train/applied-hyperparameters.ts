@@ -22,6 +22,10 @@ const APPLIES_WHEN: Partial<Record<Key, (hp: Partial<Hyperparameters>) => boolea
   dropout: (hp) => hp.layers === undefined && (hp.dropout ?? 0) > 0,
   lrStepEpochs: (hp) => hp.lrSchedule === "step",
   lrGamma: (hp) => hp.lrSchedule === "step",
+  augment: (hp) => hp.augment === true,
+  augmentShift: (hp) => hp.augment === true,
+  augmentRotate: (hp) => hp.augment === true,
+  augmentScale: (hp) => hp.augment === true,
 };
 
 export function appliedHyperparameters(hp: Record<string, unknown>): Record<string, unknown> {

@@ -75,8 +75,9 @@ export function runBudget(hp: Hyperparameters, threads: number): RunBudget {
   const paramCopies = 2 + slots + best + 2;
   // activations and their gradients for one minibatch (pre- and post-activation, back-propagated)
   const batchBytes = hp.batchSize * (units * 3 + 784) * bytes;
-  // a layer net evaluates 100 images at a time (train/evaluate.ts), on the main thread
-  const evalBytes = (hp.layers !== undefined ? 100 : EVAL_CHUNK) * units * 2 * bytes;
+  // --augment: the augmented copy of a batch, its bytes and labels
+  const augmentBytes = hp.augment ? hp.batchSize * 785 : 0;
+  const evalBytes = EVAL_CHUNK * units * 2 * bytes;
   const wasmBytes = params * bytes * 3 + batchBytes + evalBytes + DATA_BYTES;
   // the parameters, each optimizer slot and the best weights; a shuffle permutation of the training
   // set; counters, accuracies and the generator's state
@@ -84,7 +85,7 @@ export function runBudget(hp: Hyperparameters, threads: number): RunBudget {
   return {
     params,
     // each worker holds a copy of the network and its evaluation chunk
-    memoryBytes: params * bytes * paramCopies + batchBytes + DATA_BYTES + threads * (params * bytes + evalBytes + WORKER_BYTES),
+    memoryBytes: params * bytes * paramCopies + batchBytes + augmentBytes + DATA_BYTES + threads * (params * bytes + evalBytes + WORKER_BYTES),
     wasmBytes,
     modelJsonBytes: (params + state) * JSON_NUMBER_BYTES + 64 * 1024,
     checkpointNumbers,

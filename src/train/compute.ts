@@ -18,13 +18,17 @@ import { MultiLayerNet } from "../reference/multi-layer-net.js";
 import { Optimizer, type OptimizerConfig, type OptimizerState } from "../reference/optimizers.js";
 import { SequentialNet } from "../reference/sequential-net.js";
 import { TwoLayerNet, type Grads } from "../reference/two-layer-net.js";
+import type { Batch } from "./augmentation.js";
 import { accuracyOnSplit, gatherBatch } from "./evaluate.js";
 import type { ResolvedHyperparameters } from "./hyperparameters.js";
 import type { TrainedNet } from "./types.js";
 
 export interface Compute {
-  /** Gradient and update on `indices` with rate lr; returns that forward pass's loss when `lossBefore`. */
-  step(indices: Int32Array, lr: number, lossBefore: boolean): Promise<number>;
+  /**
+   * Gradient and update on `indices` with rate lr; returns that forward pass's loss when `lossBefore`.
+   * With `batch` (an augmented copy of those images), on it instead.
+   */
+  step(indices: Int32Array, lr: number, lossBefore: boolean, batch?: Batch): Promise<number>;
   /** The book's loss: the updated network on the batch of the last step, dropout off. */
   loss(indices: Int32Array): number;
   accuracy(): Promise<number[]>;
@@ -95,9 +99,14 @@ function engineCompute(net: TrainedNet, hp: ResolvedHyperparameters, splits: Mni
   engine.keepImages(train.images);
   const pipeline =
     o.threads > 1 && o.pipelineAllowed ? new LossPipeline(engine, train.images, train.labels, B, o.lossThread) : undefined;
+  let last: Batch | undefined; // the augmented batch of the last step, which `loss` reads
   return {
-    step: async (indices, lr, lossBefore) => engine.step(train.images, train.labels, indices, lr, rng, lossBefore),
-    loss: (indices) => engine.loss(train.labels, indices),
+    step: async (indices, lr, lossBefore, batch) => {
+      last = batch;
+      const from = batch?.split ?? train;
+      return engine.step(from.images, from.labels, batch?.indices ?? indices, lr, rng, lossBefore);
+    },
+    loss: (indices) => (last ? engine.loss(last.split.labels, last.indices) : engine.loss(train.labels, indices)),
     accuracy: () => pool.accuracy(splits.map((_, k) => k)),
     syncParams: () => engine.getParams(params),
     loadParams: () => engine.setParams(params),
@@ -134,8 +143,8 @@ function referenceCompute(
   const numerical = hp.grad === "numerical" && !o.numerical?.naive ? new NumericalGradientPool(o.threads) : undefined;
   const params = net.params as Record<string, Float64Array>;
   return {
-    step: async (indices, lr, lossBefore) => {
-      gatherBatch(train, indices, x, t);
+    step: async (indices, lr, lossBefore, batch) => {
+      gatherBatch(batch?.split ?? train, batch?.indices ?? indices, x, t);
       let grads: Grads | Record<string, Float64Array>;
       let loss = Number.NaN;
       if (net instanceof SequentialNet) {

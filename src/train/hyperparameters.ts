@@ -105,6 +105,23 @@ export const HyperparametersSchema = z.strictObject({
   weightDecay: z.number({ error: "must be a number" }).nonnegative({ error: "must be zero or positive" }).finite({ error: "must be finite" }).default(0),
   /** Dropout probability of the hidden units while training (inverted dropout). */
   dropout: z.number({ error: "must be a number" }).min(0, { error: "must be in [0, 1)" }).lt(1, { error: "must be in [0, 1)" }).default(0),
+  /**
+   * Data augmentation: each training batch is replaced by copies of its images, each randomly
+   * shifted, rotated and scaled within the bounds below (src/data/augment.ts), made per batch.
+   * Evaluation, validation and test images are never augmented.
+   */
+  augment: z.boolean({ error: "must be true or false" }).default(false),
+  /** --augment: the largest shift, whole pixels either way on each axis. */
+  augmentShift: z
+    .number({ error: "must be a number" })
+    .int({ error: "must be a whole number of pixels" })
+    .min(0, { error: "must be in [0, 27] pixels" })
+    .max(27, { error: "must be in [0, 27] pixels" })
+    .default(2),
+  /** --augment: the largest rotation, degrees either way. */
+  augmentRotate: z.number({ error: "must be a number" }).min(0, { error: "must be in [0, 180] degrees" }).max(180, { error: "must be in [0, 180] degrees" }).default(10),
+  /** --augment: the largest relative change of size either way (0.1: 90 % to 110 %). */
+  augmentScale: z.number({ error: "must be a number" }).min(0, { error: "must be in [0, 1)" }).lt(1, { error: "must be in [0, 1)" }).default(0.1),
   /** Epochs to train instead of `iters`: iters = epochs × max(floor(train size / batch size), 1). */
   epochs: int(1, 1e6).optional(),
   /** replacement: the book's batches drawn with replacement; shuffle: a new permutation each epoch. */

@@ -4,11 +4,12 @@
  * reporters subscribe. How each step is computed (the engine, the reference nets, the numerical
  * gradient) is chosen in compute.ts; the images and settings' rules are in plan.ts.
  *
- * Per iteration i (0-based, as in the book): draw a batch (sampler.ts), take a gradient step, then
- * record the loss: the book's, of the updated network on the same batch with dropout off
- * (`lossPass: "after"`), or with `lossPass: "before"` that of the forward pass that made the
- * gradient. With a second thread the book's loss pass may run on a worker during iteration i + 1,
- * its event then coming one iteration late, still in order and before any evaluation or checkpoint.
+ * Per iteration i (0-based, as in the book): draw a batch (sampler.ts), with `augment` replace it
+ * by augmented copies of its images (augmentation.ts), take a gradient step, then record the loss:
+ * the book's, of the updated network on the same batch with dropout off (`lossPass: "after"`), or
+ * with `lossPass: "before"` that of the forward pass that made the gradient. With a second thread
+ * (and no augmentation) the book's loss pass may run on a worker during iteration i + 1, its event
+ * then coming one iteration late, still in order and before any evaluation or checkpoint.
  * When i % evalEvery === 0 (i = 0 included), accuracy over the training and test sets (and the
  * validation set); if the last iteration is not such a point, one more evaluation follows it.
  *
@@ -23,6 +24,7 @@ import { MultiLayerNet } from "../reference/multi-layer-net.js";
 import { buildReferenceNet } from "../reference/net-from-spec.js";
 import { SequentialNet } from "../reference/sequential-net.js";
 import { TwoLayerNet } from "../reference/two-layer-net.js";
+import { BatchAugmenter } from "./augmentation.js";
 import { computeFor } from "./compute.js";
 import { hiddenSizes, isBookNet, type ResolvedHyperparameters } from "./hyperparameters.js";
 import { type OptimizerState } from "../reference/optimizers.js";
@@ -79,12 +81,16 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
   const sampler = new Sampler(hp.sampling ?? "replacement", trainSet.count, B, rng, resume?.sampler);
   const lossBefore = hp.lossPass === "before";
   const checkpointEvery = options.checkpointEvery ?? 0;
+  const augmenter = hp.augment
+    ? new BatchAugmenter(trainSet, B, hp.seed, { shift: hp.augmentShift ?? 2, rotate: hp.augmentRotate ?? 10, scale: hp.augmentScale ?? 0.1 })
+    : undefined;
   const compute = computeFor(net, hp, evalSplits, rng, {
     threads: options.threads ?? defaultThreads(),
     kernels: options.kernels ?? "fast",
     numerical: options.numerical,
-    // the pipelined loss undoes one step on a late stop: with-replacement draws and plain SGD only
-    pipelineAllowed: !lossBefore && hp.sampling !== "shuffle" && (hp.optimizer ?? "sgd") === "sgd",
+    // the pipelined loss undoes one step on a late stop: with-replacement draws and plain SGD only;
+    // it reads the training split by index, so never an augmented batch
+    pipelineAllowed: !lossBefore && hp.sampling !== "shuffle" && (hp.optimizer ?? "sgd") === "sgd" && !hp.augment,
     lossThread: options.lossThread,
   });
   const pipeline = compute.pipeline;
@@ -176,7 +182,7 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
       const lr = scheduledLr(hp.lrSchedule ?? "constant", hp.lr, i, hp.iters, (hp.lrStepEpochs ?? 10) * perEpoch, hp.lrGamma ?? 0.1);
       if (pending >= 0) beforeDraw = rng.getState();
       const indices = sampler.next();
-      const loss = await compute.step(indices, lr, lossBefore);
+      const loss = await compute.step(indices, lr, lossBefore, augmenter?.batch(i, indices));
       if (pipeline) {
         const needed = i % hp.evalEvery === 0 || i === hp.iters - 1 || (checkpointEvery > 0 && (i + 1) % checkpointEvery === 0);
         const here = !pipeline.defer(!needed);
