@@ -7,6 +7,8 @@
 import { slotCount } from "../reference/optimizers.js";
 import { parseLayerList } from "../reference/layer-spec.js";
 import { countValues, paramShapes } from "../reference/net-from-spec.js";
+import { Convolution } from "../engine/conv.js";
+import { predictRows } from "../engine/network.js";
 import { hiddenSizes, type Hyperparameters } from "./hyperparameters.js";
 
 /** Every per-worker copy of a network evaluates chunks of this many images (the kernels' chunk). */
@@ -43,22 +45,19 @@ export function layerSizes(hp: Pick<Hyperparameters, "hiddenSize">): number[] {
 }
 
 /**
- * A layer list's parameters, its saved state (batch norm's statistics) and the values one image
- * passes through: every layer's output, plus the im2col matrix of each conv and maxpool.
+ * A layer list's parameters, its saved state (batch norm's statistics), the values one image
+ * passes through (every layer's output) and the engine's im2col buffers (one per conv, bounded
+ * whatever the batch: src/engine/conv.ts).
  */
-function layerNetSizes(layers: string): { params: number; state: number; units: number } {
+function layerNetSizes(layers: string): { params: number; state: number; units: number; colValues: number } {
   const { layers: specs, shapes } = parseLayerList(layers);
   const ps = paramShapes(specs);
-  let units = 784;
+  let units = 784, colValues = 0;
   specs.forEach((spec, i) => {
-    const out = shapes[i].reduce((a, b) => a * b, 1);
-    units += out;
-    if (spec.type === "conv" || spec.type === "maxpool") {
-      const input = i === 0 ? [1, 28, 28] : shapes[i - 1];
-      units += (out / (spec.type === "conv" ? spec.filters : input[0])) * input[0] * spec.kernel[0] * spec.kernel[1];
-    }
+    units += shapes[i].reduce((a, b) => a * b, 1);
+    if (spec.type === "conv") colValues += Convolution.colValues;
   });
-  return { params: countValues(ps.params), state: countValues(ps.state), units };
+  return { params: countValues(ps.params), state: countValues(ps.state), units, colValues };
 }
 
 export function runBudget(hp: Hyperparameters, threads: number): RunBudget {
@@ -66,7 +65,12 @@ export function runBudget(hp: Hyperparameters, threads: number): RunBudget {
   let params = 0;
   let state = 0;
   let units = sizes.reduce((a, b) => a + b, 0);
-  if (hp.layers !== undefined) ({ params, state, units } = layerNetSizes(hp.layers));
+  let colValues = 0;
+  let evalRows = EVAL_CHUNK;
+  if (hp.layers !== undefined) {
+    ({ params, state, units, colValues } = layerNetSizes(hp.layers));
+    evalRows = predictRows({ inputSize: 784, layers: parseLayerList(hp.layers).layers, dtype: "float64" });
+  }
   else for (let l = 1; l < sizes.length; l++) params += sizes[l - 1] * sizes[l] + sizes[l];
   const slots = slotCount(hp.optimizer);
   const best = hp.earlyStop !== undefined ? 1 : 0;
@@ -74,10 +78,10 @@ export function runBudget(hp: Hyperparameters, threads: number): RunBudget {
   // parameters, gradients, optimizer slots, the best weights, the kernels' copy, a checkpoint snapshot
   const paramCopies = 2 + slots + best + 2;
   // activations and their gradients for one minibatch (pre- and post-activation, back-propagated)
-  const batchBytes = hp.batchSize * (units * 3 + 784) * bytes;
+  const batchBytes = hp.batchSize * (units * 3 + 784) * bytes + colValues * bytes;
   // --augment: the augmented copy of a batch, its bytes and labels
   const augmentBytes = hp.augment ? hp.batchSize * 785 : 0;
-  const evalBytes = EVAL_CHUNK * units * 2 * bytes;
+  const evalBytes = evalRows * units * 2 * bytes + colValues * bytes;
   const wasmBytes = params * bytes * 3 + batchBytes + evalBytes + DATA_BYTES;
   // the parameters, each optimizer slot and the best weights; a shuffle permutation of the training
   // set; counters, accuracies and the generator's state
