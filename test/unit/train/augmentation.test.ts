@@ -1,8 +1,9 @@
 /**
  * Data augmentation in the trainer: the step and the loss pass see each batch's augmented copy,
  * made from a generator keyed by (seed, iteration); runs are reproducible, resumable bit for bit,
- * the same on the float64 engine and the reference nets and on any thread count; evaluation sees
- * the real images; the run's own generator draws exactly what it draws without augmentation.
+ * the same on the float64 engine and the reference nets and on any thread count, for layer nets
+ * too; evaluation sees the real images; the run's own generator draws exactly what it draws
+ * without augmentation.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -156,6 +157,20 @@ describe("training on augmented batches", () => {
         { numRuns: 6 },
       );
     }
+  });
+
+  it("layer nets too: a fully connected list is the --hidden-size net bit for bit; a conv net follows the reference to rounding", async () => {
+    const viaLayers = await run(hp({ layers: "affine 8, sigmoid, affine 10", dtype: "float64" }));
+    const viaHidden = await run(hp({ dtype: "float64" }));
+    expect(viaLayers.losses).toEqual(viaHidden.losses);
+    expect(viaLayers.r.net.params).toEqual(viaHidden.r.net.params);
+    const conv = hp({ layers: "conv 3 3x3 s2, relu, maxpool 2, flatten, affine 10", optimizer: "adam", lr: 0.01, dtype: "float64", iters: 12 });
+    const engine = await run(conv);
+    const reference = await run(conv, { kernels: "reference" });
+    const plain = await run({ ...conv, augment: false });
+    expect(engine.losses).toHaveLength(12);
+    engine.losses.forEach((l, i) => expect(Math.abs(l - reference.losses[i])).toBeLessThan(1e-9 * Math.abs(l)));
+    expect(engine.losses.filter((l, i) => l === plain.losses[i])).toEqual([]);
   });
 
   it("is for 28×28 images", () => {
