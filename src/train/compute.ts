@@ -13,6 +13,7 @@ import { EvalPool } from "../engine/eval-pool.js";
 import { LossPipeline } from "../engine/loss-pipeline.js";
 import { Network, PREDICT_CHUNK, specOf } from "../engine/network.js";
 import { NumericalGradientPool } from "../engine/numerical-gradient-pool.js";
+import { WorkerPool } from "../engine/pool.js";
 import { fastKernelsAvailable } from "../engine/wasm.js";
 import { MultiLayerNet } from "../reference/multi-layer-net.js";
 import { Optimizer, type OptimizerConfig, type OptimizerState } from "../reference/optimizers.js";
@@ -78,11 +79,13 @@ function engineCompute(net: TwoLayerNet | MultiLayerNet, hp: ResolvedHyperparame
   const B = hp.batchSize;
   const engine = new Network(specOf(net, hp.dtype ?? "float32", Math.max(B, PREDICT_CHUNK), optimizerConfig(hp)));
   engine.setParams(net.params);
-  const pool = new EvalPool(engine, splits, o.threads);
+  // the run's workers (threads − 1), shared by evaluation and the loss pass
+  const workers = WorkerPool.forThreads(o.threads);
+  const pool = new EvalPool(engine, splits, workers ?? 1);
   const train = pool.split(0);
   engine.keepImages(train.images);
   const pipeline =
-    o.threads > 1 && o.pipelineAllowed ? new LossPipeline(engine, train.images, train.labels, B, o.lossThread) : undefined;
+    workers && o.pipelineAllowed ? new LossPipeline(engine, train.images, train.labels, B, o.lossThread, workers) : undefined;
   const params = net.params as Record<string, Float64Array>;
   return {
     step: async (indices, lr, lossBefore) => engine.step(train.images, train.labels, indices, lr, rng, lossBefore),
@@ -97,6 +100,7 @@ function engineCompute(net: TwoLayerNet | MultiLayerNet, hp: ResolvedHyperparame
     close: async () => {
       await pipeline?.close();
       await pool.close();
+      await workers?.close();
     },
   };
 }
