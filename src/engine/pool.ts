@@ -16,8 +16,8 @@
  * leave state on its worker (a network, views of shared splits) under a context id
  * (`newContext`) for later jobs. A worker does its jobs in the order they were posted.
  *
- * Latency. A message round trip through the main thread's event loop costs ≈ 70 µs on a 2-core
- * VM, more than half of the book's loss pass (≈ 0.1 ms) and too much for it, once per
+ * Latency. A message round trip through the main thread's event loop costs 30–60 µs on a
+ * busy 2-core VM, a large part of the book's loss pass (≈ 0.1 ms) and too much for it, once per
  * iteration: the loss pass's per-iteration traffic goes through a lane instead. A lane is a job
  * that stays open (its reply comes when it ends or fails) and is fed through a SharedArrayBuffer of
  * its own, with no message per iteration. So a worker never returns to its event loop: it sleeps in
