@@ -86,7 +86,7 @@ export function deepBench({ repeats = 1, presets = ["fast", "best-mlp"], log = (
   for (const [label, ours, torch, best, notes] of rows) {
     lines.push(`| ${label} | ${f(ours)} | ${torch.map((x) => f(x)).join(" | ")} | ${ours != null && best ? `${(ours / best).toFixed(2)}×` : "—"} | ${notes} |`);
   }
-  lines.push("", "Ours: float32, the default threads (every core). Presets: one run each of ours and PyTorch's per repeat (seed 0).");
+  lines.push("", "Ours: float32, the default threads (every core). Presets: one run each of ours and PyTorch's per repeat (seed 0); PyTorch (bench/torch_beyond.py) also does the trainer's loss pass (lossPass \"after\") and its accuracy evaluations, as ours does.");
   return lines.join("\n");
 }
 

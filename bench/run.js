@@ -1,5 +1,7 @@
 // npm run bench [-- --iters N] [--repeats N]: ours against the NumPy (and PyTorch) reference
-// implementations in ../shared/peers/ (when present), side by side, alternating A B A B.
+// implementations in ../shared/peers/ (when present), side by side, alternating A B A B; then the
+// deeper nets (bench/deep.js, unless --no-deep; --deep-repeats N) and the conv presets against
+// PyTorch (bench/conv.js, unless --no-conv; --conv-repeats N, --conv-presets a,b,c).
 // Writes bench/results/latest.md and prints it.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -9,6 +11,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { argValue } from "./args.js";
 import { deepBench } from "./deep.js";
+import { convBench, DEFAULT_CONV_PRESETS } from "./conv.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const iters = Number(argValue("--iters", "10000"));
@@ -169,6 +172,18 @@ if (kernels.length) {
   lines.push("");
   for (const [n, k] of kernels) lines.push(`${n} BLAS: ${k}`);
 }
+// --augment beside the step it feeds (bench/micro.js, one thread; it does not depend on threads)
+for (const o of microOurs2) {
+  const key = `micro:${microName(o)}`;
+  const [aug, step, mlp, bytes, same] = ["augment_s", "step_s", "step_mlp_s", "step_from_bytes_s", "step_same_batch_s"].map((f) => med(key, f));
+  if (aug == null) continue;
+  const ms = (s) => fmt(s * 1000, 3);
+  lines.push(
+    "",
+    `Augmentation (\`--augment\`, default bounds), ${o.dtype}: augmentBatch of 100 images ${ms(aug)} ms = **${(aug / step).toFixed(2)}×** a training step (a) of 784-50-10 (${ms(step)} ms), ` +
+      `**${(aug / mlp).toFixed(2)}×** one of 784-100-100-10 relu (${ms(mlp)} ms). The step on a batch made from its own bytes, as an augmented batch is: ${ms(bytes)} ms, against ${ms(same)} ms from the packed images.`,
+  );
+}
 for (const s of skipped) lines.push("", s);
 lines.push("");
 lines.push(`(a) one training step at batch 100, forward + backward + SGD update (peers: gemm_bench.py "step", NumPy with the book's dtypes, PyTorch autograd; ours: also making the batch from the packed images); book iteration: ours, the step and the book's extra loss pass, on one thread. (b) accuracy over all 60,000 training and 10,000 test images (ours: one thread). (a) and (b) do not depend on threads. (c) wall time without data loading. Other load: CPU time used by other processes during (c), in cores (/proc/stat busy time less the run's own; ideally 0). (d) peak resident memory of the whole process running (c)${haveTime ? " (/usr/bin/time)" : " (the process's own maxRSS; peers: not measured without /usr/bin/time)"}.`);
@@ -186,6 +201,10 @@ if (!process.argv.includes("--no-numerical")) {
   } else lines.push("", "Numerical gradient benchmark failed (see stderr).");
 }
 if (!process.argv.includes("--no-deep")) lines.push(deepBench({ repeats: Number(argValue("--deep-repeats", "1")), log }));
+if (!process.argv.includes("--no-conv")) {
+  const presets = argValue("--conv-presets", DEFAULT_CONV_PRESETS.join(",")).split(",").filter(Boolean);
+  lines.push(convBench({ repeats: Number(argValue("--conv-repeats", "1")), presets, log }));
+}
 const md = lines.join("\n") + "\n";
 mkdirSync(join(root, "bench", "results"), { recursive: true });
 writeFileSync(join(root, "bench", "results", "latest.md"), md);

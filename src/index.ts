@@ -39,6 +39,8 @@ export { buildReferenceNet, simpleConvNet, deepConvNet } from "./reference/net-f
 export { Network, denseLayers, specOf, PREDICT_CHUNK } from "./engine/network.js";
 export type { NetworkSpec } from "./engine/network.js";
 export type { LayerSpec } from "./reference/layer-spec.js";
+// the --layers grammar: text ↔ typed list, with the shapes it implies
+export { parseLayerList, checkLayerList, formatLayers, LayerSpecError, SIMPLE_CONVNET_LAYERS, PYTORCH_EXAMPLE_LAYERS, DEEP_CONVNET_LAYERS } from "./reference/layer-spec.js";
 export { fastNumericalGradient } from "./reference/numerical-gradient.js";
 export { NumericalGradientPool } from "./engine/numerical-gradient-pool.js";
 export type { Params, Grads, ParamName, TwoLayerNetOptions } from "./reference/two-layer-net.js";

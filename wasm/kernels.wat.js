@@ -269,6 +269,14 @@ export function kernelsWat(type) {
       .replace(`(v128.store (i32.add (local.get $W) (local.get $o))`, `(local.set $Mx ${va("(local.get $Mx)", vm("(local.get $b1v)", vs("(local.get $Gx)", "(local.get $Mx)")))}) ${store2("M", "(local.get $Mx)")}
       (local.set $Qx ${va("(local.get $Qx)", vm("(local.get $b2v)", vs(vm("(local.get $Gx)", "(local.get $Gx)"), "(local.get $Qx)")))}) ${store2("Q", "(local.get $Qx)")}
       (v128.store (i32.add (local.get $W) (local.get $o))`),
+    // Adadelta (PyTorch's): s = (ρ s) + ((1 − ρ) g) g; Δ = (√(a + ε) / √(s + ε)) g; a = (ρ a) + ((1 − ρ) Δ) Δ;
+    // p −= lr Δ   (M: s = square_avg, Q: a = acc_delta, omr = 1 − ρ, ε passed in: 1e−6)
+    elementwise("opt_adadelta", ["W", "G", "M", "Q"], ["lr", "rho", "omr", "eps"],
+      vs("(local.get $Wx)", vm("(local.get $lrv)", "(local.get $d)")), zeroG, "(local $d v128)")
+      .replace(`(v128.store (i32.add (local.get $W) (local.get $o))`, `(local.set $Mx ${va(vm("(local.get $rhov)", "(local.get $Mx)"), vm(vm("(local.get $omrv)", "(local.get $Gx)"), "(local.get $Gx)"))}) ${store2("M", "(local.get $Mx)")}
+      (local.set $d ${vm(vd(vsqrt(va("(local.get $Qx)", "(local.get $epsv)")), vsqrt(va("(local.get $Mx)", "(local.get $epsv)"))), "(local.get $Gx)")})
+      (local.set $Qx ${va(vm("(local.get $rhov)", "(local.get $Qx)"), vm(vm("(local.get $omrv)", "(local.get $d)"), "(local.get $d)"))}) ${store2("Q", "(local.get $Qx)")}
+      (v128.store (i32.add (local.get $W) (local.get $o))`),
     // weight decay's gradient: g += λ w
     elementwise("add_decay", ["G", "W"], ["lambda"], va("(local.get $Gx)", vm("(local.get $lambdav)", "(local.get $Wx)"))),
   ].join("\n");
@@ -293,7 +301,8 @@ export function kernelsWat(type) {
    * cache while every row uses it:
    *   Y[q] (yV vectors) = init + Σ_{i < count} s(q, i) × M[i]      (i ascending: the reference's order)
    * with s(q, i) the scalar at S0 + q × qStride + i × iStride, M[i] at M0 + i × mStride, init = B
-   * (a vector row) or 0 when B < 0. Forward: S = X, M = W. dX: S = dY, M = Wᵀ, no B. dW: q = the
+   * (a vector row), Y[q] itself when B = −2 (accumulate: a product over several calls, e.g. a
+   * convolution's dW over chunks of the batch, sums in the same order as one call), else 0. Forward: S = X, M = W. dX: S = dY, M = Wᵀ, no B. dW: q = the
    * input unit h, i = the batch row: S = X by columns, M = dY.
    */
   const gemmBlock = (rows, w) => {
@@ -302,7 +311,11 @@ export function kernelsWat(type) {
     return `
       (block $gq${rows}${w}_done (loop $gq${rows}${w}
         (br_if $gq${rows}${w}_done (i32.gt_u (i32.add (local.get $q) (i32.const ${rows})) (local.get $nq)))
-        ${qs.map((q) => js.map((j) => `(local.set ${acc(q, j)} (if (result v128) (i32.lt_s (local.get $B) (i32.const 0)) (then (v128.const i32x4 0 0 0 0)) (else (v128.load offset=${16 * j} (i32.add (local.get $B) (local.get $colOff))))))`).join(" ")).join("\n        ")}
+        ${qs.map((q) => js.map((j) => `(local.set ${acc(q, j)} (if (result v128) (i32.lt_s (local.get $B) (i32.const 0))
+          (then (if (result v128) (i32.eq (local.get $B) (i32.const -2))
+            (then (v128.load offset=${16 * j} (i32.add (i32.add (local.get $Y) (i32.mul (i32.add (local.get $q) (i32.const ${q})) (local.get $yStride))) (local.get $colOff))))
+            (else (v128.const i32x4 0 0 0 0))))
+          (else (v128.load offset=${16 * j} (i32.add (local.get $B) (local.get $colOff))))))`).join(" ")).join("\n        ")}
         (local.set $sp (i32.add (local.get $S0) (i32.mul (local.get $q) (local.get $qStride))))
         (local.set $mp (i32.add (local.get $M0) (local.get $colOff)))
         (local.set $i (i32.const 0))
@@ -338,6 +351,161 @@ export function kernelsWat(type) {
       ${gemmBlock(1, w)}
       (local.set $jb (i32.add (local.get $jb) (i32.const ${w})))
       (br $gj${w})))`).join("")})`;
+
+  /**
+   * The image kernels (src/engine/conv.ts), on samples kept channels last [H × W × Cs], rows of a
+   * sample `inRow` bytes apart. Scalar loops: they move values, the products are gemm's.
+   *   im2col:  col row (n, oh, ow), values (fy, fx, c) = x[n, oh·s + fy − pad, ow·s + fx − pad, c] (0 outside)
+   *   col2im:  its adjoint (dx zeroed first, then every window added back in window order)
+   *   maxpool: y[n, oh, ow, c] = the first largest over its window (0 outside), arg = where (value index, −1 outside)
+   *   maxpool_bwd: dx zeroed, dx[n, arg] += dy
+   */
+  const lg = Math.log2(S);
+  const windowLoops = (body) => `
+    (local.set $n (i32.const 0))
+    (block $n_done (loop $nl
+      (br_if $n_done (i32.ge_u (local.get $n) (local.get $m)))
+      (local.set $oh (i32.const 0))
+      (block $oh_done (loop $ohl
+        (br_if $oh_done (i32.ge_u (local.get $oh) (local.get $OH)))
+        (local.set $ow (i32.const 0))
+        (block $ow_done (loop $owl
+          (br_if $ow_done (i32.ge_u (local.get $ow) (local.get $OW)))
+          (local.set $fy (i32.const 0))
+          (block $fy_done (loop $fyl
+            (br_if $fy_done (i32.ge_u (local.get $fy) (local.get $FH)))
+            (local.set $y (i32.sub (i32.add (i32.mul (local.get $oh) (local.get $stride)) (local.get $fy)) (local.get $pad)))
+            (if (i32.and (i32.ge_s (local.get $y) (i32.const 0)) (i32.lt_s (local.get $y) (local.get $H))) (then
+              (local.set $x0 (i32.sub (i32.mul (local.get $ow) (local.get $stride)) (local.get $pad)))
+              ;; lo = max(0, −x0), hi = min(FW, W − x0)
+              (local.set $lo (select (i32.sub (i32.const 0) (local.get $x0)) (i32.const 0) (i32.lt_s (local.get $x0) (i32.const 0))))
+              (local.set $hi (select (local.get $FW) (i32.sub (local.get $W) (local.get $x0)) (i32.le_s (local.get $FW) (i32.sub (local.get $W) (local.get $x0)))))
+              (if (i32.gt_s (local.get $hi) (local.get $lo)) (then
+                ;; xp: the first pixel's bytes in x; cp: in the window row
+                (local.set $xp (i32.add (i32.add (local.get $X) (i32.mul (local.get $n) (local.get $inRow)))
+                  (i32.shl (i32.mul (i32.add (i32.mul (local.get $y) (local.get $W)) (i32.add (local.get $x0) (local.get $lo))) (local.get $Cs)) (i32.const ${lg}))))
+                (local.set $cp (i32.add (local.get $row) (i32.shl (i32.mul (i32.add (i32.mul (local.get $fy) (local.get $FW)) (local.get $lo)) (local.get $Cs)) (i32.const ${lg}))))
+                (local.set $len (i32.shl (i32.mul (i32.sub (local.get $hi) (local.get $lo)) (local.get $Cs)) (i32.const ${lg})))
+                ${body}))))
+            (local.set $fy (i32.add (local.get $fy) (i32.const 1)))
+            (br $fyl)))
+          (local.set $row (i32.add (local.get $row) (local.get $rowBytes)))
+          (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
+          (br $owl)))
+        (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
+        (br $ohl)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $nl)))`;
+  const imageParams = `(param $X i32) (param $inRow i32) (param $m i32) (param $H i32) (param $W i32) (param $Cs i32)
+        (param $FH i32) (param $FW i32) (param $stride i32) (param $pad i32) (param $OH i32) (param $OW i32) (param $col i32) (param $rowBytes i32)`;
+  const imageLocals = `(local $n i32) (local $oh i32) (local $ow i32) (local $fy i32) (local $y i32) (local $x0 i32) (local $lo i32) (local $hi i32)
+        (local $xp i32) (local $cp i32) (local $len i32) (local $row i32) (local $e i32)`;
+  const imageKernels = `
+  (func (export "im2col") ${imageParams} ${imageLocals}
+    (memory.fill (local.get $col) (i32.const 0) (i32.mul (i32.mul (i32.mul (local.get $m) (local.get $OH)) (local.get $OW)) (local.get $rowBytes)))
+    (local.set $row (local.get $col))
+    ${windowLoops(`(memory.copy (local.get $cp) (local.get $xp) (local.get $len))`)})
+  (func (export "col2im") ${imageParams} ${imageLocals}
+    (memory.fill (local.get $X) (i32.const 0) (i32.mul (local.get $m) (local.get $inRow)))
+    (local.set $row (local.get $col))
+    ${windowLoops(`
+                (local.set $e (i32.add (local.get $xp) (local.get $len)))
+                (block $a_done (loop $al
+                  (br_if $a_done (i32.ge_u (local.get $xp) (local.get $e)))
+                  (${T}.store (local.get $xp) (${T}.add (${T}.load (local.get $xp)) (${T}.load (local.get $cp))))
+                  (local.set $xp (i32.add (local.get $xp) (i32.const ${S})))
+                  (local.set $cp (i32.add (local.get $cp) (i32.const ${S})))
+                  (br $al)))`)})
+  (func (export "maxpool") (param $X i32) (param $inRow i32) (param $m i32) (param $H i32) (param $W i32) (param $Cs i32)
+        (param $PH i32) (param $PW i32) (param $stride i32) (param $pad i32) (param $OH i32) (param $OW i32) (param $Y i32) (param $outRow i32) (param $arg i32)
+    (local $n i32) (local $oh i32) (local $ow i32) (local $fy i32) (local $fx i32) (local $y i32) (local $x i32) (local $c i32)
+    (local $inside i32) (local $first i32) (local $at i32) (local $o i32) (local $v ${T}) (local $xs i32)
+    (local $vv v128) (local $atv v128) (local $mask v128) (local $yp i32) (local $ap i32)
+    (block $n_done (loop $nl
+      (br_if $n_done (i32.ge_u (local.get $n) (local.get $m)))
+      (local.set $xs (i32.add (local.get $X) (i32.mul (local.get $n) (local.get $inRow))))
+      (local.set $oh (i32.const 0))
+      (block $oh_done (loop $ohl
+        (br_if $oh_done (i32.ge_u (local.get $oh) (local.get $OH)))
+        (local.set $ow (i32.const 0))
+        (block $ow_done (loop $owl
+          (br_if $ow_done (i32.ge_u (local.get $ow) (local.get $OW)))
+          ;; o: this output pixel's first value (index in the batch's outputs)
+          (local.set $o (i32.add (i32.mul (local.get $n) (i32.shr_u (local.get $outRow) (i32.const ${lg})))
+            (i32.mul (i32.add (i32.mul (local.get $oh) (local.get $OW)) (local.get $ow)) (local.get $Cs))))
+          (local.set $first (i32.const 1))
+          (local.set $fy (i32.const 0))
+          (block $fy_done (loop $fyl
+            (br_if $fy_done (i32.ge_u (local.get $fy) (local.get $PH)))
+            (local.set $y (i32.sub (i32.add (i32.mul (local.get $oh) (local.get $stride)) (local.get $fy)) (local.get $pad)))
+            (local.set $fx (i32.const 0))
+            (block $fx_done (loop $fxl
+              (br_if $fx_done (i32.ge_u (local.get $fx) (local.get $PW)))
+              (local.set $x (i32.sub (i32.add (i32.mul (local.get $ow) (local.get $stride)) (local.get $fx)) (local.get $pad)))
+              (local.set $inside (i32.and (i32.and (i32.ge_s (local.get $y) (i32.const 0)) (i32.lt_s (local.get $y) (local.get $H)))
+                                          (i32.and (i32.ge_s (local.get $x) (i32.const 0)) (i32.lt_s (local.get $x) (local.get $W)))))
+              (local.set $at (select (i32.mul (i32.add (i32.mul (local.get $y) (local.get $W)) (local.get $x)) (local.get $Cs)) (i32.const -1) (local.get $inside)))
+              (local.set $c (i32.const 0))
+              ${type === "f32" ? `
+              ;; whole vectors of channels: v > best picks v and its position, lane by lane
+              (if (i32.eqz (i32.and (local.get $Cs) (i32.const 3))) (then
+                (local.set $atv (i32x4.add (i32x4.splat (local.get $at)) (v128.const i32x4 0 1 2 3)))
+                (block $cv_done (loop $cvl
+                  (br_if $cv_done (i32.ge_u (local.get $c) (local.get $Cs)))
+                  (local.set $vv (if (result v128) (local.get $inside)
+                    (then (v128.load (i32.add (local.get $xs) (i32.shl (i32.add (local.get $at) (local.get $c)) (i32.const 2)))))
+                    (else (v128.const i32x4 0 0 0 0))))
+                  (local.set $yp (i32.add (local.get $Y) (i32.shl (i32.add (local.get $o) (local.get $c)) (i32.const 2))))
+                  (local.set $ap (i32.add (local.get $arg) (i32.shl (i32.add (local.get $o) (local.get $c)) (i32.const 2))))
+                  (local.set $mask (if (result v128) (local.get $first) (then (v128.const i32x4 -1 -1 -1 -1)) (else (f32x4.gt (local.get $vv) (v128.load (local.get $yp))))))
+                  (v128.store (local.get $yp) (v128.bitselect (local.get $vv) (v128.load (local.get $yp)) (local.get $mask)))
+                  (v128.store (local.get $ap) (v128.bitselect
+                    (if (result v128) (local.get $inside) (then (i32x4.add (local.get $atv) (i32x4.splat (local.get $c)))) (else (v128.const i32x4 -1 -1 -1 -1)))
+                    (v128.load (local.get $ap)) (local.get $mask)))
+                  (local.set $c (i32.add (local.get $c) (i32.const 4)))
+                  (br $cvl)))))` : ""}
+              (block $c_done (loop $cl
+                (br_if $c_done (i32.ge_u (local.get $c) (local.get $Cs)))
+                (local.set $v (if (result ${T}) (local.get $inside)
+                  (then (${T}.load (i32.add (local.get $xs) (i32.shl (i32.add (local.get $at) (local.get $c)) (i32.const ${lg})))))
+                  (else (${T}.const 0))))
+                (if (i32.or (local.get $first) (${T}.gt (local.get $v) (${T}.load (i32.add (local.get $Y) (i32.shl (i32.add (local.get $o) (local.get $c)) (i32.const ${lg}))))))
+                  (then
+                    (${T}.store (i32.add (local.get $Y) (i32.shl (i32.add (local.get $o) (local.get $c)) (i32.const ${lg}))) (local.get $v))
+                    (i32.store (i32.add (local.get $arg) (i32.shl (i32.add (local.get $o) (local.get $c)) (i32.const 2)))
+                      (select (i32.add (local.get $at) (local.get $c)) (i32.const -1) (local.get $inside)))))
+                (local.set $c (i32.add (local.get $c) (i32.const 1)))
+                (br $cl)))
+              (local.set $first (i32.const 0))
+              (local.set $fx (i32.add (local.get $fx) (i32.const 1)))
+              (br $fxl)))
+            (local.set $fy (i32.add (local.get $fy) (i32.const 1)))
+            (br $fyl)))
+          (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
+          (br $owl)))
+        (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
+        (br $ohl)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $nl))))
+  (func (export "maxpool_bwd") (param $dY i32) (param $outRow i32) (param $m i32) (param $used i32) (param $dX i32) (param $inRow i32) (param $arg i32)
+    (local $n i32) (local $o i32) (local $a i32) (local $p i32) (local $ob i32) (local $xs i32)
+    (memory.fill (local.get $dX) (i32.const 0) (i32.mul (local.get $m) (local.get $inRow)))
+    (block $n_done (loop $nl
+      (br_if $n_done (i32.ge_u (local.get $n) (local.get $m)))
+      (local.set $ob (i32.mul (local.get $n) (i32.shr_u (local.get $outRow) (i32.const ${lg}))))
+      (local.set $xs (i32.add (local.get $dX) (i32.mul (local.get $n) (local.get $inRow))))
+      (local.set $o (i32.const 0))
+      (block $o_done (loop $ol
+        (br_if $o_done (i32.ge_u (local.get $o) (local.get $used)))
+        (local.set $a (i32.load (i32.add (local.get $arg) (i32.shl (i32.add (local.get $ob) (local.get $o)) (i32.const 2)))))
+        (if (i32.ge_s (local.get $a) (i32.const 0)) (then
+          (local.set $p (i32.add (local.get $xs) (i32.shl (local.get $a) (i32.const ${lg}))))
+          (${T}.store (local.get $p) (${T}.add (${T}.load (local.get $p))
+            (${T}.load (i32.add (local.get $dY) (i32.shl (i32.add (local.get $ob) (local.get $o)) (i32.const ${lg}))))))))
+        (local.set $o (i32.add (local.get $o) (i32.const 1)))
+        (br $ol)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $nl))))`;
 
   const accLocals = [...Array(WIDE).keys()].map((i) => `(local $a${i} v128)`).join(" ");
 
@@ -721,6 +889,7 @@ export function kernelsWat(type) {
       (v128.store (i32.add (local.get $out) (i32.shl (local.get $v) (i32.const 4))) (local.get $acc))
       (local.set $v (i32.add (local.get $v) (i32.const 1)))
       (br $vl))))
+${imageKernels}
 ${gemmFunc}
 ${optimizerKernels}
 ${activationKernels}

@@ -1,7 +1,7 @@
 /**
  * What the board shows of a trained model: its test-set confusion matrix and per-class accuracy
  * (mnist-eval's buildReport on mnist-eval's predictions), the test digits it gets wrong, its first
- * layer's weights as 28×28 pictures, and the classification of a drawn digit through
+ * layer's weights as pictures (28×28 per unit, or a conv layer's filters), and the classification of a drawn digit through
  * mnist-predict's own preprocessing (decodePng → mnistFromImage → PIXEL_SCALE → predict).
  */
 import { promises as fs } from "node:fs";
@@ -9,8 +9,9 @@ import path from "node:path";
 import { FileFormatError } from "../errors.js";
 import { loadMnistRaw, PIXEL_SCALE, type MnistSplit } from "../data/mnist.js";
 import { decodePng, FIELD, mnistFromImage } from "../image/mnist-preprocess.js";
-import { netFromModelJson, type ModelJson } from "../run/model-json.js";
-import { predictSplit } from "../train/evaluate.js";
+import { describeNet, netFromModelJson, type ModelJson } from "../run/model-json.js";
+import { SequentialNet } from "../reference/sequential-net.js";
+import { predictProbabilities, predictSplit } from "../train/evaluate.js";
 import { buildReport } from "../report/evaluation.js";
 import { readModelFile } from "../run/model-file.js";
 
@@ -34,7 +35,8 @@ export interface ModelView {
   confusion: number[][];
   errors: { index: number; label: number; predicted: number; pixels: string }[];
   errorCount: number;
-  weights: { units: number; shown: number; images: string[] };
+  /** First-layer weights as `width` × `height` pictures (28×28 per unit, or a conv layer's filters); none when the first weighted layer does not see the pixels. */
+  weights: { units: number; shown: number; images: string[]; width: number; height: number; kind: "units" | "filters" };
 }
 
 export interface DigitPrediction {
@@ -96,7 +98,7 @@ export class ModelCache {
     const { pixels, inverted } = mnistFromImage(decodePng(png, "the drawing"), "the drawing");
     const x = new Float64Array(FIELD * FIELD);
     for (let i = 0; i < x.length; i++) x[i] = PIXEL_SCALE[pixels[i]];
-    const probabilities = Array.from(net.predict(x));
+    const probabilities = Array.from(predictProbabilities(net, x));
     return { digit: probabilities.indexOf(Math.max(...probabilities)), probabilities, inverted, pixels: Buffer.from(pixels).toString("base64") };
   }
 }
@@ -115,9 +117,8 @@ function computeView(loaded: LoadedModel, test: MnistSplit, label: string): Mode
       errors.push({ index: i, label: test.labels[i], predicted: predicted[i], pixels: Buffer.from(test.images.subarray(i * D, (i + 1) * D)).toString("base64") });
     }
   }
-  const architecture = "sizes" in net ? `${net.sizes.join("-")} ${net.activation}` : `${net.inputSize}-${net.hiddenSize}-${net.outputSize} sigmoid`;
   return {
-    architecture,
+    architecture: describeNet(net),
     testAccuracy: report.testAccuracy,
     recordedTestAccuracy: report.recordedTestAccuracy,
     count: report.count,
@@ -125,8 +126,47 @@ function computeView(loaded: LoadedModel, test: MnistSplit, label: string): Mode
     confusion: report.confusion,
     errors,
     errorCount,
-    weights: firstLayerImages(net.params.W1, D),
+    weights: net instanceof SequentialNet ? layerNetImages(net, D) : firstLayerImages(net.params.W1, D),
   };
+}
+
+/** Layers that keep each pixel where it is (a batch norm before the first weighted layer does). */
+const IN_PLACE = new Set(["relu", "sigmoid", "tanh", "batchnorm", "dropout", "flatten"]);
+
+/**
+ * A layer net's first weights as pictures: a first conv's filters on one channel (FH × FW each, as
+ * the book's ch07 figure of SimpleConvNet's 30 filters), or a first affine's units (28×28 each)
+ * when only layers that keep the pixels in place come before it; else none.
+ */
+export function layerNetImages(net: SequentialNet, D: number): ModelView["weights"] {
+  const specs = net.specs ?? [];
+  const first = specs.findIndex((s) => !IN_PLACE.has(s.type));
+  const spec = specs[first];
+  if (spec?.type === "affine") return firstLayerImages(net.params.W1, D);
+  if (spec?.type === "conv" && net.inputShape[0] === 1) {
+    const [FH, FW] = spec.kernel;
+    const K = FH * FW;
+    const W1 = net.params.W1; // [FN × 1 × FH × FW]: filter f is the K values from f·K
+    const shown = Math.min(spec.filters, MAX_UNITS_SHOWN);
+    const images: string[] = [];
+    for (let f = 0; f < shown; f++) images.push(scaledImage(W1.subarray(f * K, (f + 1) * K)));
+    return { units: spec.filters, shown, images, width: FW, height: FH, kind: "filters" };
+  }
+  return { units: 0, shown: 0, images: [], width: FIELD, height: FIELD, kind: "units" };
+}
+
+/** Values scaled from their min to their max as bytes, base64 (128 everywhere when all are equal). */
+function scaledImage(values: ArrayLike<number>): string {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    min = Math.min(min, values[i]);
+    max = Math.max(max, values[i]);
+  }
+  const span = max - min;
+  const bytes = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) bytes[i] = span > 0 ? Math.round(((values[i] - min) / span) * 255) : 128;
+  return Buffer.from(bytes).toString("base64");
 }
 
 /**
@@ -150,5 +190,5 @@ export function firstLayerImages(W1: Float64Array, D: number): ModelView["weight
     for (let i = 0; i < D; i++) bytes[i] = span > 0 ? Math.round(((W1[i * H + j] - min) / span) * 255) : 128;
     images.push(Buffer.from(bytes).toString("base64"));
   }
-  return { units: H, shown, images };
+  return { units: H, shown, images, width: FIELD, height: FIELD, kind: "units" };
 }

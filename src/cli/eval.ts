@@ -8,7 +8,7 @@ import { DATA_SOURCES } from "../data/mnist.js";
 import { loadForCommand } from "./data.js";
 import { FileFormatError, UsageError } from "../errors.js";
 import { describeZodIssue } from "../io/zod-message.js";
-import { netFromModelJson } from "../run/model-json.js";
+import { describeNet, netFromModelJson } from "../run/model-json.js";
 import { readModelFile } from "../run/model-file.js";
 import { buildReport, type EvalReport } from "../report/evaluation.js";
 import { predictSplit } from "../train/evaluate.js";
@@ -60,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
   const data = await loadForCommand(options.dataSource, options.dataDir, (line) => process.stderr.write(line + "\n"));
   const D = data.test.rows * data.test.cols;
   if (net.inputSize !== D || net.outputSize !== 10) {
-    throw new FileFormatError(modelFile, `the model is ${"sizes" in net ? net.sizes.join("-") : `${net.inputSize}-${net.hiddenSize}-${net.outputSize}`}, but MNIST needs ${D} inputs and 10 outputs`);
+    throw new FileFormatError(modelFile, `the model is ${describeNet(net, true)}, but MNIST needs ${D} inputs and 10 outputs`);
   }
   const test = limitSplit(data.test, options.limit);
   // The kernels and precision the model was trained (and its accuracy recorded) with.

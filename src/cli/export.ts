@@ -5,7 +5,7 @@
  */
 import { createRequire } from "node:module";
 import { FileFormatError, MnistError, UsageError } from "../errors.js";
-import { describeArchitecture, ONNX_OPSET, toOnnx } from "../export/onnx.js";
+import { classesOf, describeArchitecture, inputShapeOf, ONNX_OPSET, toOnnx } from "../export/onnx.js";
 import { writeFileAtomic } from "../io/files.js";
 import { readModelFile } from "../run/model-file.js";
 import type { Command } from "commander";
@@ -19,7 +19,7 @@ const MNIST_CLASSES = 10;
 export function buildProgram(): Command {
   return newProgram(NAME)
   .description(
-    `Export a trained model to ONNX (opset ${ONNX_OPSET}): input x float32 [N, ${MNIST_INPUTS}] in [0, 1] (pixel / 255), ` +
+    `Export a trained model to ONNX (opset ${ONNX_OPSET}): input x float32 [N, ${MNIST_INPUTS}] ([N, 1, 28, 28] for a --layers net) in [0, 1] (pixel / 255), ` +
       `outputs logits [N, ${MNIST_CLASSES}] and probabilities (their softmax).`,
   )
   .argument("<model>", "model.json written by mnist-train, or the run folder that holds it")
@@ -34,15 +34,14 @@ export async function main(argv: string[]): Promise<number> {
   const flags = program.opts<{ onnx: string }>();
   if (flags.onnx.trim() === "") throw new UsageError("--onnx must name the file to write");
   const { file: modelFile, model } = await readModelFile(program.args[0]);
-  const sizes = model.architecture.type === "mlp" ? model.architecture.sizes : [model.architecture.inputSize, model.architecture.outputSize];
-  if (sizes[0] !== MNIST_INPUTS || sizes[sizes.length - 1] !== MNIST_CLASSES) {
+  if (inputShapeOf(model).reduce((a, b) => a * b, 1) !== MNIST_INPUTS || classesOf(model) !== MNIST_CLASSES) {
     throw new FileFormatError(modelFile, `the model is ${describeArchitecture(model)}, but MNIST needs ${MNIST_INPUTS} inputs and ${MNIST_CLASSES} outputs`);
   }
   let bytes: Uint8Array;
   try {
     bytes = toOnnx(model, { producerVersion: packageVersion(), docString: `mnist-ts ${describeArchitecture(model)} network; input x = pixel / 255` });
   } catch (err) {
-    // ONNX holds float32: a weight beyond its range cannot be exported faithfully.
+    // ONNX holds float32: a weight beyond its range cannot be exported faithfully; nor can the book's zero-padded max pooling.
     if (err instanceof RangeError) throw new FileFormatError(modelFile, err.message);
     throw err;
   }

@@ -4,15 +4,21 @@
  * numerical gradient (central differences, h = 1e-4, computed by the fast incremental method)
  * with back-propagation, per parameter tensor: mean and max |numerical − backprop| and the max
  * relative error |n − b| / max(|n|, |b|). Exits 1 when the max relative error exceeds --tolerance.
+ * With --layers, the same for a layer net (SequentialNet): every conv, affine and batch-norm
+ * parameter, the loss in training mode (dropout on with fixed masks, batch statistics).
  */
 import { Chalk, supportsColor, type ChalkInstance } from "chalk";
 import { z } from "zod";
-import { CEE_DELTA } from "../book/functions.js";
+import { CEE_DELTA, softmax } from "../book/functions.js";
+import { Rng } from "../book/rng.js";
 import { DATA_SOURCES, PIXEL_SCALE } from "../data/mnist.js";
 import { loadForCommand } from "./data.js";
 import { MnistError, UsageError } from "../errors.js";
 import { describeZodIssue } from "../io/zod-message.js";
+import { formatLayers, LayerSpecError, parseLayerList, type LayerSpec } from "../reference/layer-spec.js";
+import { buildReferenceNet, paramShapes } from "../reference/net-from-spec.js";
 import { fastNumericalGradient } from "../reference/numerical-gradient.js";
+import type { SequentialNet } from "../reference/sequential-net.js";
 import { PARAM_NAMES, TwoLayerNet, type Grads, type ParamName } from "../reference/two-layer-net.js";
 import type { Command } from "commander";
 import { dataDirOption, dataSourceOption, debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
@@ -31,6 +37,8 @@ export const GradcheckOptionsSchema = z.strictObject({
   /** First training image of the batch. */
   offset: whole(0, 59_999).default(0),
   tolerance: num().positive({ error: "must be a positive number" }).finite({ error: "must be finite" }).default(1e-2),
+  /** A layer list (mnist-train's --layers) to check instead of the book's net. */
+  layers: z.string().optional(),
   dataSource: z.enum(DATA_SOURCES as ["bundled", "download"], { error: `must be ${DATA_SOURCES.join(" or ")}` }).default("bundled"),
   dataDir: z.string().min(1).optional(),
 });
@@ -50,11 +58,13 @@ export interface TensorReport {
 }
 
 export interface GradcheckReport {
-  network: { inputSize: number; hiddenSize: number; outputSize: number; weightInitStd: number; seed: number };
+  /** The book's net (hiddenSize), or a layer net (layers: its list's canonical text). */
+  network: { inputSize: number; hiddenSize?: number; layers?: string; outputSize: number; weightInitStd: number; seed: number };
   batch: { size: number; offset: number };
   h: number;
   numericalSeconds: number;
-  tensors: Record<ParamName, TensorReport>;
+  /** One per parameter: W1, b1, … (and a layer net's gamma1, beta1, …). */
+  tensors: Record<string, TensorReport>;
   maxRelError: number;
   tolerance: number;
   pass: boolean;
@@ -69,6 +79,7 @@ export function buildProgram(): Command {
   .option("--batch-size <n>", "images in the minibatch (default 3)")
   .option("--offset <n>", "first training image of the minibatch (default 0: the book's x_train[:3])")
   .option("--hidden-size <n>", "hidden units (default 50)")
+  .option("--layers <list>", 'check a layer net instead (mnist-train\'s --layers, e.g. "conv 4 3x3, relu, maxpool 2, affine 10")')
   .option("--weight-init-std <x>", "std of the Gaussian initial weights (default 0.01)")
   .option("--seed <n>", "seed of the initial weights (default 0)")
   .option("--tolerance <x>", "fail (exit 1) when the max relative error of any parameter exceeds this (default 1e-2)")
@@ -85,14 +96,23 @@ export async function main(argv: string[]): Promise<number> {
   program.parse(argv, { from: "user" });
   const flags = program.opts();
   const raw: Record<string, unknown> = {};
-  for (const key of ["batchSize", "offset", "hiddenSize", "weightInitStd", "seed", "tolerance", "dataSource", "dataDir"]) {
+  for (const key of ["batchSize", "offset", "hiddenSize", "weightInitStd", "seed", "tolerance", "dataSource", "dataDir", "layers"]) {
     const v = flags[key];
     if (v === undefined) continue;
-    raw[key] = key !== "dataSource" && key !== "dataDir" && typeof v === "string" && NUMERIC.test(v.trim()) ? Number(v) : v;
+    raw[key] = !["dataSource", "dataDir", "layers"].includes(key) && typeof v === "string" && NUMERIC.test(v.trim()) ? Number(v) : v;
   }
   const parsed = GradcheckOptionsSchema.safeParse(raw);
   if (!parsed.success) throw new UsageError(describeZodIssue(parsed.error.issues[0], flags, "flag"));
   const o = parsed.data;
+  if (o.layers !== undefined && raw.hiddenSize !== undefined) throw new UsageError("--layers and --hidden-size cannot both be given (the layer list declares the whole net)");
+  // a bad list is refused (exit 2) before the data is read
+  let specs: LayerSpec[] | undefined;
+  try {
+    specs = o.layers !== undefined ? parseLayerList(o.layers).layers : undefined;
+  } catch (err) {
+    if (err instanceof LayerSpecError) throw new UsageError(`--layers: ${err.message}`);
+    throw err;
+  }
 
   const data = await loadForCommand(o.dataSource, o.dataDir, (line) => process.stderr.write(line + "\n"));
   const D = data.train.rows * data.train.cols;
@@ -102,16 +122,17 @@ export async function main(argv: string[]): Promise<number> {
   const bytes = data.train.images.subarray(o.offset * D, (o.offset + o.batchSize) * D);
   const x = Float64Array.from(bytes, (v) => PIXEL_SCALE[v]);
   const t = data.train.labels.slice(o.offset, o.offset + o.batchSize);
-  const net = new TwoLayerNet(D, o.hiddenSize, 10, { weightInitStd: o.weightInitStd, seed: o.seed });
-
-  const report = gradientCheck(net, x, t, o);
+  const report = specs
+    ? layerNetCheck(specs, x, t, o)
+    : gradientCheck(new TwoLayerNet(D, o.hiddenSize, 10, { weightInitStd: o.weightInitStd, seed: o.seed }), x, t, o);
   if (flags.json) process.stdout.write(JSON.stringify(report) + "\n");
   else {
     const color = flags.color !== false && !process.env.NO_COLOR && process.stdout.isTTY === true;
     process.stdout.write(formatReport(report, new Chalk({ level: color && supportsColor ? supportsColor.level : 0 })));
   }
   if (!report.pass) {
-    const worst = PARAM_NAMES.find((k) => Number.isNaN(report.tensors[k].maxRelError)) ?? PARAM_NAMES.reduce((a, b) => (report.tensors[b].maxRelError > report.tensors[a].maxRelError ? b : a));
+    const names = Object.keys(report.tensors);
+    const worst = names.find((k) => Number.isNaN(report.tensors[k].maxRelError)) ?? names.reduce((a, b) => (report.tensors[b].maxRelError > report.tensors[a].maxRelError ? b : a));
     if (Number.isNaN(report.maxRelError)) throw new MnistError(`max relative error is NaN (in ${worst}): the gradients are not finite numbers; try a smaller --weight-init-std`, EXIT.failure);
     throw new MnistError(`max relative error ${report.maxRelError.toExponential(2)} (in ${worst}) exceeds --tolerance ${o.tolerance}`, EXIT.failure);
   }
@@ -127,8 +148,20 @@ export function gradientCheck(net: TwoLayerNet, x: Float64Array, t: Uint8Array, 
   const shapes: Record<ParamName, number[]> = {
     W1: [net.inputSize, net.hiddenSize], b1: [net.hiddenSize], W2: [net.hiddenSize, net.outputSize], b2: [net.outputSize],
   };
-  const tensors = {} as Record<ParamName, TensorReport>;
-  for (const k of PARAM_NAMES) {
+  const tensors = compareTensors(PARAM_NAMES, shapes, numerical, backprop, sameLoss);
+  return finish({ inputSize: net.inputSize, hiddenSize: net.hiddenSize, outputSize: net.outputSize, weightInitStd: o.weightInitStd, seed: o.seed }, tensors, numericalSeconds, o);
+}
+
+/** Per tensor: the differences between the numerical gradient, back-propagation and the exact derivative of the δ-loss. */
+function compareTensors(
+  names: readonly string[],
+  shapes: Record<string, number[]>,
+  numerical: Record<string, Float64Array>,
+  backprop: Record<string, Float64Array>,
+  sameLoss: Record<string, Float64Array>,
+): Record<string, TensorReport> {
+  const tensors: Record<string, TensorReport> = {};
+  for (const k of names) {
     const n = numerical[k], b = backprop[k], s = sameLoss[k];
     let sum = 0, maxAbsDiff = 0, maxRelError = 0, maxRelErrorSameLoss = 0, maxAbs = 0;
     for (let i = 0; i < n.length; i++) {
@@ -141,9 +174,18 @@ export function gradientCheck(net: TwoLayerNet, x: Float64Array, t: Uint8Array, 
     }
     tensors[k] = { shape: shapes[k], meanAbsDiff: sum / n.length, maxAbsDiff, maxRelError, maxRelErrorSameLoss, maxAbs };
   }
-  const maxRelError = Math.max(...PARAM_NAMES.map((k) => tensors[k].maxRelError));
+  return tensors;
+}
+
+function finish(
+  network: GradcheckReport["network"],
+  tensors: Record<string, TensorReport>,
+  numericalSeconds: number,
+  o: Pick<GradcheckOptions, "batchSize" | "offset" | "tolerance">,
+): GradcheckReport {
+  const maxRelError = Math.max(...Object.values(tensors).map((t) => t.maxRelError));
   return {
-    network: { inputSize: net.inputSize, hiddenSize: net.hiddenSize, outputSize: net.outputSize, weightInitStd: o.weightInitStd, seed: o.seed },
+    network,
     batch: { size: o.batchSize, offset: o.offset },
     h: 1e-4,
     numericalSeconds,
@@ -155,9 +197,59 @@ export function gradientCheck(net: TwoLayerNet, x: Float64Array, t: Uint8Array, 
   };
 }
 
+/**
+ * A layer net (the --layers list, weights from the seed with std --weight-init-std, as mnist-train
+ * draws them) on x [N × 784] = [N × 1 × 28 × 28]: its numerical gradient (the book's, every value
+ * of every parameter: slow for big nets) against back-propagation, the loss in training mode with
+ * the same dropout masks in every evaluation. Biases and batch norm's β are then drawn from
+ * N(0, 0.1²) instead of starting at 0: on MNIST's blank margins a zero bias puts a ReLU exactly on
+ * its kink, where the two one-sided derivatives differ and no gradient check can agree.
+ */
+export function layerNetCheck(specs: readonly LayerSpec[], x: Float64Array, t: Uint8Array, o: Pick<GradcheckOptions, "batchSize" | "offset" | "seed" | "weightInitStd" | "tolerance">): GradcheckReport {
+  const rng = new Rng(o.seed);
+  const net = buildReferenceNet(specs, rng, { init: "std", weightInitStd: o.weightInitStd });
+  for (const [name, p] of Object.entries(net.params)) if (/^(b|beta)\d+$/.test(name)) rng.fillNormal(p, 0.1);
+  const start = rng.getState();
+  const t0 = performance.now();
+  const numerical = net.numericalGradient(x, t);
+  const numericalSeconds = (performance.now() - t0) / 1000;
+  rng.setState(start); // the same dropout masks again (numericalGradient leaves it there too)
+  const backprop = net.gradient(x, t);
+  rng.setState(start);
+  const sameLoss = layerNetBookLossGradient(net, x, t);
+  const shapes = paramShapes(specs).params;
+  const tensors = compareTensors(Object.keys(net.params), shapes, numerical, backprop, sameLoss);
+  return finish({ inputSize: net.inputSize, layers: formatLayers(specs), outputSize: net.outputSize, weightInitStd: o.weightInitStd, seed: o.seed }, tensors, numericalSeconds, o);
+}
+
+/**
+ * The exact derivative of the book's loss −(1/N) Σ log(y_t + δ) for a layer net: back-propagation
+ * from the scores with each row's softmax gradient scaled by y_t / (y_t + δ) (one training-mode
+ * pass; the caller resets the dropout generator so its masks are the other passes').
+ */
+function layerNetBookLossGradient(net: SequentialNet, x: Float64Array, t: Uint8Array): Record<string, Float64Array> {
+  const { y: scores, shape } = net.forward(x, true);
+  const [N, K] = shape;
+  const y = softmax(scores, K);
+  const d = new Float64Array(N * K);
+  for (let n = 0; n < N; n++) {
+    const yt = y[n * K + t[n]];
+    const c = yt / (yt + CEE_DELTA) / N;
+    for (let k = 0; k < K; k++) d[n * K + k] = c * (y[n * K + k] - (k === t[n] ? 1 : 0));
+  }
+  return net.backward(d);
+}
+
+/**
+ * Below this both gradients are rounding noise (the loss's last bits over 2h ≈ 1e−12): a gradient
+ * that is zero by construction (a conv bias right before a batch norm, whose mean it cancels)
+ * comes out as 1e−17 from back-propagation and 1e−12 from central differences.
+ */
+const NOISE = 1e-10;
+
 function relError(a: number, b: number): number {
   const scale = Math.max(Math.abs(a), Math.abs(b));
-  return scale === 0 ? 0 : Math.abs(a - b) / scale;
+  return scale < NOISE ? 0 : Math.abs(a - b) / scale;
 }
 
 /**
@@ -183,16 +275,19 @@ export function bookLossGradient(net: TwoLayerNet, x: Float64Array, t: Uint8Arra
 export function formatReport(r: GradcheckReport, c: ChalkInstance): string {
   const e = (v: number) => v.toExponential(2);
   const lines: string[] = [];
+  const net = r.network.layers !== undefined ? `"${r.network.layers}"` : `${r.network.inputSize}-${r.network.hiddenSize}-${r.network.outputSize}`;
+  const names = Object.keys(r.tensors);
+  const w = Math.max(4, ...names.map((k) => k.length));
   lines.push(
-    `${c.bold("gradient check")}  ${r.network.inputSize}-${r.network.hiddenSize}-${r.network.outputSize} net (seed ${r.network.seed}, init std ${r.network.weightInitStd}), ` +
+    `${c.bold("gradient check")}  ${net} net (seed ${r.network.seed}, init std ${r.network.weightInitStd}), ` +
       `training images ${r.batch.offset}..${r.batch.offset + r.batch.size - 1}, h = ${r.h}; numerical gradient in ${r.numericalSeconds.toFixed(2)} s`,
   );
   lines.push("");
-  lines.push(c.dim("        mean |num−bp|  max |num−bp|  max rel err  max rel err (δ-loss)  max |num|"));
-  for (const k of PARAM_NAMES) {
+  lines.push(c.dim(`${" ".repeat(w + 4)}mean |num−bp|  max |num−bp|  max rel err  max rel err (δ-loss)  max |num|`));
+  for (const k of names) {
     const t = r.tensors[k];
     const rel = t.maxRelError > r.tolerance ? c.red(e(t.maxRelError).padStart(11)) : e(t.maxRelError).padStart(11);
-    lines.push(`  ${k.padEnd(4)}  ${e(t.meanAbsDiff).padStart(13)}  ${e(t.maxAbsDiff).padStart(12)}  ${rel}  ${e(t.maxRelErrorSameLoss).padStart(20)}  ${e(t.maxAbs).padStart(9)}`);
+    lines.push(`  ${k.padEnd(w)}  ${e(t.meanAbsDiff).padStart(13)}  ${e(t.maxAbsDiff).padStart(12)}  ${rel}  ${e(t.maxRelErrorSameLoss).padStart(20)}  ${e(t.maxAbs).padStart(9)}`);
   }
   lines.push("");
   lines.push(

@@ -12,7 +12,8 @@ import { PIXEL_SCALE } from "../data/mnist.js";
 import { readModelFile } from "../run/model-file.js";
 import { digitArt } from "../image/digit-art.js";
 import { decodeImage, FIELD, mnistFromImage } from "../image/mnist-preprocess.js";
-import { netFromModelJson } from "../run/model-json.js";
+import { describeNet, netFromModelJson } from "../run/model-json.js";
+import { predictProbabilities } from "../train/evaluate.js";
 import type { Command } from "commander";
 import { debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
 
@@ -56,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
   const { model } = await readModelFile(modelFile);
   const net = netFromModelJson(model);
   if (net.inputSize !== FIELD * FIELD || net.outputSize !== 10) {
-    throw new FileFormatError(modelFile, `the model is ${"sizes" in net ? net.sizes.join("-") : `${net.inputSize}-${net.hiddenSize}-${net.outputSize}`}, but digits need ${FIELD * FIELD} inputs and 10 outputs`);
+    throw new FileFormatError(modelFile, `the model is ${describeNet(net, true)}, but digits need ${FIELD * FIELD} inputs and 10 outputs`);
   }
   const x = new Float64Array(FIELD * FIELD);
   const results: { prediction: Prediction | PredictionError; pixels?: Uint8Array }[] = [];
@@ -64,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       const { pixels, inverted } = mnistFromImage(decodeImage(await readImage(image), image), image);
       for (let i = 0; i < x.length; i++) x[i] = PIXEL_SCALE[pixels[i]];
-      const probabilities = Array.from(net.predict(x));
+      const probabilities = Array.from(predictProbabilities(net, x));
       const digit = probabilities.indexOf(Math.max(...probabilities));
       results.push({ prediction: { image, digit, probabilities, inverted }, pixels });
     } catch (err) {

@@ -8,7 +8,7 @@ import { UsageError } from "../errors.js";
 import { readJsonFile } from "../io/files.js";
 import { describeZodIssue } from "../io/zod-message.js";
 import { DATA_SOURCES } from "../data/mnist.js";
-import { HyperparametersSchema, int } from "../train/hyperparameters.js";
+import { checkLayersInput, HyperparametersSchema, int } from "../train/hyperparameters.js";
 
 export const TrainOptionsSchema = HyperparametersSchema.extend({
   dataSource: z.enum(DATA_SOURCES as ["bundled", "download"], { error: `must be ${DATA_SOURCES.join(" or ")}` }).default("bundled"),
@@ -29,7 +29,8 @@ export const TRAIN_DEFAULTS = TrainOptionsSchema.parse({});
 /** Keys that take numbers, so flag strings can be converted before validation. */
 const NUMERIC_KEYS = new Set([
   "iters", "batchSize", "lr", "hiddenSize", "weightInitStd", "seed", "evalEvery", "trainLimit", "testLimit", "limit", "checkpointEvery", "threads",
-  "momentum", "rmsDecay", "beta1", "beta2", "weightDecay", "dropout", "epochs", "lrStepEpochs", "lrGamma", "valSize", "earlyStop",
+  "momentum", "rmsDecay", "beta1", "beta2", "adadeltaRho", "weightDecay", "dropout", "epochs", "lrStepEpochs", "lrGamma", "valSize", "earlyStop",
+  "augmentShift", "augmentRotate", "augmentScale",
 ]);
 const NUMBER_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
@@ -61,6 +62,9 @@ export async function resolveTrainOptions(flags: Record<string, unknown>, config
     // A bad value here came from a flag (the file was valid on its own).
     throw new UsageError(describeZodIssue(issue, flags, "flag"));
   }
+  // the keys the file itself gives (its parsed form has every default filled in)
+  const fileKeys = configFile ? await readJsonFile(configFile, z.record(z.string(), z.unknown()), 1024 * 1024, (f, d) => new UsageError(`${f}: ${d}`)) : {};
+  checkLayersInput({ ...stripUndefined(fileKeys), ...given }, "flag");
   return parsed.data;
 }
 

@@ -22,7 +22,7 @@ import { describeSize, gb, mb, runBudget, WASM_MEMORY_BYTES } from "../train/bud
 import { train, type TrainListener, type TrainResult, type TrainState } from "../train/trainer.js";
 import { checkSettings, itersPerEpoch, limitSplit, resolveSettings, trainedCount } from "../train/plan.js";
 import type { ResolvedHyperparameters } from "../train/hyperparameters.js";
-import { GRAD_MODES, hiddenSizes, isBookNet } from "../train/hyperparameters.js";
+import { GRAD_MODES, hiddenSizes, isBookNet, recordedHyperparameters } from "../train/hyperparameters.js";
 import { loadForCommand } from "./data.js";
 import { ConsoleReporter } from "./reporters/console.js";
 import { dataDirOption, dataSourceOption, debugOption, EXIT, newProgram, noColorOption } from "./run-command.js";
@@ -36,20 +36,34 @@ const NAME = "mnist-train";
 export function buildProgram(): Command {
   const d = TRAIN_DEFAULTS;
   return newProgram(NAME)
-    .description("Train the book's two-layer network (Deep Learning from Scratch, ch. 4) on MNIST with minibatch SGD.")
+    .description(
+      "Train the book's two-layer network (Deep Learning from Scratch, ch. 4) on MNIST with minibatch SGD, a deeper fully connected net " +
+        "(--hidden-size 100,100), or any net of its later chapters (--layers).",
+    )
     .option("--iters <n>", `SGD iterations (default ${d.iters})`)
     .option("--batch-size <n>", `minibatch size, drawn with replacement (default ${d.batchSize})`)
     .option("--lr <x>", `learning rate (default ${d.lr})`)
     .option("--hidden-size <n>", `hidden units (default ${d.hiddenSize}); a list such as 100,100 for one hidden layer per number`)
+    .option(
+      "--layers <list>",
+      "the whole net as a layer list, in place of --hidden-size, --activation and --dropout: layers separated by commas, each one of " +
+        "conv F KxK [sN] [pN], maxpool KxK [sN] [pN], affine N, relu, sigmoid, tanh, batchnorm, dropout P, flatten; it must end in 10 scores " +
+        '(the book\'s SimpleConvNet: "conv 30 5x5, relu, maxpool 2, affine 100, relu, affine 10")',
+    )
     .option("--activation <name>", `hidden activation: sigmoid, relu or tanh (default ${d.activation})`)
     .option("--init <name>", `initial weights: std (Gaussian, --weight-init-std), xavier or he (default ${d.init})`)
-    .option("--optimizer <name>", `sgd, momentum, nesterov, adagrad, rmsprop or adam (default ${d.optimizer}); set --lr to suit (adam: 0.001)`)
+    .option("--optimizer <name>", `sgd, momentum, nesterov, adagrad, rmsprop, adam or adadelta (PyTorch's) (default ${d.optimizer}); set --lr to suit (adam: 0.001, adadelta: 1.0)`)
     .option("--momentum <x>", `momentum / nesterov coefficient (default ${d.momentum})`)
     .option("--rms-decay <x>", `rmsprop decay rate (default ${d.rmsDecay})`)
     .option("--beta1 <x>", `adam beta1 (default ${d.beta1})`)
     .option("--beta2 <x>", `adam beta2 (default ${d.beta2})`)
+    .option("--adadelta-rho <x>", `adadelta decay rate rho (default ${d.adadeltaRho}; epsilon is PyTorch's 1e-6)`)
     .option("--weight-decay <x>", `L2 weight decay lambda: adds ½·λ·ΣW² to the loss (default ${d.weightDecay})`)
     .option("--dropout <p>", `dropout probability of hidden units while training (default ${d.dropout})`)
+    .option("--augment", "train on randomly shifted, rotated and scaled copies of each batch's images, made per batch (evaluation images never are)")
+    .option("--augment-shift <pixels>", `--augment: largest shift, whole pixels either way (default ${d.augmentShift})`)
+    .option("--augment-rotate <degrees>", `--augment: largest rotation, degrees either way (default ${d.augmentRotate})`)
+    .option("--augment-scale <x>", `--augment: largest relative change of size either way (default ${d.augmentScale}: 90 % to 110 %)`)
     .option("--epochs <n>", "train for N epochs instead of --iters (an epoch = floor(train size / batch size) iterations)")
     .option("--sampling <mode>", `replacement (the book) or shuffle (a new permutation each epoch) (default ${d.sampling})`)
     .option("--lr-schedule <name>", `constant, step or cosine (default ${d.lrSchedule})`)
@@ -145,7 +159,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     lock = await claimRunDir(runDir, { force: Boolean(force), note, flag: out === undefined && name !== undefined ? "--name" : "--out" });
     if (out === undefined && (await pointLatestAt(runDir))) log(`${NAME}: ${RUNS_ROOT}/${LATEST} → ${runDir}`);
     // Everything that determines the result (threads does not, so it is left to each invocation).
-    const { threads: _threads, ...recorded } = hp;
+    const { threads: _threads, ...recorded } = recordedHyperparameters(hp);
     const configText = JSON.stringify(recorded, null, 2) + "\n";
     configSha256 = sha256(configText);
     try {
@@ -165,6 +179,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
   if (checkpoint) {
     const state = stateFromCheckpoint(checkpoint, {
       inputSize: D,
+      ...(hp.layers !== undefined ? { layers: hp.layers, inputShape: [1, data.train.rows, data.train.cols] } : {}),
       hiddenSize: hp.hiddenSize,
       outputSize: 10,
       optimizer: hp.optimizer,
@@ -178,7 +193,9 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
 
   log(
     chalk.bold(`${NAME}: `) +
-      `784-${hiddenSizes(hp).join("-")}-10 ${hp.activation} net${isBookNet(hp) ? "" : ` (${describeBeyond(hp)})`}, ${hp.grad} gradient, ${hp.iters} iterations of batch ${hp.batchSize}, lr ${hp.lr}, seed ${hp.seed}; ` +
+      `${describeNetOf(hp)}${isBookNet(hp) ? "" : ` (${describeBeyond(hp)})`}, ${hp.grad} gradient, ` +
+      (hp.augment ? `augmented batches (shift ≤ ${hp.augmentShift} px, rotation ≤ ${hp.augmentRotate}°, scale ± ${hp.augmentScale}), ` : "") +
+      `${hp.iters} iterations of batch ${hp.batchSize}, lr ${hp.lr}, seed ${hp.seed}; ` +
       `${trainSize} training / ${hp.valSize ? `${hp.valSize} validation / ` : ""}${testSize} test images (${hp.dataSource}), ` +
       `${formatEpochs(hp.iters / perEpoch)} epochs of ${perEpoch} iterations; run folder ${runDir}` +
       (resumeFrom ? `; resuming at iteration ${resumeFrom.iteration}` : ""),
@@ -265,7 +282,7 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     throw new WriteError(failure.file, failure.code, EXIT.writeFailed, `stopped after ${result.iterations} iterations; ${where}`);
   }
   const modelFile = runFile(runDir, "model");
-  const { dataSource: _s, dataDir: _d, checkpointEvery: _c, threads: _t, ...hyperparameters } = hp;
+  const { dataSource: _s, dataDir: _d, checkpointEvery: _c, threads: _t, ...hyperparameters } = recordedHyperparameters(hp);
   const outcome = {
     seed: hp.seed,
     iterations: result.iterations,
@@ -348,7 +365,7 @@ function checkRunFits(hp: ResolvedHyperparameters & TrainOptions): void {
   const threads = hp.threads ?? availableParallelism();
   const b = runBudget(hp, threads);
   const net = `a ${describeSize(hp, b.params)}`;
-  const hidden = `--hidden-size ${hiddenSizes(hp).join(",")}`;
+  const hidden = hp.layers !== undefined ? "--layers" : `--hidden-size ${hiddenSizes(hp).join(",")}`;
   if (b.modelJsonBytes > MAX_MODEL_BYTES) throw new UsageError(`${hidden}: ${net} would write a model.json of up to ${mb(b.modelJsonBytes)}, more than the ${mb(MAX_MODEL_BYTES)} mnist-eval reads`);
   if (b.checkpointJsonBytes > MAX_CHECKPOINT_BYTES) {
     const extras = [hp.optimizer !== "sgd" ? `--optimizer ${hp.optimizer}` : "", hp.earlyStop !== undefined ? "--early-stop" : ""].filter(Boolean).join(" and ");
@@ -509,11 +526,17 @@ function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
+/** The network, for the start line: "784-50-10 sigmoid net", or a layer list (quoted). */
+function describeNetOf(hp: ResolvedHyperparameters): string {
+  return hp.layers !== undefined ? `net "${hp.layers}"` : `784-${hiddenSizes(hp).join("-")}-10 ${hp.activation} net`;
+}
+
 /** The non-book choices of a run, for the start line. */
 function describeBeyond(hp: ResolvedHyperparameters): string {
   const parts = [`${hp.init} init`, hp.optimizer];
   if (hp.weightDecay > 0) parts.push(`weight decay ${hp.weightDecay}`);
-  if (hp.dropout > 0) parts.push(`dropout ${hp.dropout}`);
+  if (hp.dropout > 0 && hp.layers === undefined) parts.push(`dropout ${hp.dropout}`);
+  if (hp.dtype !== "float32") parts.push(hp.dtype);
   if (hp.lrSchedule !== "constant") parts.push(`${hp.lrSchedule} lr`);
   return parts.join(", ");
 }

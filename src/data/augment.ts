@@ -58,30 +58,97 @@ export function drawTransform(rng: Rng, bounds: AugmentBounds): Transform {
   return { dx, dy, angle, scale };
 }
 
-/** src[srcOffset … + 784) transformed by `t` into dst[dstOffset … + 784). */
+/**
+ * src[srcOffset … + 784) transformed by `t` into dst[dstOffset … + 784).
+ *
+ * Every pixel computed is computed by the formula of the module comment, operation for operation
+ * (u·cos, u·sin per column and v·sin, v·cos per row are taken once and summed in the same order),
+ * so it has the formula's value. Only pixels whose value is 0 are skipped: a pixel can be non-zero
+ * only when a source pixel of the bounding box of the non-zero ones has a weight of at least
+ * 1/510, that is when sx lies in [xMin − 1 + 1/510, xMax + 1 − 1/510] (and sy likewise). Per
+ * output row, the columns where that can hold are found from the line sx = sx(0) + X·cos (resp.
+ * sin), widened by a column each way: rounding errors (≈ 1e-13) are far inside that slack. The
+ * source is read from a copy with a border of zeros, so the four reads need no checks.
+ */
 export function transformImage(src: Uint8Array, srcOffset: number, dst: Uint8Array, dstOffset: number, t: Transform): void {
-  const side = IMAGE_SIDE;
+  const side = IMAGE_SIDE, pad = PAD_SIDE;
+  const padded = PADDED, columns = COLUMNS, uCos = U_COS, uSin = U_SIN;
   const theta = (t.angle * Math.PI) / 180;
   const cos = Math.cos(theta) / t.scale;
   const sin = Math.sin(theta) / t.scale;
-  const pixel = (x: number, y: number): number => (x >= 0 && x < side && y >= 0 && y < side ? src[srcOffset + y * side + x] : 0);
+  // the image inside a border of zeros, and the bounding box of its non-zero pixels
+  columns.fill(0);
+  let yMin = side, yMax = -1;
+  for (let y = 0; y < side; y++) {
+    const row = srcOffset + y * side;
+    const to = (y + 1) * pad + 1;
+    let any = 0;
+    for (let x = 0; x < side; x++) {
+      const p = src[row + x];
+      padded[to + x] = p;
+      columns[x] |= p;
+      any |= p;
+    }
+    if (any !== 0) {
+      if (yMin > y) yMin = y;
+      yMax = y;
+    }
+  }
+  dst.fill(0, dstOffset, dstOffset + IMAGE_PIXELS);
+  if (yMax < 0) return;
+  let xMin = 0, xMax = side - 1;
+  while (columns[xMin] === 0) xMin++;
+  while (columns[xMax] === 0) xMax--;
+  const xLo = xMin - 1, yLo = yMin - 1;
+  for (let X = 0; X < side; X++) {
+    const u = X - CENTRE - t.dx;
+    uCos[X] = CENTRE + u * cos;
+    uSin[X] = CENTRE + u * sin;
+  }
   for (let Y = 0; Y < side; Y++) {
     const v = Y - CENTRE - t.dy;
-    for (let X = 0; X < side; X++) {
-      const u = X - CENTRE - t.dx;
-      const sx = CENTRE + u * cos - v * sin;
-      const sy = CENTRE + u * sin + v * cos;
-      const x0 = Math.floor(sx);
-      const y0 = Math.floor(sy);
+    const vSin = v * sin;
+    const vCos = v * cos;
+    // the columns X where sx = sx(0) + X·cos lies in [xMin − 1, xMax + 1) and sy = sy(0) + X·sin
+    // in [yMin − 1, yMax + 1), with a column to spare each way
+    let first = 0, last = side - 1;
+    const sx0 = uCos[0] - vSin, sy0 = uSin[0] + vCos;
+    if (cos !== 0) {
+      const a = (xLo - sx0) / cos, b = (xMax + 1 - sx0) / cos;
+      first = Math.max(first, Math.floor(Math.min(a, b)) - 1);
+      last = Math.min(last, Math.ceil(Math.max(a, b)) + 1);
+    } else if (sx0 < xLo || sx0 >= xMax + 1) continue;
+    if (sin !== 0) {
+      const a = (yLo - sy0) / sin, b = (yMax + 1 - sy0) / sin;
+      first = Math.max(first, Math.floor(Math.min(a, b)) - 1);
+      last = Math.min(last, Math.ceil(Math.max(a, b)) + 1);
+    } else if (sy0 < yLo || sy0 >= yMax + 1) continue;
+    const out = dstOffset + Y * side;
+    for (let X = first; X <= last; X++) {
+      const sx = uCos[X] - vSin;
+      const sy = uSin[X] + vCos;
+      const x0 = Math.floor(sx) | 0;
+      const y0 = Math.floor(sy) | 0;
+      // all four of (x0, y0) … (x0 + 1, y0 + 1) outside the box: the value is exactly 0
+      if (x0 < xLo || x0 > xMax || y0 < yLo || y0 > yMax) continue;
       const fx = sx - x0;
       const fy = sy - y0;
+      const k = (y0 + 1) * pad + x0 + 1;
       const value =
-        (1 - fy) * ((1 - fx) * pixel(x0, y0) + fx * pixel(x0 + 1, y0)) + //
-        fy * ((1 - fx) * pixel(x0, y0 + 1) + fx * pixel(x0 + 1, y0 + 1));
-      dst[dstOffset + Y * side + X] = Math.min(255, Math.max(0, Math.floor(value + 0.5)));
+        (1 - fy) * ((1 - fx) * padded[k] + fx * padded[k + 1]) + //
+        fy * ((1 - fx) * padded[k + pad] + fx * padded[k + pad + 1]);
+      // a mean of bytes, ≥ 0 and ≤ 255 (to rounding): ⌊value + ½⌋ is a byte
+      dst[out + X] = (value + 0.5) | 0;
     }
   }
 }
+
+/** transformImage's scratch: the image inside a one-pixel border of zeros, its columns' OR, per-column terms. */
+const PAD_SIDE = IMAGE_SIDE + 2;
+const PADDED = new Uint8Array(PAD_SIDE * PAD_SIDE);
+const COLUMNS = new Uint8Array(IMAGE_SIDE);
+const U_COS = new Float64Array(IMAGE_SIDE);
+const U_SIN = new Float64Array(IMAGE_SIDE);
 
 /**
  * Fill `out` [indices.length × 784] with the images `images` [N × 784] at `indices`, each under

@@ -24,6 +24,11 @@ export interface Kernels {
   transpose_w2(W: number, WT: number, K: number, KV: number, M: number, MV: number): void;
   sum_rows(X: number, n: number, V: number, out: number): void;
   gemm(S0: number, qStride: number, iStride: number, nq: number, count: number, M0: number, mStride: number, yV: number, B: number, Y: number, yStride: number): void;
+  // images kept channels last (src/engine/conv.ts)
+  im2col(X: number, inRow: number, m: number, H: number, W: number, Cs: number, FH: number, FW: number, stride: number, pad: number, OH: number, OW: number, col: number, rowBytes: number): void;
+  col2im(dX: number, inRow: number, m: number, H: number, W: number, Cs: number, FH: number, FW: number, stride: number, pad: number, OH: number, OW: number, col: number, rowBytes: number): void;
+  maxpool(X: number, inRow: number, m: number, H: number, W: number, Cs: number, PH: number, PW: number, stride: number, pad: number, OH: number, OW: number, Y: number, outRow: number, arg: number): void;
+  maxpool_bwd(dY: number, outRow: number, m: number, used: number, dX: number, inRow: number, arg: number): void;
   // element-wise
   sigmoid(Z: number, nv: number): void;
   sigmoid_bwd(D: number, Z: number, nv: number): void;
@@ -39,6 +44,7 @@ export interface Kernels {
   opt_adagrad(W: number, G: number, M: number, nv: number, lr: number): void;
   opt_rmsprop(W: number, G: number, M: number, nv: number, lr: number, rho: number, omr: number): void;
   opt_adam(W: number, G: number, M: number, Q: number, nv: number, lrt: number, b1: number, b2: number): void;
+  opt_adadelta(W: number, G: number, M: number, Q: number, nv: number, lr: number, rho: number, omr: number, eps: number): void;
   add_decay(G: number, W: number, nv: number, lambda: number): void;
 }
 

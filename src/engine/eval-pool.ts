@@ -9,7 +9,7 @@
  * its part of each split (Network.keepImages) at the first evaluation.
  */
 import type { MnistSplit } from "../data/mnist.js";
-import { Network, NO_OPTIMIZER, PREDICT_CHUNK, type NetworkSpec } from "./network.js";
+import { Network, NO_OPTIMIZER, PREDICT_CHUNK, predictRows, type NetworkSpec } from "./network.js";
 import { WorkerPool, type WorkerHost } from "./pool.js";
 
 export interface EvalJob {
@@ -90,7 +90,7 @@ export class EvalPool {
         labels.set(s.labels);
         return { ...s, images, labels };
       });
-      const spec: NetworkSpec = { ...net.spec, optimizer: NO_OPTIMIZER, maxRows: PREDICT_CHUNK };
+      const spec: NetworkSpec = { ...net.spec, optimizer: NO_OPTIMIZER, maxRows: predictRows(net.spec) };
       const shared = this.splits.map((s) => ({ images: s.images, labels: s.labels }));
       this.ctx = pool.newContext();
       this.setup = Promise.all(Array.from({ length: pool.size }, (_, w) => pool.run(w, "evaluate-setup", { ctx: this.ctx, spec, splits: shared })));

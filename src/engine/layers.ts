@@ -13,6 +13,7 @@
  * reference computes. float32: σ uses the kernels' polynomial exp (relative error < 6e-9).
  */
 import { CEE_DELTA } from "../book/functions.js";
+import { BN_EPS } from "../reference/layers/batch-normalization.js";
 import type { Rng } from "../book/rng.js";
 import type { Arena } from "./arena.js";
 
@@ -48,7 +49,41 @@ export interface ParamTensor {
   g: number;
   /** Weights get weight decay; biases do not. */
   decay: boolean;
+  /** Stored position of each logical value (row-major [rows × cols]) when it is not r × pcols + c. */
+  index?: Int32Array;
 }
+
+/**
+ * A batch of images as the engine keeps it: [n × H × W × Cs], channels last (each pixel's
+ * channels side by side, so a convolution is one product over every window of the batch and
+ * pooling works on whole vectors of channels). Cs ≥ C is the channel stride: a convolution's
+ * output is padded to whole vectors, and the padding channels stay 0. The book's order is NCHW;
+ * storedIndex maps a sample's logical value (c, h, w) to where it is kept.
+ */
+export interface ImageLayout {
+  C: number;
+  H: number;
+  W: number;
+  Cs: number;
+}
+
+/** Where a sample's logical value i = (c·H + h)·W + w is kept (i itself for rows). */
+export function storedIndex(l: ImageLayout | undefined, i: number): number {
+  if (!l) return i;
+  const hw = l.H * l.W;
+  const c = Math.floor(i / hw), p = i - c * hw;
+  return p * l.Cs + c;
+}
+
+/** storedIndex of every logical value of a sample of `units` values. */
+export function storedIndices(l: ImageLayout | undefined, units: number): Int32Array {
+  const out = new Int32Array(units);
+  for (let i = 0; i < units; i++) out[i] = storedIndex(l, i);
+  return out;
+}
+
+/** The book's batch-norm momentum of the running statistics. */
+const BN_MOMENTUM = 0.9;
 
 /** Vectors a row from which the sparse layer's gradient goes by pixel (measured: 13 vectors, the book's 50 units, are faster by rows; 100 by pixel). */
 const CSC_MIN_VECTORS = 32;
@@ -58,6 +93,8 @@ export abstract class Layer {
   readonly units: number;
   /** Vectors in a row of the output. */
   readonly V: number;
+  /** The output's image layout (conv, pooling, and what follows them up to an affine layer). */
+  readonly layout?: ImageLayout;
   x = 0;
   y = 0;
   dx = 0;
@@ -69,9 +106,11 @@ export abstract class Layer {
     readonly inUnits: number,
     readonly inV: number,
     units: number,
+    layout?: ImageLayout,
   ) {
     this.units = units;
-    this.V = Math.ceil(units / a.lanes);
+    this.layout = layout;
+    this.V = Math.ceil((layout ? layout.H * layout.W * layout.Cs : units) / a.lanes);
   }
   get params(): ParamTensor[] {
     return [];
@@ -101,6 +140,8 @@ export class Affine extends Layer {
     readonly index: number,
     /** The first layer: input is the sparse batch. */
     readonly sparse?: SparseInput,
+    /** An image input (after a conv or pooling): the book flattens it in NCHW order, kept channels last. */
+    readonly inLayout?: ImageLayout,
   ) {
     super(a, inUnits, inV, units);
   }
@@ -108,9 +149,21 @@ export class Affine extends Layer {
   get K(): number {
     return this.sparse ? this.inUnits : this.inV * this.a.lanes;
   }
+  /**
+   * Input values each product runs over: the logical ones for rows (the reference's order, so
+   * float64 is bit for bit), every stored one for an image (its padding channels are 0 in x and W).
+   */
+  private get kIn(): number {
+    return this.inLayout ? this.K : this.inUnits;
+  }
   declareParams(): ParamTensor[] {
     const pcols = this.V * this.a.lanes;
     this.W = { name: `W${this.index}`, rows: this.inUnits, cols: this.units, pcols, stored: this.K * pcols, p: 0, g: 0, decay: true };
+    if (this.inLayout) {
+      const rowOf = storedIndices(this.inLayout, this.inUnits), M = this.units;
+      const index = (this.W.index = new Int32Array(this.inUnits * M));
+      for (let r = 0; r < this.inUnits; r++) for (let c = 0; c < M; c++) index[r * M + c] = rowOf[r] * pcols + c;
+    }
     this.b = { name: `b${this.index}`, rows: 1, cols: this.units, pcols, stored: pcols, p: 0, g: 0, decay: false };
     return [this.W, this.b];
   }
@@ -126,7 +179,7 @@ export class Affine extends Layer {
     const k = this.a.k, s = this.sparse;
     // y [n × Mp] = x · W + b  (σ(x · W + b) when fused)
     if (s) k.hidden(s.starts, s.offs, s.vals, b.n, this.W.p, this.b.p, this.y, this.V, this.fusedSigmoid ? 1 : 0);
-    else k.gemm(this.x, this.inV * 16, this.a.S, b.n, this.inUnits, this.W.p, this.V * 16, this.V, this.b.p, this.y, this.V * 16);
+    else k.gemm(this.x, this.inV * 16, this.a.S, b.n, this.kIn, this.W.p, this.V * 16, this.V, this.b.p, this.y, this.V * 16);
   }
   backward(b: Pass, needDx: boolean): void {
     const k = this.a.k, s = this.sparse;
@@ -141,10 +194,10 @@ export class Affine extends Layer {
     }
     const rowX = this.inV * 16, rowY = this.V * 16;
     // gW [K × Mp] = xᵀ · dy (logical rows h: the scalars x[r, h] down a column of x)
-    k.gemm(this.x, this.a.S, rowX, this.inUnits, b.n, this.dy, rowY, this.V, -1, this.W.g, rowY);
+    k.gemm(this.x, this.a.S, rowX, this.kIn, b.n, this.dy, rowY, this.V, -1, this.W.g, rowY);
     if (needDx) {
       // dx [n × Kp] = dy · Wᵀ
-      k.transpose_w2(this.W.p, this.WT, this.inUnits, this.inV, this.units, this.V);
+      k.transpose_w2(this.W.p, this.WT, this.kIn, this.inV, this.units, this.V);
       k.gemm(this.dy, rowY, this.a.S, b.n, this.units, this.WT, rowX, this.inV, -1, this.dx, rowX);
     }
   }
@@ -162,6 +215,12 @@ export class Sigmoid extends Layer {
     else {
       const y = this.a.f(this.y, nv * this.a.lanes);
       for (let i = 0; i < y.length; i++) y[i] = 1 / (1 + Math.exp(-y[i]));
+    }
+    // σ(0) = ½: an image's padding channels must stay 0 (the next layer's W.g would learn from them)
+    const l = this.layout;
+    if (l && l.Cs > l.C) {
+      const y = this.a.f(this.y, nv * this.a.lanes), row = this.V * this.a.lanes;
+      for (let r = 0; r < b.n; r++) for (let p = 0; p < l.H * l.W; p++) y.fill(0, r * row + p * l.Cs + l.C, r * row + (p + 1) * l.Cs);
     }
   }
   backward(b: Pass): void {
@@ -198,8 +257,11 @@ export class Tanh extends Layer {
  */
 export class Dropout extends Layer {
   private mask = 0;
-  constructor(a: Arena, inUnits: number, inV: number, readonly p: number) {
-    super(a, inUnits, inV, inUnits);
+  /** Where each logical unit is kept (an image's layout), so masks are drawn in the reference's order. */
+  private readonly at?: Int32Array;
+  constructor(a: Arena, inUnits: number, inV: number, readonly p: number, layout?: ImageLayout) {
+    super(a, inUnits, inV, inUnits, layout);
+    if (layout) this.at = storedIndices(layout, inUnits);
   }
   override reserve(maxRows: number): void {
     this.mask = this.a.values(maxRows * this.V * this.a.lanes);
@@ -211,7 +273,8 @@ export class Dropout extends Layer {
     if (!b.train) return;
     const m = a.f(this.mask, b.n * w), keep = 1 / (1 - this.p);
     m.fill(0);
-    for (let r = 0; r < b.n; r++) for (let j = 0; j < this.units; j++) m[r * w + j] = b.rng!.uniform() >= this.p ? keep : 0;
+    const at = this.at;
+    for (let r = 0; r < b.n; r++) for (let j = 0; j < this.units; j++) m[r * w + (at ? at[j] : j)] = b.rng!.uniform() >= this.p ? keep : 0;
     a.k.mul(this.y, this.mask, b.n * this.V);
   }
   backward(b: Pass): void {
@@ -219,6 +282,118 @@ export class Dropout extends Layer {
     a.u8().copyWithin(this.dx, this.dy, this.dy + b.n * this.V * 16);
     a.k.mul(this.dx, this.mask, b.n * this.V);
   }
+}
+
+/**
+ * The book's batch normalization (ch06; the formulas are in src/reference/layers/batch-normalization.ts):
+ * one γ, β, running mean and running variance per input value (C·H·W of an image, as the book
+ * reshapes it), momentum 0.9, ε 1e−6. A training pass normalizes by the batch's statistics and
+ * moves the running ones; any other pass uses the running ones. Each feature is computed in the
+ * reference's order and arithmetic, so float64 is bit for bit. It works in place: backward needs
+ * x − μ, x̂ and σ, which it keeps, never x.
+ */
+export class BatchNormalization extends Layer {
+  override readonly inPlace = true;
+  gamma!: ParamTensor;
+  beta!: ParamTensor;
+  runningMean!: ParamTensor;
+  runningVar!: ParamTensor;
+  /** Where each feature is kept in a row. */
+  private readonly at: Int32Array;
+  private xc = 0;
+  private xn = 0;
+  private std = 0;
+  constructor(a: Arena, inUnits: number, inV: number, readonly index: number, layout?: ImageLayout) {
+    super(a, inUnits, inV, inUnits, layout);
+    this.at = storedIndices(layout, inUnits);
+  }
+  private tensor(name: string): ParamTensor {
+    const pcols = this.V * this.a.lanes, D = this.units;
+    const index = new Int32Array(this.at);
+    return { name: `${name}${this.index}`, rows: 1, cols: D, pcols, stored: pcols, p: 0, g: 0, decay: false, index };
+  }
+  declareParams(): ParamTensor[] {
+    return [(this.gamma = this.tensor("gamma")), (this.beta = this.tensor("beta"))];
+  }
+  /** Saved with the model, never learned: the optimizer leaves them alone (their gradient is 0). */
+  declareState(): ParamTensor[] {
+    return [(this.runningMean = this.tensor("runningMean")), (this.runningVar = this.tensor("runningVar"))];
+  }
+  override get params(): ParamTensor[] {
+    return [this.gamma, this.beta];
+  }
+  override reserve(maxRows: number): void {
+    const row = this.V * this.a.lanes;
+    this.xc = this.a.values(maxRows * row);
+    this.xn = this.a.values(maxRows * row);
+    this.std = this.a.values(row);
+  }
+  forward(b: Pass): void {
+    const { a, at } = this;
+    const N = b.n, row = this.V * a.lanes, m = BN_MOMENTUM;
+    const x = a.f(this.x, N * row), xc = a.f(this.xc, N * row), xn = a.f(this.xn, N * row), std = a.f(this.std, row);
+    const gamma = a.f(this.gamma.p, row), beta = a.f(this.beta.p, row);
+    const rMean = a.f(this.runningMean.p, row), rVar = a.f(this.runningVar.p, row);
+    for (let d = 0; d < this.units; d++) {
+      const s = at[d];
+      if (b.train) {
+        let mu = 0;
+        for (let n = 0; n < N; n++) mu += x[n * row + s];
+        mu /= N;
+        let v = 0;
+        for (let n = 0; n < N; n++) {
+          const c = x[n * row + s] - mu;
+          xc[n * row + s] = c;
+          v += c * c;
+        }
+        v /= N;
+        std[s] = Math.sqrt(v + BN_EPS);
+        rMean[s] = m * rMean[s] + (1 - m) * mu;
+        rVar[s] = m * rVar[s] + (1 - m) * v;
+      } else {
+        for (let n = 0; n < N; n++) xc[n * row + s] = x[n * row + s] - rMean[s];
+        std[s] = Math.sqrt(rVar[s] + BN_EPS);
+      }
+      for (let n = 0; n < N; n++) xn[n * row + s] = xc[n * row + s] / std[s];
+      for (let n = 0; n < N; n++) x[n * row + s] = gamma[s] * xn[n * row + s] + beta[s];
+    }
+  }
+  /** The training forward's gradient (backward only ever follows a training pass). */
+  backward(b: Pass): void {
+    const { a, at } = this;
+    const N = b.n, row = this.V * a.lanes;
+    const d = a.f(this.dy, N * row), xc = a.f(this.xc, N * row), xn = a.f(this.xn, N * row), std = a.f(this.std, row);
+    const gamma = a.f(this.gamma.p, row), gGamma = a.f(this.gamma.g, row), gBeta = a.f(this.beta.g, row);
+    for (let f = 0; f < this.units; f++) {
+      const s = at[f];
+      let dbeta = 0, dgamma = 0, dstd = 0;
+      for (let n = 0; n < N; n++) {
+        const i = n * row + s;
+        dbeta += d[i];
+        dgamma += xn[i] * d[i];
+        const dxn = gamma[s] * d[i];
+        d[i] = dxn / std[s]; // dxc, for now (in place: dy[i] is read above)
+        dstd -= (dxn * xc[i]) / (std[s] * std[s]);
+      }
+      gBeta[s] = dbeta;
+      gGamma[s] = dgamma;
+      const dvar = (0.5 * dstd) / std[s];
+      let dmu = 0;
+      for (let n = 0; n < N; n++) {
+        const i = n * row + s;
+        d[i] += (2.0 / N) * xc[i] * dvar;
+        dmu += d[i];
+      }
+      for (let n = 0; n < N; n++) d[n * row + s] -= dmu / N;
+    }
+  }
+}
+
+/** [C, H, W] → [C·H·W]: nothing moves; the next affine layer reads the image in the book's NCHW order. */
+export class Flatten extends Layer {
+  override readonly inPlace = true;
+  forward(): void {}
+  backward(): void {}
 }
 
 /**

@@ -35,10 +35,13 @@ export function describeZodIssue(issue: Issue, root: unknown, style: "key" | "fl
   }
   const name = style === "flag" ? `--${kebab(String(path[0] ?? ""))}` : path.length ? `"${path.join(".")}"` : "the file";
   const value = valueAt(root, path);
-  let message = issue.message;
+  // a record's bad key: the key's own rule says what is wrong ("is not a parameter name …")
+  let message = issue.code === "invalid_key" && issue.issues[0] ? issue.issues[0].message : issue.message;
   if (issue.code === "invalid_type" && value === undefined && path.length > 0) message = "is missing";
   // zod's own wording ("Invalid input: expected object, received array") → "must be an object".
   else if (issue.code === "invalid_type" && /^Invalid input/.test(issue.message)) message = `must be ${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}`;
+  // A message starting ": " (a layer list's fault, which names the layer itself) follows the name directly, without the value.
+  if (message.startsWith(": ")) return `${name}${message}`;
   return `${name} ${message}${formatGot(value)}`;
 }
 

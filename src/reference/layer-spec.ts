@@ -226,7 +226,7 @@ function showShape(shape: SampleShape): string {
 /**
  * The shape after each layer, for one sample (shapes[i] is layer i+1's output). The checks: a
  * window must fit its padded input, conv and maxpool need an image [C, H, W], and the last shape
- * must be [classes].
+ * must be [classes] (any [N] when classes < 0).
  */
 export function inferShapes(layers: readonly LayerSpec[], inputShape: SampleShape = MNIST_INPUT_SHAPE, classes = MNIST_CLASSES, texts?: readonly string[]): SampleShape[] {
   const shapes: SampleShape[] = [];
@@ -255,6 +255,7 @@ export function inferShapes(layers: readonly LayerSpec[], inputShape: SampleShap
     }
     shapes.push(shape);
   });
+  if (classes < 0 && shape.length === 1) return shapes; // any number of scores (the engine's own check)
   if (shape.length !== 1 || shape[0] !== classes) {
     const what = `gives ${showShape(shape)} values per image, not the ${classes} class scores the net must end with`;
     if (lastChange === 0) throw new LayerSpecError(`the layer list ${what}`, 0);

@@ -1,8 +1,9 @@
 /**
- * Reference layers and a SequentialNet from a typed layer list (src/train/layer-spec.ts), with
+ * Reference layers and a SequentialNet from a typed layer list (./layer-spec.ts), with
  * the book's initializations, every draw from the given Rng: each conv and affine in list order
  * draws its whole W (row-major: [FN × C × FH × FW] or [D × M]) from N(0, std²), biases start
- * at 0, batch norm's γ at 1 and β at 0, as the book's nets do.
+ * at 0, batch norm's γ at 1 and β at 0, as the book's nets do. paramShapes gives the same shapes
+ * without building anything.
  */
 import { type Init, initStd } from "./multi-layer-net.js";
 import type { Rng } from "../book/rng.js";
@@ -26,6 +27,55 @@ export interface BuildOptions {
   inputShape?: SampleShape;
   /** The number of scores the list must end with (default 10). */
   classes?: number;
+  /** λ of the L2 penalty ½ λ Σ W² over the conv and affine weights (default 0). */
+  weightDecay?: number;
+}
+
+/** Parameter and state shapes of a layer list, by net-wide name (as SequentialNet names them). */
+export interface ParamShapes {
+  /** W [FN, C, FH, FW] (conv) or [D, M] (affine), b [FN] or [M], gamma and beta [D]. */
+  params: Record<string, number[]>;
+  /** Batch norm's runningMean and runningVar [D]. */
+  state: Record<string, number[]>;
+}
+
+/**
+ * The shapes buildReferenceNet gives the parameters of a layer list, from inferShapes alone
+ * (nothing allocated): what a model.json or a checkpoint of it must hold. Throws LayerSpecError
+ * for a list that does not fit the input.
+ */
+export function paramShapes(specs: readonly LayerSpec[], inputShape: SampleShape = MNIST_INPUT_SHAPE, classes = 10): ParamShapes {
+  const shapes = inferShapes(specs, inputShape, classes);
+  const out: ParamShapes = { params: {}, state: {} };
+  let weighted = 0;
+  let norms = 0;
+  specs.forEach((spec, i) => {
+    const input = i === 0 ? inputShape : shapes[i - 1];
+    const inputSize = input.reduce((a, b) => a * b, 1);
+    if (spec.type === "conv") {
+      const k = ++weighted;
+      out.params[`W${k}`] = [spec.filters, input[0], spec.kernel[0], spec.kernel[1]];
+      out.params[`b${k}`] = [spec.filters];
+    } else if (spec.type === "affine") {
+      const k = ++weighted;
+      out.params[`W${k}`] = [inputSize, spec.units];
+      out.params[`b${k}`] = [spec.units];
+    } else if (spec.type === "batchnorm") {
+      const k = ++norms;
+      out.params[`gamma${k}`] = [inputSize];
+      out.params[`beta${k}`] = [inputSize];
+      out.state[`runningMean${k}`] = [inputSize];
+      out.state[`runningVar${k}`] = [inputSize];
+    }
+  });
+  return out;
+}
+
+/** The number of values of each shape, summed. */
+export function countValues(shapes: Record<string, readonly number[]>): number {
+  let n = 0;
+  for (const s of Object.values(shapes)) n += s.reduce((a, b) => a * b, 1);
+  return n;
 }
 
 export function buildReferenceNet(specs: readonly LayerSpec[], rng: Rng, options: BuildOptions = {}): SequentialNet {
@@ -63,7 +113,7 @@ export function buildReferenceNet(specs: readonly LayerSpec[], rng: Rng, options
         return new Tanh();
     }
   });
-  return new SequentialNet(layers, inputShape);
+  return new SequentialNet(layers, inputShape, { specs: [...specs], classes: options.classes ?? 10, weightDecay: options.weightDecay ?? 0 });
 }
 
 /** The book's SimpleConvNet (ch07): conv 30 5×5 → relu → pool 2 → affine 100 → relu → affine 10, weight_init_std 0.01. */

@@ -1,7 +1,9 @@
 /**
- * The book's optimizers (ch06, common/optimizer.py) with its formulas and default constants, on
+ * The book's optimizers (ch06, common/optimizer.py) with its formulas and default constants, and
+ * PyTorch's Adadelta (torch.optim.Adadelta, the optimizer of pytorch/examples mnist/main.py), on
  * flat parameter arrays (float64 or float32) keyed by name. Per-parameter state lives in "slots"
- * (velocity, squared-gradient sums, Adam moments) that a checkpoint saves and restores exactly.
+ * (velocity, squared-gradient sums, Adam moments, Adadelta's averages) that a checkpoint saves and
+ * restores exactly.
  *   sgd       p −= lr g
  *   momentum  v = μ v − lr g;  p += v                                          (μ = 0.9)
  *   nesterov  v = μ v − lr g;  p += μ μ v − (1 + μ) lr g                          (μ = 0.9)
@@ -9,8 +11,14 @@
  *   rmsprop   h = ρ h + (1 − ρ) g²;  p −= lr g / (√h + 1e−7)                     (ρ = 0.99)
  *   adam      k += 1; lr_t = lr √(1 − β2ᵏ) / (1 − β1ᵏ); m += (1 − β1)(g − m); v += (1 − β2)(g² − v);
  *             p −= lr_t m / (√v + 1e−7)                                          (β1 = 0.9, β2 = 0.999)
+ *   adadelta  s = ρ s + (1 − ρ) g²;  Δ = √(a + ε) / √(s + ε) · g;  a = ρ a + (1 − ρ) Δ²;  p −= lr Δ
+ *             (ρ = 0.9, ε = 1e−6: PyTorch's defaults; the operations of adadeltaUpdate in ./adadelta.ts)
+ * Weight decay is not the optimizers' business: the nets add λW to the weights' g first, which is
+ * PyTorch's weight_decay for Adadelta (on the weights only: PyTorch's would decay the biases too).
  */
-export const OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"] as const;
+import { ADADELTA_DEFAULTS } from "./adadelta.js";
+
+export const OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adadelta"] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 
 export interface OptimizerConfig {
@@ -19,6 +27,8 @@ export interface OptimizerConfig {
   rmsDecay: number;
   beta1: number;
   beta2: number;
+  /** Adadelta's ρ, the decay of both running averages (PyTorch's 0.9). */
+  adadeltaRho: number;
 }
 
 /** Checkpointable state: the step count and each parameter's slots (float64 copies). */
@@ -29,9 +39,11 @@ export interface OptimizerState {
 
 type FArray = Float32Array | Float64Array;
 const EPS = 1e-7;
+/** Adadelta's ε (PyTorch's default; not the book's 1e−7, and inside the square roots). */
+export const ADADELTA_EPS = ADADELTA_DEFAULTS.eps;
 
 export function slotCount(name: OptimizerName): number {
-  return name === "sgd" ? 0 : name === "adam" ? 2 : 1;
+  return name === "sgd" ? 0 : name === "adam" || name === "adadelta" ? 2 : 1;
 }
 
 export class Optimizer {
@@ -105,6 +117,18 @@ export class Optimizer {
           m[i] += b1 * (gi - m[i]);
           v[i] += b2 * (gi * gi - v[i]);
           p[i] -= (lrT * m[i]) / (Math.sqrt(v[i]) + EPS);
+        }
+        break;
+      }
+      case "adadelta": {
+        // s[0]: square_avg, s[1]: acc_delta; the operations of adadeltaUpdate, in its order
+        const sq = s[0], acc = s[1], rho = c.adadeltaRho, omr = 1 - rho;
+        for (let i = 0; i < n; i++) {
+          const gi = g[i];
+          sq[i] = rho * sq[i] + omr * gi * gi;
+          const delta = (Math.sqrt(acc[i] + ADADELTA_EPS) / Math.sqrt(sq[i] + ADADELTA_EPS)) * gi;
+          acc[i] = rho * acc[i] + omr * delta * delta;
+          p[i] -= lr * delta;
         }
         break;
       }

@@ -74,11 +74,11 @@ export function accuracySeries(epochs: EpochPoint[], run?: string) {
   });
 }
 
-/** "lr 0.1 · hidden 50 · batch 100 · 10000 iterations · seed 1" (and the subsets, when limited). */
+/** "lr 0.1 · hidden 50 · batch 100 · 10000 iterations · seed 1" (and the subsets, when limited; "layers conv 30 5x5, …" for a layer net). */
 export function hyperparameterTitle(config: Record<string, unknown>): string {
   const parts = [
     `lr ${config.lr ?? "?"}`,
-    `hidden ${config.hiddenSize ?? "?"}`,
+    typeof config.layers === "string" ? `layers ${config.layers}` : `hidden ${config.hiddenSize ?? "?"}`,
     `batch ${config.batchSize ?? "?"}`,
     `${config.iters ?? "?"} iterations`,
     `seed ${config.seed ?? "?"}`,

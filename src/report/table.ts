@@ -7,7 +7,7 @@ import type { ChalkInstance } from "chalk";
 import { UsageError } from "../errors.js";
 import { kebab } from "../io/zod-message.js";
 import { DATA_SOURCES } from "../data/mnist.js";
-import { HyperparametersSchema } from "../train/hyperparameters.js";
+import { HyperparametersSchema, NOT_WITH_LAYERS } from "../train/hyperparameters.js";
 
 /** The settings a run records when none is given (its config.json repeats them); the data source defaults to the first. */
 const TRAIN_DEFAULTS = { ...HyperparametersSchema.parse({}), dataSource: DATA_SOURCES[0] };
@@ -22,8 +22,8 @@ const NOT_HYPERPARAMETERS = new Set(["threads", "checkpointEvery", "dataDir"]);
 
 /** Column order for the hyperparameters a table shows; any others follow alphabetically. */
 const HYPER_ORDER = [
-  "lr", "hiddenSize", "batchSize", "iters", "epochs", "optimizer", "activation", "init", "weightInitStd", "momentum", "rmsDecay",
-  "beta1", "beta2", "weightDecay", "dropout", "lrSchedule", "lrStepEpochs", "lrGamma", "sampling", "dtype", "grad", "seed",
+  "lr", "hiddenSize", "layers", "batchSize", "iters", "epochs", "optimizer", "activation", "init", "weightInitStd", "momentum", "rmsDecay",
+  "beta1", "beta2", "adadeltaRho", "weightDecay", "dropout", "augment", "augmentShift", "augmentRotate", "augmentScale", "lrSchedule", "lrStepEpochs", "lrGamma", "sampling", "dtype", "grad", "seed",
   "trainLimit", "testLimit", "valSize", "earlyStop", "evalEvery", "dataSource",
 ];
 
@@ -34,7 +34,7 @@ export interface ReportRow {
   run: string;
   status: RunStatus;
   lr: number | null;
-  /** A number, or the layer sizes joined by commas for a deeper net ("100,100"). */
+  /** A number, or the layer sizes joined by commas for a deeper net ("100,100"); null for a `layers` net. */
   hiddenSize: number | string | null;
   batchSize: number | null;
   iters: number | null;
@@ -113,11 +113,14 @@ export function reportRows(runs: RunData[], options: RowOptions = {}): ReportRow
     const config = { ...TRAIN_DEFAULTS, ...r.config } as Record<string, unknown>;
     const hyperparameters: Record<string, HyperValue> = {};
     for (const [k, v] of Object.entries(config)) if (!NOT_HYPERPARAMETERS.has(k)) hyperparameters[k] = hyperValue(v);
+    // a layer net (its list, the canonical text of --layers, is its architecture column): no hidden size, activation or dropout
+    const layerNet = typeof r.config.layers === "string";
+    if (layerNet) for (const k of NOT_WITH_LAYERS) hyperparameters[k] = null;
     return {
       run: r.dir,
       status: runStatus(r),
       lr: num(r.config.lr),
-      hiddenSize: Array.isArray(r.config.hiddenSize) ? r.config.hiddenSize.join(",") : num(r.config.hiddenSize),
+      hiddenSize: layerNet ? null : Array.isArray(r.config.hiddenSize) ? r.config.hiddenSize.join(",") : num(r.config.hiddenSize),
       batchSize: num(r.config.batchSize),
       iters: num(r.config.iters),
       seed: num(r.config.seed),
@@ -205,7 +208,8 @@ export function describeShared(settings: RowSettings): string {
   const defaults = TRAIN_DEFAULTS as Record<string, unknown>;
   const parts = Object.entries(settings.shared)
     .filter(([k, v]) => v !== null && (core.has(k) || JSON.stringify(hyperValue(defaults[k])) !== JSON.stringify(v)))
-    .map(([k, v]) => `${hyperHeader(k)} ${v}`);
+    // a layer list is quoted: its commas would run into the list's own
+    .map(([k, v]) => `${hyperHeader(k)} ${typeof v === "string" && v.includes(", ") ? `"${v}"` : v}`);
   if (settings.testSets.length === 1) parts.push(`test set ${settings.testSets[0]}`);
   return parts.join(", ");
 }

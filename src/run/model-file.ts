@@ -9,9 +9,11 @@ import { promises as fs } from "node:fs";
 import { FileFormatError } from "../errors.js";
 import { readJsonFile, writeFileAtomic, type JsonLimits } from "../io/files.js";
 import { AnyModelJsonSchema, netFromModelJson, toModelJson, type ModelJson, type TrainingRecord } from "./model-json.js";
-import type { MultiLayerNet } from "../reference/multi-layer-net.js";
-import type { TwoLayerNet } from "../reference/two-layer-net.js";
+import { checkLayerList } from "../reference/layer-spec.js";
+import { countValues, paramShapes } from "../reference/net-from-spec.js";
 import type { TrainOutcome } from "../train/library-train.js";
+import { recordedHyperparameters } from "../train/hyperparameters.js";
+import type { TrainedNet } from "../train/types.js";
 import { JSON_NUMBER_BYTES } from "../train/budget.js";
 import { RUN_FILES, runFile } from "./layout.js";
 
@@ -31,10 +33,22 @@ export const MODEL_JSON_LIMITS: JsonLimits = {
   maxNumbers: (top) => Math.min(declaredParams(top.architecture), MAX_MODEL_PARAMS) + OTHER_NUMBERS,
 };
 
-/** Parameters of the architecture a model.json declares; 0 when it declares none readable. */
+/** Parameters (and batch-norm statistics) of the architecture a model.json declares; 0 when it declares none readable. */
 function declaredParams(a: unknown): number {
   if (typeof a !== "object" || a === null) return 0;
-  const arch = a as { type?: unknown; sizes?: unknown; inputSize?: unknown; hiddenSize?: unknown; outputSize?: unknown };
+  const arch = a as { type?: unknown; sizes?: unknown; inputSize?: unknown; hiddenSize?: unknown; outputSize?: unknown; layers?: unknown; inputShape?: unknown; classes?: unknown };
+  if (arch.type === "layers") {
+    // the shapes from the list alone (the list's own faults are reported by the schema, field by field)
+    const { inputShape, classes } = arch;
+    if (!Array.isArray(inputShape) || inputShape.length > 3 || !inputShape.every((n) => Number.isInteger(n) && n > 0 && n <= 1e6)) return 0;
+    if (!(Number.isInteger(classes) && (classes as number) > 0 && (classes as number) <= 1e6)) return 0;
+    try {
+      const shapes = paramShapes(checkLayerList(arch.layers, inputShape, classes as number).layers, inputShape, classes as number);
+      return countValues(shapes.params) + countValues(shapes.state);
+    } catch {
+      return 0;
+    }
+  }
   const sizes = arch.type === "mlp" ? arch.sizes : [arch.inputSize, arch.hiddenSize, arch.outputSize];
   if (!Array.isArray(sizes) || sizes.length > 10 || !sizes.every((n) => Number.isInteger(n) && n > 0 && n <= 1e6)) return 0;
   let total = 0;
@@ -61,7 +75,7 @@ export async function readModelFile(file: string): Promise<{ file: string; model
 }
 
 /**
- * The library's reader: the network of a model.json (either architecture), or of the run folder
+ * The library's reader: the network of a model.json (any architecture), or of the run folder
  * holding one, with the commands' checks; a bad file throws a FileFormatError naming the file and
  * the field at fault.
  */
@@ -69,7 +83,7 @@ export async function loadModel(file: string): Promise<Net> {
   return netFromModelJson((await readModelFile(file)).model);
 }
 
-export type Net = TwoLayerNet | MultiLayerNet;
+export type Net = TrainedNet;
 
 /**
  * Write a model.json atomically (a temporary file, then a rename), as mnist-train does, so
@@ -82,7 +96,7 @@ export async function saveModel(file: string, model: Net | TrainOutcome): Promis
   let training: TrainingRecord | undefined;
   if ("net" in model && model.datasetSha256) {
     training = {
-      hyperparameters: model.hyperparameters,
+      hyperparameters: recordedHyperparameters(model.hyperparameters),
       seed: model.hyperparameters.seed,
       iterations: model.iterations,
       finalLoss: Number.isFinite(model.finalLoss) ? model.finalLoss : null,

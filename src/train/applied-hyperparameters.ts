@@ -14,10 +14,18 @@ const APPLIES_WHEN: Partial<Record<Key, (hp: Partial<Hyperparameters>) => boolea
   rmsDecay: (hp) => hp.optimizer === "rmsprop",
   beta1: (hp) => hp.optimizer === "adam",
   beta2: (hp) => hp.optimizer === "adam",
+  adadeltaRho: (hp) => hp.optimizer === "adadelta",
   weightDecay: (hp) => (hp.weightDecay ?? 0) > 0,
-  dropout: (hp) => (hp.dropout ?? 0) > 0,
+  // a layer list declares the net itself: the fully connected shorthand's settings do not apply
+  hiddenSize: (hp) => hp.layers === undefined,
+  activation: (hp) => hp.layers === undefined,
+  dropout: (hp) => hp.layers === undefined && (hp.dropout ?? 0) > 0,
   lrStepEpochs: (hp) => hp.lrSchedule === "step",
   lrGamma: (hp) => hp.lrSchedule === "step",
+  augment: (hp) => hp.augment === true,
+  augmentShift: (hp) => hp.augment === true,
+  augmentRotate: (hp) => hp.augment === true,
+  augmentScale: (hp) => hp.augment === true,
 };
 
 export function appliedHyperparameters(hp: Record<string, unknown>): Record<string, unknown> {

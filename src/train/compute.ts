@@ -11,19 +11,25 @@ import type { Rng } from "../book/rng.js";
 import type { MnistSplit } from "../data/mnist.js";
 import { EvalPool } from "../engine/eval-pool.js";
 import { LossPipeline } from "../engine/loss-pipeline.js";
-import { Network, PREDICT_CHUNK, specOf } from "../engine/network.js";
+import { Network, predictRows, specOf } from "../engine/network.js";
 import { NumericalGradientPool } from "../engine/numerical-gradient-pool.js";
 import { WorkerPool } from "../engine/pool.js";
 import { fastKernelsAvailable } from "../engine/wasm.js";
 import { MultiLayerNet } from "../reference/multi-layer-net.js";
 import { Optimizer, type OptimizerConfig, type OptimizerState } from "../reference/optimizers.js";
+import { SequentialNet } from "../reference/sequential-net.js";
 import { TwoLayerNet, type Grads } from "../reference/two-layer-net.js";
+import type { Batch } from "./augmentation.js";
 import { accuracyOnSplit, gatherBatch } from "./evaluate.js";
 import type { ResolvedHyperparameters } from "./hyperparameters.js";
+import type { TrainedNet } from "./types.js";
 
 export interface Compute {
-  /** Gradient and update on `indices` with rate lr; returns that forward pass's loss when `lossBefore`. */
-  step(indices: Int32Array, lr: number, lossBefore: boolean): Promise<number>;
+  /**
+   * Gradient and update on `indices` with rate lr; returns that forward pass's loss when `lossBefore`.
+   * With `batch` (an augmented copy of those images), on it instead.
+   */
+  step(indices: Int32Array, lr: number, lossBefore: boolean, batch?: Batch): Promise<number>;
   /** The book's loss: the updated network on the batch of the last step, dropout off. */
   loss(indices: Int32Array): number;
   accuracy(): Promise<number[]>;
@@ -51,11 +57,18 @@ export interface ComputeOptions {
 
 /** The optimizer settings of a run (the book's defaults for what is missing). */
 export function optimizerConfig(hp: Partial<ResolvedHyperparameters>): OptimizerConfig {
-  return { optimizer: hp.optimizer ?? "sgd", momentum: hp.momentum ?? 0.9, rmsDecay: hp.rmsDecay ?? 0.99, beta1: hp.beta1 ?? 0.9, beta2: hp.beta2 ?? 0.999 };
+  return {
+    optimizer: hp.optimizer ?? "sgd",
+    momentum: hp.momentum ?? 0.9,
+    rmsDecay: hp.rmsDecay ?? 0.99,
+    beta1: hp.beta1 ?? 0.9,
+    beta2: hp.beta2 ?? 0.999,
+    adadeltaRho: hp.adadeltaRho ?? 0.9,
+  };
 }
 
 export function computeFor(
-  net: TwoLayerNet | MultiLayerNet,
+  net: TrainedNet,
   hp: ResolvedHyperparameters,
   splits: MnistSplit[],
   rng: Rng,
@@ -75,10 +88,13 @@ export function computeFor(
 
 const sizesOf = (p: Record<string, Float64Array>) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, v.length]));
 
-function engineCompute(net: TwoLayerNet | MultiLayerNet, hp: ResolvedHyperparameters, splits: MnistSplit[], rng: Rng, o: ComputeOptions): Compute {
+function engineCompute(net: TrainedNet, hp: ResolvedHyperparameters, splits: MnistSplit[], rng: Rng, o: ComputeOptions): Compute {
   const B = hp.batchSize;
-  const engine = new Network(specOf(net, hp.dtype ?? "float32", Math.max(B, PREDICT_CHUNK), optimizerConfig(hp)));
-  engine.setParams(net.params);
+  const spec = specOf(net, hp.dtype ?? "float32", 1, optimizerConfig(hp));
+  const engine = new Network({ ...spec, maxRows: Math.max(B, predictRows(spec)) });
+  // the reference net's own arrays (batch norm's running statistics too): sync writes into them
+  const params: Record<string, Float64Array> = { ...net.params, ...(net instanceof SequentialNet ? net.state : {}) };
+  engine.setParams(params);
   // the run's workers (threads − 1), shared by evaluation and the loss pass
   const workers = WorkerPool.forThreads(o.threads);
   const pool = new EvalPool(engine, splits, workers ?? 1);
@@ -86,10 +102,14 @@ function engineCompute(net: TwoLayerNet | MultiLayerNet, hp: ResolvedHyperparame
   engine.keepImages(train.images);
   const pipeline =
     workers && o.pipelineAllowed ? new LossPipeline(engine, train.images, train.labels, B, o.lossThread, workers) : undefined;
-  const params = net.params as Record<string, Float64Array>;
+  let last: Batch | undefined; // the augmented batch of the last step, which `loss` reads
   return {
-    step: async (indices, lr, lossBefore) => engine.step(train.images, train.labels, indices, lr, rng, lossBefore),
-    loss: (indices) => engine.loss(train.labels, indices),
+    step: async (indices, lr, lossBefore, batch) => {
+      last = batch;
+      const from = batch?.split ?? train;
+      return engine.step(from.images, from.labels, batch?.indices ?? indices, lr, rng, lossBefore);
+    },
+    loss: (indices) => (last ? engine.loss(last.split.labels, last.indices) : engine.loss(train.labels, indices)),
     accuracy: () => pool.accuracy(splits.map((_, k) => k)),
     syncParams: () => engine.getParams(params),
     loadParams: () => engine.setParams(params),
@@ -105,9 +125,15 @@ function engineCompute(net: TwoLayerNet | MultiLayerNet, hp: ResolvedHyperparame
   };
 }
 
-/** The float64 reference nets on normalized batches (and the numerical gradient of TwoLayerNet). */
+/**
+ * The float64 reference nets on normalized batches (and the numerical gradient of TwoLayerNet).
+ * A SequentialNet's batch [B × 784] is its [B × 1 × 28 × 28]; its training pass uses dropout and
+ * the batch's statistics (updating batch norm's running ones), and the book's loss after the update
+ * is its inference form (running statistics, dropout off), as the book's trainer records
+ * network.loss(x, t) with train_flg=False.
+ */
 function referenceCompute(
-  net: TwoLayerNet | MultiLayerNet,
+  net: TrainedNet,
   hp: ResolvedHyperparameters,
   splits: MnistSplit[],
   rng: Rng,
@@ -121,11 +147,16 @@ function referenceCompute(
   const numerical = hp.grad === "numerical" && !o.numerical?.naive ? new NumericalGradientPool(o.threads) : undefined;
   const params = net.params as Record<string, Float64Array>;
   return {
-    step: async (indices, lr, lossBefore) => {
-      gatherBatch(train, indices, x, t);
+    step: async (indices, lr, lossBefore, batch) => {
+      gatherBatch(batch?.split ?? train, batch?.indices ?? indices, x, t);
       let grads: Grads | Record<string, Float64Array>;
       let loss = Number.NaN;
-      if (net instanceof MultiLayerNet) {
+      if (net instanceof SequentialNet) {
+        // the masks are drawn from the run's generator (net-from-spec's dropoutRng) during this pass
+        const pass = net.lossAndGradient(x, t);
+        grads = pass.grads;
+        loss = pass.loss;
+      } else if (net instanceof MultiLayerNet) {
         const masks = net.dropoutMasks(B, rng);
         grads = net.gradient(x, t, masks);
         if (lossBefore) loss = net.loss(x, t, masks);
@@ -135,7 +166,7 @@ function referenceCompute(
       }
       opt.begin(lr);
       for (const name of Object.keys(params)) opt.update(name, params[name], (grads as Record<string, Float64Array>)[name], lr);
-      return loss;
+      return lossBefore ? loss : Number.NaN;
     },
     loss: () => net.loss(x, t),
     accuracy: async () => splits.map((s) => accuracyOnSplit(net, s)),

@@ -3,6 +3,9 @@
  * `--config` JSON files and what model.json records. Defaults are the book's (ch04).
  */
 import { z } from "zod";
+import { UsageError } from "../errors.js";
+import { kebab } from "../io/zod-message.js";
+import { checkLayerList, formatLayers, LayerSpecError } from "../reference/layer-spec.js";
 import { ACTIVATIONS, INITS } from "../reference/multi-layer-net.js";
 import { OPTIMIZERS } from "../reference/optimizers.js";
 import { DTYPES } from "../engine/wasm.js";
@@ -26,6 +29,32 @@ export { DTYPES, type Dtype } from "../engine/wasm.js";
 
 /** The most iterations a run may have (also through --epochs). */
 export const ITERS_MAX = 1e9;
+
+/** The most layers a --layers net may have (a model.json of it stays a small file to check). */
+export const MAX_LAYERS = 64;
+
+/**
+ * `layers`: the text of the --layers grammar (src/reference/layer-spec.ts) or the typed list,
+ * validated against the 1×28×28 input and stored as its canonical text (formatLayers), which
+ * reads back to the same list. A bad list is one line naming the layer.
+ */
+const layersField = z
+  .union([z.string(), z.array(z.unknown())], { error: 'must be a layer list such as "conv 30 5x5, relu, maxpool 2, affine 10"' })
+  .transform((value, ctx) => {
+    try {
+      const { layers } = checkLayerList(value);
+      if (layers.length > MAX_LAYERS) {
+        ctx.addIssue({ code: "custom", message: `: ${layers.length} layers, more than the ${MAX_LAYERS} a net may have`, input: undefined });
+        return z.NEVER;
+      }
+      return formatLayers(layers);
+    } catch (err) {
+      if (!(err instanceof LayerSpecError)) throw err;
+      // ": …" — describeZodIssue puts it right after the flag or key: `--layers: layer 2 "foo": …`
+      ctx.addIssue({ code: "custom", message: `: ${err.message}`, input: undefined });
+      return z.NEVER;
+    }
+  });
 
 export const HyperparametersSchema = z.strictObject({
   /** SGD updates (the book's iters_num). */
@@ -70,10 +99,29 @@ export const HyperparametersSchema = z.strictObject({
   /** Adam β1, β2 (the book's 0.9, 0.999). */
   beta1: z.number({ error: "must be a number" }).min(0, { error: "must be in [0, 1)" }).lt(1, { error: "must be in [0, 1)" }).default(0.9),
   beta2: z.number({ error: "must be a number" }).min(0, { error: "must be in [0, 1)" }).lt(1, { error: "must be in [0, 1)" }).default(0.999),
+  /** Adadelta ρ (PyTorch's 0.9; its ε stays PyTorch's 1e−6). */
+  adadeltaRho: z.number({ error: "must be a number" }).min(0, { error: "must be in [0, 1)" }).lt(1, { error: "must be in [0, 1)" }).default(0.9),
   /** λ of the L2 penalty ½ λ Σ W² (weights, not biases). */
   weightDecay: z.number({ error: "must be a number" }).nonnegative({ error: "must be zero or positive" }).finite({ error: "must be finite" }).default(0),
   /** Dropout probability of the hidden units while training (inverted dropout). */
   dropout: z.number({ error: "must be a number" }).min(0, { error: "must be in [0, 1)" }).lt(1, { error: "must be in [0, 1)" }).default(0),
+  /**
+   * Data augmentation: each training batch is replaced by copies of its images, each randomly
+   * shifted, rotated and scaled within the bounds below (src/data/augment.ts), made per batch.
+   * Evaluation, validation and test images are never augmented.
+   */
+  augment: z.boolean({ error: "must be true or false" }).default(false),
+  /** --augment: the largest shift, whole pixels either way on each axis. */
+  augmentShift: z
+    .number({ error: "must be a number" })
+    .int({ error: "must be a whole number of pixels" })
+    .min(0, { error: "must be in [0, 27] pixels" })
+    .max(27, { error: "must be in [0, 27] pixels" })
+    .default(2),
+  /** --augment: the largest rotation, degrees either way. */
+  augmentRotate: z.number({ error: "must be a number" }).min(0, { error: "must be in [0, 180] degrees" }).max(180, { error: "must be in [0, 180] degrees" }).default(10),
+  /** --augment: the largest relative change of size either way (0.1: 90 % to 110 %). */
+  augmentScale: z.number({ error: "must be a number" }).min(0, { error: "must be in [0, 1)" }).lt(1, { error: "must be in [0, 1)" }).default(0.1),
   /** Epochs to train instead of `iters`: iters = epochs × max(floor(train size / batch size), 1). */
   epochs: int(1, 1e6).optional(),
   /** replacement: the book's batches drawn with replacement; shuffle: a new permutation each epoch. */
@@ -92,7 +140,36 @@ export const HyperparametersSchema = z.strictObject({
   lossPass: z.enum(["after", "before"], { error: "must be after or before" }).default("after"),
   /** Stop when validation accuracy has not improved for this many evaluations; restore the best weights. Needs valSize. */
   earlyStop: int(1, 1e6).optional(),
+  /**
+   * The whole network as a layer list (the book's ch05–ch08 nets: conv, maxpool, batchnorm, …), in
+   * place of hiddenSize, activation and dropout, which then do not apply. Recorded as its canonical text.
+   */
+  layers: layersField.optional(),
 });
+
+/** The fully connected shorthand's settings: a `layers` list declares them itself. */
+export const NOT_WITH_LAYERS = ["hiddenSize", "activation", "dropout"] as const;
+
+/**
+ * The rules between `layers` and the other settings, on the input as given (flags, a config file,
+ * the library's object: before defaults fill anything in): a layer list cannot come with
+ * hiddenSize, activation or dropout. `style` names the settings as flags
+ * (`--hidden-size`) or keys (`"hiddenSize"`); `where` starts the message (e.g. "hyperparameters: ").
+ */
+export function checkLayersInput(input: Record<string, unknown>, style: "flag" | "key", where = ""): void {
+  if (input.layers === undefined) return;
+  const name = (k: string) => (style === "flag" ? `--${kebab(k)}` : `"${k}"`);
+  const given = NOT_WITH_LAYERS.find((k) => input[k] !== undefined);
+  if (given) throw new UsageError(`${where}${name("layers")} and ${name(given)} cannot both be given (the layer list declares the whole net)`);
+}
+
+/** The hyperparameters as a run records them: without the settings a `layers` list makes moot. */
+export function recordedHyperparameters<T extends Partial<Hyperparameters>>(hp: T): T {
+  if (hp.layers === undefined) return hp;
+  const out: Record<string, unknown> = { ...hp };
+  for (const k of NOT_WITH_LAYERS) delete out[k];
+  return out as T;
+}
 
 /** The hidden layer sizes as a list. */
 export function hiddenSizes(hp: { hiddenSize: number | number[] }): number[] {
@@ -101,10 +178,12 @@ export function hiddenSizes(hp: { hiddenSize: number | number[] }): number[] {
 
 /**
  * True when the run is the book's network (one sigmoid hidden layer, std init, plain SGD, no decay,
- * no dropout): TwoLayerNet and its fast kernels. Anything else trains an MultiLayerNet.
+ * no dropout): TwoLayerNet and its fast kernels. Anything else trains an MultiLayerNet, or with
+ * `layers` a SequentialNet.
  */
 export function isBookNet(hp: Partial<Hyperparameters> & { hiddenSize: number | number[] }): boolean {
   return (
+    hp.layers === undefined &&
     hiddenSizes(hp).length === 1 &&
     (hp.activation ?? "sigmoid") === "sigmoid" &&
     (hp.init ?? "std") === "std" &&

@@ -6,7 +6,7 @@
 import { UsageError } from "../errors.js";
 import type { MnistSplit } from "../data/mnist.js";
 import { describeZodIssue } from "../io/zod-message.js";
-import { HyperparametersSchema, type HyperparametersInput, type ResolvedHyperparameters } from "./hyperparameters.js";
+import { checkLayersInput, HyperparametersSchema, type HyperparametersInput, type ResolvedHyperparameters } from "./hyperparameters.js";
 import { checkSettings, resolveSettings } from "./plan.js";
 import { train as trainLoop, type TrainListener, type TrainOptions as LoopOptions, type TrainResult } from "./trainer.js";
 
@@ -39,6 +39,7 @@ export async function train(data: TrainInput, hyperparameters: HyperparametersIn
   const parsed = HyperparametersSchema.safeParse(hyperparameters);
   if (!parsed.success) throw new UsageError(`hyperparameters: ${describeZodIssue(parsed.error.issues[0], hyperparameters, "key")}`);
   const hp = parsed.data;
+  checkLayersInput(hyperparameters as Record<string, unknown>, "key", "hyperparameters: ");
   // the rules mnist-train applies (an epoch counts the images actually trained on, …)
   checkSettings(hp, data.train.count, hp.epochs !== undefined && hyperparameters.iters !== undefined);
   const resolved: ResolvedHyperparameters = resolveSettings(hp, data.train.count);

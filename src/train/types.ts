@@ -3,8 +3,12 @@ import type { RngState } from "../book/rng.js";
 import type { MnistSplit } from "../data/mnist.js";
 import type { MultiLayerNet } from "../reference/multi-layer-net.js";
 import type { OptimizerState } from "../reference/optimizers.js";
+import type { SequentialNet } from "../reference/sequential-net.js";
 import type { TwoLayerNet } from "../reference/two-layer-net.js";
 import type { ResolvedHyperparameters } from "./hyperparameters.js";
+
+/** The networks the trainer trains (as their reference nets). */
+export type TrainedNet = TwoLayerNet | MultiLayerNet | SequentialNet;
 
 export interface IterationEvent {
   iteration: number;
@@ -26,8 +30,8 @@ export interface EpochEvent {
 }
 
 export interface TrainResult {
-  /** The trained parameters in a reference net: TwoLayerNet for the book's net, else MultiLayerNet (see isBookNet). */
-  net: TwoLayerNet | MultiLayerNet;
+  /** The trained parameters in a reference net: TwoLayerNet for the book's net, SequentialNet for a `layers` list, else MultiLayerNet (see isBookNet). */
+  net: TrainedNet;
   /** Number of iterations completed. */
   iterations: number;
   finalLoss: number;
@@ -64,8 +68,10 @@ export interface TrainState {
   /** Seconds of training so far (added to on resume, so elapsed times continue). */
   elapsedS: number;
   rng: RngState;
-  /** Copies of the parameters (W1, b1, W2, b2 for the book's net; W1…Wn, b1…bn for an MultiLayerNet). */
+  /** Copies of the parameters (W1, b1, W2, b2 for the book's net; W1…Wn, b1…bn for an MultiLayerNet; also gamma{j}, beta{j} for a layer net). */
   params: Record<string, Float64Array>;
+  /** A layer net's batch-norm running statistics (runningMean{j}, runningVar{j}): saved, never learned. */
+  netState?: Record<string, Float64Array>;
   /** Last validation accuracy (NaN when none). */
   valAccuracy?: number;
   /** Optimizer slots (momentum, Adam moments, …) and step count. */
@@ -73,7 +79,7 @@ export interface TrainState {
   /** --sampling shuffle: this epoch's permutation and the position of the next batch in it. */
   sampler?: { order: Int32Array; pos: number };
   /** --early-stop: the best evaluation so far and the evaluations since without improvement. */
-  best?: { valAccuracy: number; iteration: number; params: Record<string, Float64Array>; bad: number };
+  best?: { valAccuracy: number; iteration: number; params: Record<string, Float64Array>; netState?: Record<string, Float64Array>; bad: number };
 }
 
 export interface TrainListener {

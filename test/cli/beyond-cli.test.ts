@@ -40,6 +40,23 @@ describe("mnist-train beyond chapter 4", () => {
     for (const k of ["momentum", "rmsDecay", "weightInitStd"]) expect(trained).not.toContain(k);
   });
 
+  it("--optimizer adadelta --adadelta-rho 0.95 (PyTorch's Adadelta, lr 1.0, the example's step schedule): recorded, and only its ρ shown", async () => {
+    const out = path.join(tmp.dir, "adadelta");
+    const r = await runBin("mnist-train", [
+      ...SMALL, "--hidden-size", "30", "--activation", "relu", "--optimizer", "adadelta", "--adadelta-rho", "0.95", "--lr", "1",
+      "--epochs", "2", "--lr-schedule", "step", "--lr-step-epochs", "1", "--lr-gamma", "0.7", "--out", out, "--json", "--quiet",
+    ]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.hyperparameters).toMatchObject({ optimizer: "adadelta", adadeltaRho: 0.95, lr: 1, lrSchedule: "step", lrGamma: 0.7 });
+    expect(summary.testAccuracy).toBeGreaterThan(0.5);
+    const text = await runBin("mnist-eval", [path.join(out, "model.json"), "--limit", "300"]);
+    const trained = text.stdout.split("\n").find((l) => l.startsWith("trained with"))!;
+    for (const k of ["optimizer=adadelta", "adadeltaRho=0.95", "lrGamma=0.7"]) expect(trained).toContain(k);
+    for (const k of ["momentum", "rmsDecay", "beta1", "beta2"]) expect(trained).not.toContain(k);
+  });
+
   it("the book's defaults still write a two-layer-net model.json", async () => {
     const out = path.join(tmp.dir, "book");
     const r = await runBin("mnist-train", [...SMALL, "--iters", "5", "--out", out]);
@@ -64,8 +81,9 @@ describe("mnist-train beyond chapter 4", () => {
   for (const [name, args, message] of [
     ["--early-stop without --val-size", ["--early-stop", "3"], /--early-stop needs --val-size/],
     ["--epochs with --iters", ["--epochs", "2", "--iters", "10"], /--epochs and --iters cannot both be given/],
-    ["an unknown optimizer", ["--optimizer", "lbfgs"], /--optimizer must be sgd, momentum, nesterov, adagrad, rmsprop, adam/],
+    ["an unknown optimizer", ["--optimizer", "lbfgs"], /--optimizer must be sgd, momentum, nesterov, adagrad, rmsprop, adam, adadelta/],
     ["dropout 1", ["--dropout", "1"], /--dropout must be in \[0, 1\)/],
+    ["--adadelta-rho 1", ["--optimizer", "adadelta", "--adadelta-rho", "1"], /--adadelta-rho must be in \[0, 1\)/],
     ["a bad layer list", ["--hidden-size", "10,x"], /--hidden-size/],
   ] as const) {
     it(`rejects ${name} (exit 2, one line)`, async () => {

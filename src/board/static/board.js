@@ -198,8 +198,8 @@ function gray(canvas, b64, invert = false) {
   ctx.putImageData(img, 0, 0);
 }
 
-function thumb(b64, caption, invert) {
-  const c = el("canvas", { width: 28, height: 28 });
+function thumb(b64, caption, invert, width = 28, height = 28) {
+  const c = el("canvas", { width, height });
   gray(c, b64, invert);
   return el("figure", {}, c, el("figcaption", {}, caption));
 }
@@ -246,11 +246,16 @@ function renderModel(id, m) {
     conf.append(tr);
   });
   const errors = el("div", { class: "grid", id: "errors" }, ...m.errors.map((e) => thumb(e.pixels, `#${e.index} ${e.label}→${e.predicted}`, false)));
-  const weights = el("div", { class: "grid", id: "weights" }, ...m.weights.images.map((w, j) => thumb(w, j + 1, true)));
+  const { width, height } = m.weights;
+  const weights = el("div", { class: "grid", id: "weights" }, ...m.weights.images.map((w, j) => thumb(w, j + 1, true, width, height)));
+  const weightsTitle =
+    m.weights.units === 0
+      ? "First-layer weights: none to draw (the first weighted layer does not see the pixels)"
+      : `First-layer weights as ${width}×${height} images (dark = positive): ${m.weights.shown} of ${m.weights.units} ${m.weights.kind}`;
   $("#model").replaceChildren(
     el("div", {}, el("h3", {}, "Confusion matrix (rows: true label) and per-class accuracy"), conf),
     el("div", {}, el("h3", {}, `Misclassified test images: ${m.errorCount} of ${m.count}${m.errors.length < m.errorCount ? `, the first ${m.errors.length}` : ""} (#index true→predicted)`), errors),
-    el("div", {}, el("h3", {}, `First-layer weights as 28×28 images (dark = positive): ${m.weights.shown} of ${m.weights.units} units`), weights),
+    el("div", {}, el("h3", {}, weightsTitle), weights),
   );
 }
 

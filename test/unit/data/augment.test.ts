@@ -75,7 +75,57 @@ describe("augmentBatch", () => {
   });
 });
 
+/** The module comment's formula, literally: every pixel, bounds checked on every read. */
+function literalTransform(src: Uint8Array, offset: number, t: { dx: number; dy: number; angle: number; scale: number }): Uint8Array {
+  const out = new Uint8Array(IMAGE_PIXELS);
+  const c = 13.5;
+  const theta = (t.angle * Math.PI) / 180;
+  const cos = Math.cos(theta) / t.scale;
+  const sin = Math.sin(theta) / t.scale;
+  const pixel = (x: number, y: number) => (x >= 0 && x < 28 && y >= 0 && y < 28 ? src[offset + y * 28 + x] : 0);
+  for (let Y = 0; Y < 28; Y++)
+    for (let X = 0; X < 28; X++) {
+      const u = X - c - t.dx;
+      const v = Y - c - t.dy;
+      const sx = c + u * cos - v * sin;
+      const sy = c + u * sin + v * cos;
+      const x0 = Math.floor(sx);
+      const y0 = Math.floor(sy);
+      const fx = sx - x0;
+      const fy = sy - y0;
+      const value = (1 - fy) * ((1 - fx) * pixel(x0, y0) + fx * pixel(x0 + 1, y0)) + fy * ((1 - fx) * pixel(x0, y0 + 1) + fx * pixel(x0 + 1, y0 + 1));
+      out[Y * 28 + X] = Math.min(255, Math.max(0, Math.floor(value + 0.5)));
+    }
+  return out;
+}
+
 describe("transformImage", () => {
+  it("gives the formula's bytes exactly (it skips only pixels that are 0): any transform, any image", () => {
+    const rng = new Rng(12);
+    const images = new Uint8Array(6 * IMAGE_PIXELS);
+    images.set(randomImages(1, 13)); // a digit-sized patch
+    for (let i = 0; i < IMAGE_PIXELS; i++) images[IMAGE_PIXELS + i] = rng.int(256); // non-zero up to the borders
+    for (const [k, at] of [[2, 0], [3, 27], [4, 27 * 28 + 13]]) images[k * IMAGE_PIXELS + at] = 255; // a lone pixel at a corner, an edge
+    // image 5 stays empty
+    const out = new Uint8Array(IMAGE_PIXELS);
+    const bounds = [
+      { shift: 2, rotate: 10, scale: 0.1 },
+      { shift: 27, rotate: 180, scale: 0.99 },
+      { shift: 0, rotate: 0, scale: 0 },
+    ];
+    const special = [0, 90, -90, 180, -180, 45, 1e-12].map((angle) => ({ dx: 1, dy: -2, angle, scale: 1 }));
+    const transforms = [...special, ...Array.from({ length: 600 }, (_, n) => drawTransform(rng, bounds[n % 3]))];
+    const differing: string[] = [];
+    transforms.forEach((t, n) => {
+      for (let k = n < special.length ? 0 : n % 6; k < 6; k += n < special.length ? 1 : 6) {
+        transformImage(images, k * IMAGE_PIXELS, out, 0, t);
+        const literal = literalTransform(images, k * IMAGE_PIXELS, t);
+        if (out.some((v, i) => v !== literal[i])) differing.push(`image ${k} ${JSON.stringify(t)}`);
+      }
+    });
+    expect(differing).toEqual([]);
+  });
+
   it("a quarter turn is an exact permutation: out[27 − x][y] = in[y][x] (counter-clockwise as displayed)", () => {
     const out = new Uint8Array(IMAGE_PIXELS);
     transformImage(image, 0, out, 0, { dx: 0, dy: 0, angle: 90, scale: 1 });

@@ -25,7 +25,7 @@ const normalized = (bytes: Uint8Array, idx: ArrayLike<number>) => {
   for (let r = 0; r < idx.length; r++) for (let p = 0; p < D; p++) x[r * D + p] = PIXEL_SCALE[bytes[idx[r] * D + p]];
   return x;
 };
-const opt = (name: OptimizerName): OptimizerConfig => ({ optimizer: name, momentum: 0.9, rmsDecay: 0.99, beta1: 0.9, beta2: 0.999 });
+const opt = (name: OptimizerName, adadeltaRho = 0.9): OptimizerConfig => ({ optimizer: name, momentum: 0.9, rmsDecay: 0.99, beta1: 0.9, beta2: 0.999, adadeltaRho });
 
 function layersOf(hidden: number[], activation: Activation, dropout: number): LayerSpec[] {
   const out: LayerSpec[] = [];
@@ -91,15 +91,19 @@ describe("engine: the book's net", () => {
 });
 
 describe("engine: deeper nets against MultiLayerNet", () => {
-  const cases: { hidden: number[]; activation: Activation; optimizer: OptimizerName; decay: number; dropout: number }[] = [
+  const cases: { hidden: number[]; activation: Activation; optimizer: OptimizerName; decay: number; dropout: number; lr?: number; rho?: number }[] = [
     ...OPTIMIZERS.map((o) => ({ hidden: [13, 9], activation: "relu" as Activation, optimizer: o, decay: 0, dropout: 0 })),
     { hidden: [17], activation: "tanh", optimizer: "momentum", decay: 0.01, dropout: 0 },
     { hidden: [6, 11, 5], activation: "sigmoid", optimizer: "adam", decay: 0.001, dropout: 0.3 },
     { hidden: [20, 20], activation: "relu", optimizer: "sgd", decay: 0, dropout: 0.5 },
+    // PyTorch's example: Adadelta at lr 1.0; then another ρ, with weight decay and dropout
+    { hidden: [13, 9], activation: "relu", optimizer: "adadelta", decay: 0, dropout: 0, lr: 1.0 },
+    { hidden: [15, 7], activation: "tanh", optimizer: "adadelta", decay: 0.01, dropout: 0.25, lr: 0.7, rho: 0.95 },
   ];
   for (const dtype of ["float64", "float32"] as const) {
     for (const c of cases) {
-      const title = `${dtype}: ${c.hidden.join("-")} ${c.activation} ${c.optimizer}${c.decay ? ` decay ${c.decay}` : ""}${c.dropout ? ` dropout ${c.dropout}` : ""}`;
+      const lr = c.lr ?? 0.05;
+      const title = `${dtype}: ${c.hidden.join("-")} ${c.activation} ${c.optimizer}${c.rho !== undefined ? ` ρ ${c.rho}` : ""}${c.lr !== undefined ? ` lr ${lr}` : ""}${c.decay ? ` decay ${c.decay}` : ""}${c.dropout ? ` dropout ${c.dropout}` : ""}`;
       it(title, () => {
         const rng = new Rng(9);
         const data = images(rng, 120);
@@ -107,8 +111,8 @@ describe("engine: deeper nets against MultiLayerNet", () => {
         const ref = new MultiLayerNet([D, ...c.hidden, 10], { activation: c.activation, init: "he", weightDecay: c.decay, dropout: c.dropout, seed: 3 });
         const sizes: Record<string, number> = {};
         for (const n of ref.paramNames) sizes[n] = ref.params[n].length;
-        const refOpt = new Optimizer(opt(c.optimizer), sizes);
-        const spec: NetworkSpec = { dtype, inputSize: D, layers: layersOf(c.hidden, c.activation, c.dropout), weightDecay: c.decay, optimizer: opt(c.optimizer), maxRows: 30 };
+        const refOpt = new Optimizer(opt(c.optimizer, c.rho), sizes);
+        const spec: NetworkSpec = { dtype, inputSize: D, layers: layersOf(c.hidden, c.activation, c.dropout), weightDecay: c.decay, optimizer: opt(c.optimizer, c.rho), maxRows: 30 };
         const net = new Network(spec);
         net.setParams(ref.params);
         const rngRef = new Rng(77), rngNet = new Rng(77);
@@ -119,9 +123,9 @@ describe("engine: deeper nets against MultiLayerNet", () => {
           const masks = ref.dropoutMasks(30, rngRef);
           const g = ref.gradient(x, t, masks);
           const before = ref.loss(x, t, masks);
-          refOpt.begin(0.05);
-          for (const n of ref.paramNames) refOpt.update(n, ref.params[n], g[n], 0.05);
-          const lossBefore = net.step(data, labels, idx, 0.05, rngNet, true);
+          refOpt.begin(lr);
+          for (const n of ref.paramNames) refOpt.update(n, ref.params[n], g[n], lr);
+          const lossBefore = net.step(data, labels, idx, lr, rngNet, true);
           const after = net.loss(labels, idx);
           if (dtype === "float64") {
             expect(lossBefore).toBe(before);

@@ -7,6 +7,7 @@ import { buildReferenceNet, deepConvNet, simpleConvNet } from "../../../src/refe
 import { SequentialNet } from "../../../src/reference/sequential-net.js";
 import { layersFromHiddenSizes, parseLayerList } from "../../../src/reference/layer-spec.js";
 import { MultiLayerNet } from "../../../src/reference/multi-layer-net.js";
+import { numericalGradient } from "../../../src/book/functions.js";
 
 function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number): void {
   expect(actual.length).toBe(expected.length);
@@ -49,6 +50,35 @@ describe("SequentialNet", () => {
     for (const name of Object.keys(net.params)) {
       expectClose(analytic[name], numerical[name], 2e-6);
       expect(numerical[name].some((v) => Math.abs(v) > 1e-2)).toBe(true);
+    }
+  });
+
+  it("numericalGradient, starting each evaluation at the perturbed layer, gives the whole passes' values bit for bit", () => {
+    const { net, x, t, maskRng } = smallNet(5);
+    const start = maskRng.getState();
+    const fast = net.numericalGradient(x, t);
+    const stats = Object.fromEntries(Object.entries(net.state).map(([k, v]) => [k, Float64Array.from(v)]));
+    const whole = (): number => {
+      maskRng.setState(start);
+      return net.loss(x, t, true);
+    };
+    for (const [name, p] of Object.entries(net.params)) expect(Array.from(fast[name]), name).toEqual(Array.from(numericalGradient(whole, p)));
+    for (const [k, v] of Object.entries(stats)) net.state[k].set(v);
+  });
+
+  it("weight decay adds ½λΣW² over the conv and affine weights to the loss and λW to their gradients", () => {
+    const { layers } = parseLayerList(LIST, inputShape, 4);
+    const plain = buildReferenceNet(layers, new Rng(6), { inputShape, classes: 4, dropoutRng: new Rng(7) });
+    const decayed = buildReferenceNet(layers, new Rng(6), { inputShape, classes: 4, dropoutRng: new Rng(7), weightDecay: 0.1 });
+    const x = new Rng(8).fillNormal(new Float64Array(3 * 2 * 6 * 6));
+    let squares = 0;
+    for (const name of ["W1", "W2", "W3", "W4"]) for (const w of plain.params[name]) squares += w * w;
+    const a = plain.lossAndGradient(x, [0, 1, 2]);
+    const b = decayed.lossAndGradient(x, [0, 1, 2]);
+    expect(b.loss).toBeCloseTo(a.loss + 0.05 * squares, 12);
+    for (const name of Object.keys(a.grads)) {
+      const want = name.startsWith("W") ? a.grads[name].map((g, i) => g + 0.1 * plain.params[name][i]) : a.grads[name];
+      expect(Array.from(b.grads[name]), name).toEqual(Array.from(want));
     }
   });
 

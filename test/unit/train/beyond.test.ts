@@ -25,7 +25,7 @@ const hp = (o: Partial<ResolvedHyperparameters>): ResolvedHyperparameters =>
 const BEYOND = hp({ activation: "relu", init: "he", optimizer: "adam", weightDecay: 0.001, dropout: 0.2, sampling: "shuffle", lrSchedule: "cosine", valSize: 30, earlyStop: 3 });
 
 describe("optimizers (the book's common/optimizer.py)", () => {
-  const config = { momentum: 0.9, rmsDecay: 0.99, beta1: 0.9, beta2: 0.999 };
+  const config = { momentum: 0.9, rmsDecay: 0.99, beta1: 0.9, beta2: 0.999, adadeltaRho: 0.9 };
   const run = (optimizer: (typeof OPTIMIZERS)[number]) => {
     const opt = new Optimizer({ optimizer, ...config }, { p: 1 });
     const p = Float64Array.of(1);
@@ -80,6 +80,23 @@ describe("trainer beyond chapter 4", () => {
       const pa = (a.net as MultiLayerNet).params[name], pb = (b.net as MultiLayerNet).params[name];
       for (let i = 0; i < pa.length; i++) expect(Math.abs(pa[i] - pb[i])).toBeLessThan(1e-4);
     }
+  });
+
+  it("Adadelta as PyTorch's example runs it (lr 1.0, StepLR 0.7 every epoch): float64 on the engine is the reference run bit for bit, float32 follows it", async () => {
+    // 150 training images, batch 8: 18 iterations per epoch, so 60 iterations span four learning rates
+    const run = (dtype: "float32" | "float64") =>
+      hp({ optimizer: "adadelta", lr: 1.0, lrSchedule: "step", lrStepEpochs: 1, lrGamma: 0.7, activation: "relu", init: "he", weightDecay: 0.001, dtype });
+    const losses = { f64: [] as number[], ref: [] as number[], f32: [] as number[] };
+    const ref = await train(DATA, run("float64"), { kernels: "reference", listeners: [{ iteration: (e) => losses.ref.push(e.loss) }] });
+    const f64 = await train(DATA, run("float64"), { listeners: [{ iteration: (e) => losses.f64.push(e.loss) }] });
+    const f32 = await train(DATA, run("float32"), { listeners: [{ iteration: (e) => losses.f32.push(e.loss) }] });
+    expect(losses.ref).toHaveLength(60);
+    expect(losses.f64).toEqual(losses.ref);
+    expect(f64.net.params).toEqual(ref.net.params);
+    expect([f64.finalLoss, f64.trainAccuracy, f64.testAccuracy]).toEqual([ref.finalLoss, ref.trainAccuracy, ref.testAccuracy]);
+    for (let i = 0; i < 60; i++) expect(Math.abs(losses.f32[i] - losses.ref[i])).toBeLessThan(1e-4 * Math.max(1, Math.abs(losses.ref[i])));
+    // it trains: the loss falls
+    expect(losses.ref.slice(-10).reduce((a, b) => a + b) / 10).toBeLessThan(losses.ref.slice(0, 10).reduce((a, b) => a + b) / 10);
   });
 
   it("validation: the last valSize training images, accuracy per evaluation; early stop keeps the best weights", async () => {

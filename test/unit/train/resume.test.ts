@@ -70,6 +70,50 @@ describe("resume", () => {
   });
 });
 
+describe("resume with Adadelta (two slots per parameter)", () => {
+  // PyTorch's example: Adadelta at lr 1.0, StepLR(1, 0.7); 15 iterations per epoch, so 60 cross four rates
+  const adadelta = (dtype: "float32" | "float64"): ResolvedHyperparameters => ({
+    ...HP, hiddenSize: [6, 5], activation: "relu", init: "he", optimizer: "adadelta", adadeltaRho: 0.9, lr: 1.0,
+    lrSchedule: "step", lrStepEpochs: 1, lrGamma: 0.7, weightDecay: 0.001, dtype,
+  });
+  for (const dtype of ["float32", "float64"] as const) {
+    it(`${dtype}: stopping at any iteration and resuming through checkpoint.json gives the uninterrupted run bit for bit`, async () => {
+      const hp = adadelta(dtype);
+      const full = recorder();
+      const whole = await train(DATA, hp, { listeners: [full.listener] });
+      expect(Object.values(whole.state.optimizer!.slots).every((s) => s.length === 2)).toBe(true);
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: hp.iters - 1 }), async (stopAfter) => {
+          const first = recorder();
+          const abort = new AbortController();
+          const stopper = { iteration: (e: { iteration: number }) => e.iteration === stopAfter - 1 && abort.abort() };
+          const a = await train(DATA, hp, { listeners: [first.listener, stopper], signal: abort.signal });
+          expect(a.interrupted).toBe(true);
+          const json = JSON.parse(JSON.stringify(toCheckpointJson(a.state, "0".repeat(64))));
+          const state = stateFromCheckpoint(CheckpointSchema.parse(json), { inputSize: 16, hiddenSize: [6, 5], outputSize: 10, optimizer: "adadelta", bookNet: false });
+          if (typeof state === "string") throw new Error(state);
+          expect(state.optimizer!.step).toBe(stopAfter);
+          const second = recorder();
+          const b = await train(DATA, hp, { listeners: [second.listener], resumeFrom: state });
+          expect(b.net.params).toEqual(whole.net.params);
+          expect(b.state.optimizer).toEqual(whole.state.optimizer);
+          expect([...first.losses, ...second.losses]).toEqual(full.losses);
+          expect([...first.epochs, ...second.epochs]).toEqual(full.epochs);
+        }),
+        { numRuns: 8 },
+      );
+    });
+  }
+
+  it("a checkpoint with one slot per parameter is refused for an adadelta run", async () => {
+    const a = await train(DATA, { ...adadelta("float32"), iters: 5 });
+    const json = JSON.parse(JSON.stringify(toCheckpointJson(a.state, "0".repeat(64))));
+    for (const k of Object.keys(json.optimizer.slots)) json.optimizer.slots[k] = json.optimizer.slots[k].slice(0, 1);
+    const state = stateFromCheckpoint(CheckpointSchema.parse(json), { inputSize: 16, hiddenSize: [6, 5], outputSize: 10, optimizer: "adadelta", bookNet: false });
+    expect(state).toMatch(/has 1 arrays, expected 2 for adadelta/);
+  });
+});
+
 describe("divergence", () => {
   it("a non-finite loss stops training at once and is reported with its iteration", async () => {
     const losses: number[] = [];

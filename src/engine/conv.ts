@@ -1,0 +1,191 @@
+/**
+ * The engine's convolution and max pooling (the book's ch07 Convolution and Pooling; their plain
+ * float64 formulations are src/reference/layers/ and src/reference/im2col.ts), on images kept
+ * channels last ([n × H × W × Cs], see ImageLayout).
+ *
+ * Convolution by im2col, as the book: every window becomes a row, and the layer is one product.
+ *   forward   col [n·P × K] = im2col(x)                 P = OH·OW windows, K = FH·FW·Cs (fy, fx, c)
+ *             y [n·P × FNp] = col · W + b               W [K × FNp]: the book's W [FN × C × FH × FW], transposed
+ *   backward  gb [FNp] = Σ_rows dy;  gW [K × FNp] = colᵀ · dy
+ *             dcol [n·P × Kp] = dy · Wᵀ;  dx = col2im(dcol)  (windows that overlap add up)
+ * y's rows are the output image channels last, so no transpose follows the product. The window's
+ * values are read (fy, fx, c) rather than the book's (c, fy, fx), so its sums run in another
+ * order: float64 agrees with the reference to rounding, not bit for bit (test/unit/engine).
+ * col holds `chunk` samples at a time (bounded memory for any batch); gW accumulates over chunks
+ * in the same order as one product would, so the chunk size changes no value.
+ */
+import type { Arena } from "./arena.js";
+import { Layer, type ImageLayout, type ParamTensor, type Pass } from "./layers.js";
+
+
+export interface ConvGeometry {
+  filters: number;
+  kernel: readonly [number, number];
+  stride: number;
+  pad: number;
+}
+
+/** Windows per product of gW (their dy and col in cache while every row of gW is made). */
+const GW_ROWS = 256;
+
+/** Output side of a window of k sliding with stride over size + 2·pad (the book's formula). */
+const outSide = (size: number, k: number, stride: number, pad: number) => Math.floor((size + 2 * pad - k) / stride) + 1;
+
+export class Convolution extends Layer {
+  /** Values of im2col's buffer (16 MiB of float32): a batch is cut into chunks of samples that fit (tests make it small). */
+  static colValues = 1 << 22;
+  W!: ParamTensor;
+  b!: ParamTensor;
+  readonly FH: number;
+  readonly FW: number;
+  readonly stride: number;
+  readonly pad: number;
+  /** Windows per sample, and values per window. */
+  readonly P: number;
+  readonly K: number;
+  private readonly KV: number;
+  private readonly FNV: number;
+  /** Samples per im2col chunk. */
+  private chunk = 1;
+  private col = 0;
+  private WT = 0;
+  /** Samples whose windows are in col (a training batch that fits one chunk is not unrolled twice). */
+  private colHolds = -1;
+
+  constructor(
+    a: Arena,
+    readonly inLayout: ImageLayout,
+    g: ConvGeometry,
+    readonly index: number,
+  ) {
+    const { C, H, W } = inLayout;
+    const [FH, FW] = g.kernel;
+    const OH = outSide(H, FH, g.stride, g.pad), OW = outSide(W, FW, g.stride, g.pad);
+    const FN = g.filters;
+    super(a, C * H * W, Math.ceil((H * W * inLayout.Cs) / a.lanes), FN * OH * OW, { C: FN, H: OH, W: OW, Cs: Math.ceil(FN / a.lanes) * a.lanes });
+    this.FH = FH;
+    this.FW = FW;
+    this.stride = g.stride;
+    this.pad = g.pad;
+    this.P = OH * OW;
+    this.K = FH * FW * inLayout.Cs;
+    this.KV = Math.ceil(this.K / a.lanes);
+    this.FNV = this.layout!.Cs / a.lanes;
+  }
+
+  declareParams(): ParamTensor[] {
+    const { a, FH, FW } = this;
+    const { C, Cs } = this.inLayout;
+    const FN = this.layout!.C, pcols = this.FNV * a.lanes, cols = C * FH * FW;
+    // logical W[f, c, fy, fx] (the book's) is kept at row (fy·FW + fx)·Cs + c, column f
+    const index = new Int32Array(FN * cols);
+    for (let f = 0; f < FN; f++)
+      for (let c = 0; c < C; c++)
+        for (let fy = 0; fy < FH; fy++)
+          for (let fx = 0; fx < FW; fx++) index[f * cols + (c * FH + fy) * FW + fx] = ((fy * FW + fx) * Cs + c) * pcols + f;
+    this.W = { name: `W${this.index}`, rows: FN, cols, pcols, stored: this.K * pcols, p: 0, g: 0, decay: true, index };
+    this.b = { name: `b${this.index}`, rows: 1, cols: FN, pcols, stored: pcols, p: 0, g: 0, decay: false };
+    return [this.W, this.b];
+  }
+  override get params(): ParamTensor[] {
+    return [this.W, this.b];
+  }
+  override reserve(maxRows: number): void {
+    const rowValues = this.P * this.KV * this.a.lanes;
+    this.chunk = Math.max(1, Math.min(maxRows, Math.floor(Convolution.colValues / rowValues)));
+    this.col = this.a.values(this.chunk * rowValues);
+    this.WT = this.a.values(this.layout!.C * this.KV * this.a.lanes);
+  }
+
+  /** col [m·P × Kp] = the windows of samples [s0, s0 + m) of x (zeros where a window hangs over the padding). */
+  private im2col(s0: number, m: number): void {
+    const { a } = this;
+    const { H, W, Cs } = this.inLayout, { H: OH, W: OW } = this.layout!;
+    const inRow = this.inV * 16;
+    a.k.im2col(this.x + s0 * inRow, inRow, m, H, W, Cs, this.FH, this.FW, this.stride, this.pad, OH, OW, this.col, this.KV * 16);
+    this.colHolds = -1;
+  }
+
+  /** dx of samples [s0, s0 + m) = col2im(col): every window's values added back onto their pixels, in window order. */
+  private col2im(s0: number, m: number): void {
+    const { a } = this;
+    const { H, W, Cs } = this.inLayout, { H: OH, W: OW } = this.layout!;
+    const inRow = this.inV * 16;
+    a.k.col2im(this.dx + s0 * inRow, inRow, m, H, W, Cs, this.FH, this.FW, this.stride, this.pad, OH, OW, this.col, this.KV * 16);
+  }
+
+  forward(b: Pass): void {
+    const { a, P } = this;
+    const rowY = this.FNV * 16, Kp = this.KV * a.lanes, outRow = this.V * 16;
+    for (let s0 = 0; s0 < b.n; s0 += this.chunk) {
+      const m = Math.min(this.chunk, b.n - s0);
+      this.im2col(s0, m);
+      // y [m·P × FNp] = col · W + b
+      a.k.gemm(this.col, Kp * a.S, a.S, m * P, this.K, this.W.p, rowY, this.FNV, this.b.p, this.y + s0 * outRow, rowY);
+    }
+    if (b.train && b.n <= this.chunk) this.colHolds = b.n;
+  }
+
+  backward(b: Pass, needDx: boolean): void {
+    const { a, P } = this;
+    const k = a.k, rowY = this.FNV * 16, Kp = this.KV * a.lanes, outRow = this.V * 16, FN = this.layout!.C;
+    // gb [FNp] = Σ over every window of every sample of dy
+    k.sum_rows(this.dy, b.n * P, this.FNV, this.b.g);
+    if (needDx) k.transpose_w2(this.W.p, this.WT, this.K, this.KV, FN, this.FNV);
+    for (let s0 = 0; s0 < b.n; s0 += this.chunk) {
+      const m = Math.min(this.chunk, b.n - s0);
+      if (!(s0 === 0 && this.colHolds === m)) this.im2col(s0, m);
+      const dy = this.dy + s0 * outRow;
+      // gW [K × FNp] (+)= colᵀ · dy, GW_ROWS windows at a time so that their dy stays in cache
+      for (let r0 = 0; r0 < m * P; r0 += GW_ROWS) {
+        const rows = Math.min(GW_ROWS, m * P - r0);
+        k.gemm(this.col + r0 * Kp * a.S, a.S, Kp * a.S, this.K, rows, dy + r0 * rowY, rowY, this.FNV, s0 === 0 && r0 === 0 ? -1 : -2, this.W.g, rowY);
+      }
+      if (!needDx) continue;
+      // dcol [m·P × Kp] = dy · Wᵀ (into col: its windows are used), then onto dx
+      k.gemm(dy, rowY, a.S, m * P, FN, this.WT, this.KV * 16, this.KV, -1, this.col, this.KV * 16);
+      this.col2im(s0, m);
+      this.colHolds = -1;
+    }
+  }
+}
+
+/**
+ * Max pooling: each output value is the largest of its window (the first largest, in window
+ * order, as the book's argmax), over every channel of the window's pixels at once; windows that
+ * hang over the padding see zeros (the book pads with np.pad's 0). Backward sends dy to where the
+ * maximum was; a maximum in the padding sends it nowhere.
+ */
+export class Pooling extends Layer {
+  readonly PH: number;
+  readonly PW: number;
+  readonly stride: number;
+  readonly pad: number;
+  /** Per output value: the stored position in its input sample of the maximum (−1: the padding). */
+  private arg = 0;
+
+  constructor(a: Arena, readonly inLayout: ImageLayout, kernel: readonly [number, number], stride: number, pad: number) {
+    const { C, H, W, Cs } = inLayout;
+    const [PH, PW] = kernel;
+    const OH = outSide(H, PH, stride, pad), OW = outSide(W, PW, stride, pad);
+    super(a, C * H * W, Math.ceil((H * W * Cs) / a.lanes), C * OH * OW, { C, H: OH, W: OW, Cs });
+    this.PH = PH;
+    this.PW = PW;
+    this.stride = stride;
+    this.pad = pad;
+  }
+  override reserve(maxRows: number): void {
+    this.arg = this.a.alloc(maxRows * this.V * this.a.lanes * 4);
+  }
+
+  forward(b: Pass): void {
+    const { H, W, Cs } = this.inLayout, { H: OH, W: OW } = this.layout!;
+    this.a.k.maxpool(this.x, this.inV * 16, b.n, H, W, Cs, this.PH, this.PW, this.stride, this.pad, OH, OW, this.y, this.V * 16, this.arg);
+  }
+
+  backward(b: Pass, needDx: boolean): void {
+    if (!needDx) return;
+    const { H, W, Cs } = this.layout!;
+    this.a.k.maxpool_bwd(this.dy, this.V * 16, b.n, H * W * Cs, this.dx, this.inV * 16, this.arg);
+  }
+}
