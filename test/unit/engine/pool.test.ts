@@ -85,13 +85,13 @@ describe.skipIf(!built)("WorkerPool", () => {
     const pool = new WorkerPool(1);
     try {
       await expect(pool.run(0, "no-such-kind" as JobKind, {})).rejects.toThrow(/no-such-kind job on worker 0: unknown job kind "no-such-kind"/);
-      const bad = { ...spec(10), layers: [{ type: "sigmoid" }] };
+      const bad = { ...spec(10), inputSize: 0 };
       const failed = pool.run(0, "evaluate-setup", { ctx: pool.newContext(), spec: bad, splits: [] });
-      await expect(failed).rejects.toThrow(/^evaluate-setup job on worker 0: the first layer must be affine/);
+      await expect(failed).rejects.toThrow(/^evaluate-setup job on worker 0: input size 0/);
       // the worker's stack is kept as the cause
       const e = await failed.catch((err: Error) => err);
       expect((e as Error).cause).toBeInstanceOf(Error);
-      expect(String(((e as Error).cause as Error).stack)).toMatch(/checkLayers/);
+      expect(String(((e as Error).cause as Error).stack)).toMatch(/new Network/);
       // a job that throws in the middle of its work
       await expect(pool.run(0, "numerical-gradient", { buffer: new SharedArrayBuffer(8), layout: {}, dims: { N: 1, I: 1, H: 1, O: 1 }, rows: [0, 1], out: 0 })).rejects.toThrow(
         /^numerical-gradient job on worker 0: /,
