@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Seconds per iteration of the numerical gradient at 784-50-10, batch 100: the book's naive loop
 // (timed on a sample of parameters and extrapolated to all 39,760: every parameter costs the same
-// two forward passes) against the fast incremental one, single-threaded and on worker threads.
+// two forward passes) against the fast incremental one, single-threaded and on --threads threads
+// (the main one and the engine's worker pool).
 // Run after `npm run build`:  node bench/numerical.js [--json] [--sample N] [--reps N] [--threads N]
 import { numericalGradient } from "../dist/book/functions.js";
 import { Rng } from "../dist/book/rng.js";
@@ -66,7 +67,7 @@ try {
 } finally {
   await pool.close();
 }
-log(`${`fast, ${threads} worker thread${threads === 1 ? "" : "s"}`.padEnd(26)}${median(pooled).toFixed(4)} s/iteration  (median of ${reps})`);
+log(`${`fast, ${threads} thread${threads === 1 ? "" : "s"}`.padEnd(26)}${median(pooled).toFixed(4)} s/iteration  (median of ${reps})`);
 const best = Math.min(median(single), median(pooled));
 log(`ratio naive / fast        ${Math.round(naive / best)}×  (10,000 iterations: naive ≈ ${(naive * 1e4 / 86400).toFixed(0)} days, fast ≈ ${(best * 1e4 / 60).toFixed(1)} min of gradients)`);
 if (json) {

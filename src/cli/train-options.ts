@@ -16,8 +16,9 @@ export const TrainOptionsSchema = HyperparametersSchema.extend({
   /** Write checkpoint.json every N iterations (does not change the results; not a hyperparameter). */
   checkpointEvery: int(1, 1e9).optional(),
   /**
-   * Worker threads for the accuracy passes and the numerical gradient (default: every core). Not a
-   * hyperparameter: results are the same for any value, so the model does not record it.
+   * Threads for the accuracy passes, the loss pass and the numerical gradient, the main one
+   * included (default: every core). Not a hyperparameter: results are the same for any value, so
+   * the model does not record it.
    */
   threads: int(1, 256).optional(),
 });

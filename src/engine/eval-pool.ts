@@ -1,15 +1,16 @@
 /**
- * Accuracy passes over whole splits on `threads` threads: this one plus threads − 1 worker_threads,
- * each with its own copy of the network (the same spec, so the same parameter block). Every split is cut into `threads` contiguous parts (part 0 here); each
- * thread counts its correct predictions and the counts are summed. A row's prediction does not
- * depend on which thread computes it, so the accuracy is the same for any thread count.
+ * Accuracy passes over whole splits on `threads` threads: this one plus the threads − 1 workers of
+ * a WorkerPool (pool.ts), each with its own copy of the network (the same spec, so the same
+ * parameter block). Every split is cut into `threads` contiguous parts (part 0 here, part k on
+ * worker k − 1); each thread counts its correct predictions and the counts are summed. A row's
+ * prediction does not depend on which thread computes it, so the accuracy is the same for any
+ * thread count.
  * With threads > 1 the splits' pixel bytes are copied once into shared memory. Each thread packs
  * its part of each split (Network.keepImages) at the first evaluation.
  */
-import { Worker } from "node:worker_threads";
 import type { MnistSplit } from "../data/mnist.js";
-import { NO_OPTIMIZER, PREDICT_CHUNK, predictRows, type Network, type NetworkSpec } from "./network.js";
-import { workerScript } from "./threads.js";
+import { Network, NO_OPTIMIZER, PREDICT_CHUNK, predictRows, type NetworkSpec } from "./network.js";
+import { WorkerPool, type WorkerHost } from "./pool.js";
 
 export interface EvalJob {
   split: number;
@@ -36,21 +37,51 @@ export function countCorrect(net: Network, split: { images: Uint8Array; labels: 
   return correct;
 }
 
+type SharedSplit = { images: Uint8Array; labels: Uint8Array };
+interface EvalContext {
+  net: Network;
+  splits: SharedSplit[];
+  scratch: Int32Array;
+}
+
+/** Worker side of "evaluate-setup": a network of `spec` and views of the shared splits, kept as context `ctx`. */
+export function evaluateSetup(p: { ctx: number; spec: NetworkSpec; splits: SharedSplit[] }, host: WorkerHost): void {
+  host.contexts.set(p.ctx, { net: new Network(p.spec), splits: p.splits, scratch: new Int32Array(PREDICT_CHUNK) } satisfies EvalContext);
+}
+
+/** Worker side of "evaluate": correct predictions of the parameters `params` on each job's rows. */
+export function evaluateJob(p: { ctx: number; params: Uint8Array; jobs: EvalJob[] }, host: WorkerHost): number[] {
+  const c = host.contexts.get(p.ctx) as EvalContext | undefined;
+  if (!c) throw new Error(`no evaluation context ${p.ctx} on this worker`);
+  c.net.writeParamBytes(p.params);
+  return p.jobs.map((j) => countCorrect(c.net, c.splits[j.split], j.start, j.count, c.scratch));
+}
+
 export class EvalPool {
   readonly threads: number;
   private readonly net: Network;
   private readonly splits: MnistSplit[];
-  private readonly workers: Worker[] = [];
+  private readonly pool?: WorkerPool;
+  /** Whether close() closes the pool (made here from a thread count). */
+  private readonly ownsPool: boolean;
+  private readonly ctx: number = 0;
+  private readonly setup: Promise<unknown> = Promise.resolve();
   private readonly scratch = new Int32Array(PREDICT_CHUNK);
   private readonly params: Uint8Array;
 
-  /** `net` is the training network (its parameters are read at each evaluation). */
-  constructor(net: Network, splits: MnistSplit[], threads: number) {
+  /**
+   * `net` is the training network (its parameters are read at each evaluation). `threads`: a
+   * thread count (a pool of threads − 1 workers is made, and closed by close()), or the run's
+   * pool, shared (threads = its workers + 1).
+   */
+  constructor(net: Network, splits: MnistSplit[], threads: number | WorkerPool) {
     this.net = net;
-    this.threads = threads;
+    this.ownsPool = typeof threads === "number";
+    this.pool = typeof threads === "number" ? WorkerPool.forThreads(threads) : threads;
+    this.threads = (this.pool?.size ?? 0) + 1;
     this.params = new Uint8Array(net.paramByteLength);
-    const spec: NetworkSpec = { ...net.spec, optimizer: NO_OPTIMIZER, maxRows: predictRows(net.spec) };
-    if (threads > 1) {
+    const pool = this.pool;
+    if (pool) {
       // pixel bytes and labels in shared memory, so the workers read the same copy
       this.splits = splits.map((s) => {
         const images = new Uint8Array(new SharedArrayBuffer(s.images.length));
@@ -59,13 +90,11 @@ export class EvalPool {
         labels.set(s.labels);
         return { ...s, images, labels };
       });
-      for (let w = 1; w < threads; w++) {
-        const worker = new Worker(workerScript("eval-worker"), {
-          workerData: { spec, splits: this.splits.map((s) => ({ images: s.images, labels: s.labels })) },
-        });
-        worker.unref();
-        this.workers.push(worker);
-      }
+      const spec: NetworkSpec = { ...net.spec, optimizer: NO_OPTIMIZER, maxRows: predictRows(net.spec) };
+      const shared = this.splits.map((s) => ({ images: s.images, labels: s.labels }));
+      this.ctx = pool.newContext();
+      this.setup = Promise.all(Array.from({ length: pool.size }, (_, w) => pool.run(w, "evaluate-setup", { ctx: this.ctx, spec, splits: shared })));
+      this.setup.catch(() => {}); // reported by accuracy()
     } else {
       this.splits = splits;
     }
@@ -80,33 +109,26 @@ export class EvalPool {
   async accuracy(which: number[]): Promise<number[]> {
     const T = this.threads;
     const replies: Promise<number[]>[] = [];
-    if (T > 1) {
+    const pool = this.pool;
+    if (pool) {
       this.net.readParamBytes(this.params);
       for (let w = 1; w < T; w++) {
         const jobs: EvalJob[] = which.map((split) => ({ split, ...partRange(this.splits[split].count, T, w) }));
-        const worker = this.workers[w - 1];
-        replies.push(
-          new Promise<number[]>((resolve, reject) => {
-            const onMessage = (m: number[]) => {
-              worker.off("error", onError);
-              resolve(m);
-            };
-            const onError = (e: Error) => {
-              worker.off("message", onMessage);
-              reject(e);
-            };
-            worker.once("message", onMessage);
-            worker.once("error", onError);
-            worker.postMessage({ params: this.params, jobs });
-          }),
-        );
+        replies.push(pool.run<number[]>(w - 1, "evaluate", { ctx: this.ctx, params: this.params, jobs }));
       }
     }
+    // (awaited below; a throw here must not leave them unhandled)
+    const all = Promise.all(replies);
+    all.catch(() => {});
     const mine = which.map((split) => {
       const { start, count } = partRange(this.splits[split].count, T, 0);
       return countCorrect(this.net, this.splits[split], start, count, this.scratch);
     });
-    const others = await Promise.all(replies);
+    // a failed setup explains a failed evaluation better than its own error ("no evaluation context")
+    const others = await all.catch(async (e) => {
+      await this.setup;
+      throw e;
+    });
     return which.map((split, j) => {
       let correct = mine[j];
       for (const o of others) correct += o[j];
@@ -114,8 +136,11 @@ export class EvalPool {
     });
   }
 
+  /** Close the pool made here, or free this evaluation's networks on a shared one. */
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
-    this.workers.length = 0;
+    const pool = this.pool;
+    if (!pool) return;
+    if (this.ownsPool) return pool.close();
+    await Promise.all(Array.from({ length: pool.size }, (_, w) => pool.run(w, "drop", { ctx: this.ctx }).catch(() => {})));
   }
 }

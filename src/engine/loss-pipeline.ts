@@ -6,16 +6,20 @@
  * computes loss(i) from a copy of the parameters after update i and batch i's indices. Same
  * kernels, same weights, same rows: the losses are bit for bit those of Network.trainStep.
  *
- * One SharedArrayBuffer mailbox, no message per iteration: a state word (Atomics.wait/notify),
- * the loss, the batch indices and the parameters' byte range. One job at a time: `post` needs the
- * previous job taken. When `take` finds the job not yet claimed by the worker (it has not been
- * scheduled: a busy machine, or still starting), it takes the job back and computes it here, on a
- * small copy of the network of its own, so a busy second core costs little more than the one-thread step.
+ * The worker is the last one of the run's WorkerPool (pool.ts), shared with evaluation; the pass
+ * is a lane there: one job that stays open, fed through one SharedArrayBuffer mailbox with no
+ * message per iteration (a message round trip costs most of a loss pass): a state word, the loss,
+ * the batch indices and the parameters' byte range; `post` rings the worker's bell. The lane is
+ * opened at the first loss that may be deferred (not at construction), so the worker does the
+ * first evaluation before packing the training images for the lane. One job at a time: `post`
+ * needs the previous job taken. When `take` finds the job not yet claimed by the worker (it has not
+ * been scheduled: a busy machine, still starting, or busy with another job), it takes the job back
+ * and computes it here, on a small copy of the network of its own, so a busy second core costs
+ * little more than the one-thread step.
  * The parameter copy also lets the caller roll its network back to the posted weights (`restore`).
  */
-import { Worker } from "node:worker_threads";
 import { Network, NO_OPTIMIZER, type NetworkSpec } from "./network.js";
-import { workerScript } from "./threads.js";
+import { WorkerPool, type Lane } from "./pool.js";
 
 /** Values of the mailbox's state word. */
 export const IDLE = 0;
@@ -45,6 +49,41 @@ function paramsOffset(batchSize: number): number {
   return Math.ceil((24 + 4 * batchSize) / 16) * 16;
 }
 
+interface LanePayload {
+  spec: NetworkSpec;
+  batchSize: number;
+  sab: SharedArrayBuffer;
+  images: Uint8Array;
+  labels: Uint8Array;
+}
+
+/** Worker side of "loss-lane": a network with the training images packed, serving the mailbox until QUIT. */
+export function lossLane(p: LanePayload): Lane {
+  const box = mailbox(p.sab, p.batchSize, 0);
+  const net = new Network(p.spec);
+  const params = new Uint8Array(p.sab, box.params.byteOffset, net.paramByteLength);
+  // the training images packed once in this worker (≈ 36 MB for MNIST's 60,000)
+  net.keepImages(p.images);
+  Atomics.store(box.ready, 0, 1);
+  return {
+    poll() {
+      const s = Atomics.load(box.state, 0);
+      if (s === QUIT) return true;
+      // claim the job (the main thread may have taken it back)
+      if (s !== POSTED || Atomics.compareExchange(box.state, 0, POSTED, RUNNING) !== POSTED) return false;
+      net.writeParamBytes(params);
+      box.loss[0] = net.batchLoss(p.images, p.labels, box.indices.subarray(0, box.rows[0]));
+      Atomics.compareExchange(box.state, 0, RUNNING, DONE); // not over a QUIT
+      Atomics.notify(box.state, 0);
+      return false;
+    },
+    failed() {
+      Atomics.store(box.state, 0, FAILED);
+      Atomics.notify(box.state, 0);
+    },
+  };
+}
+
 export class LossPipeline {
   private readonly net: Network;
   private readonly always: boolean;
@@ -54,17 +93,25 @@ export class LossPipeline {
   private local?: Network;
   /** Jobs computed by the worker and taken back (for measurements). */
   readonly counts = { worker: 0, here: 0 };
-  private readonly worker: Worker;
+  private readonly pool: WorkerPool;
+  /** Whether close() closes the pool (made here). */
+  private readonly ownsPool: boolean;
+  /** The pool's worker that runs the lane. */
+  private readonly worker: number;
   private readonly spec: NetworkSpec;
   private readonly box: ReturnType<typeof mailbox>;
+  private readonly payload: LanePayload;
+  private started = false;
   private failure?: Error;
   private closed = false;
 
   /**
    * `net` is the training network; `images`/`labels` the training split, in shared memory.
-   * `always`: defer every loss that may be deferred, measuring nothing (for tests).
+   * `always`: defer every loss that may be deferred, measuring nothing (for tests). `pool`: the
+   * run's pool (its last worker runs the lane); without one, a pool of one worker is made here
+   * and closed by close().
    */
-  constructor(net: Network, images: Uint8Array, labels: Uint8Array, batchSize: number, mode: "auto" | "always" = "auto") {
+  constructor(net: Network, images: Uint8Array, labels: Uint8Array, batchSize: number, mode: "auto" | "always" = "auto", pool?: WorkerPool) {
     this.net = net;
     this.always = mode === "always";
     this.images = images;
@@ -73,10 +120,20 @@ export class LossPipeline {
     const sab = new SharedArrayBuffer(paramsOffset(batchSize) + bytes);
     this.box = mailbox(sab, batchSize, bytes);
     this.spec = { ...net.spec, optimizer: NO_OPTIMIZER, maxRows: batchSize };
-    this.worker = new Worker(workerScript("loss-worker"), { workerData: { spec: this.spec, batchSize, sab, images, labels } });
-    this.worker.unref();
-    this.worker.on("error", (e) => (this.failure ??= e));
-    this.worker.on("exit", (code) => (this.failure ??= new Error(`the loss worker exited (code ${code})`)));
+    this.payload = { spec: this.spec, batchSize, sab, images, labels };
+    this.ownsPool = pool === undefined;
+    this.pool = pool ?? new WorkerPool(1);
+    this.worker = this.pool.size - 1;
+  }
+
+  /** Open the lane on the worker (once). */
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.pool.run(this.worker, "loss-lane", this.payload, { keepAlive: false }).then(
+      () => {},
+      (e: Error) => (this.failure ??= e),
+    );
   }
 
   // Whether to use the worker: the pipeline only pays when the second core is free, so the
@@ -99,6 +156,7 @@ export class LossPipeline {
    * previous call is recorded when both were free, under the way the previous one was run.
    */
   defer(free: boolean): boolean {
+    if (free) this.start();
     if (this.always) return free;
     const t = performance.now();
     if (this.lastT >= 0) (this.lastMode ? this.dts.worker : this.dts.here).push(t - this.lastT);
@@ -140,11 +198,12 @@ export class LossPipeline {
   post(indices: Int32Array): void {
     const { box } = this;
     if (Atomics.load(box.state, 0) === POSTED) throw new Error("LossPipeline.post: the previous loss was not taken");
+    this.start();
     this.net.readParamBytes(box.params);
     box.indices.set(indices);
     box.rows[0] = indices.length;
     Atomics.store(box.state, 0, POSTED);
-    Atomics.notify(box.state, 0);
+    this.pool.ring(this.worker);
   }
 
   /** The posted job's loss: the worker's, or computed here if the worker has not claimed it. */
@@ -166,7 +225,11 @@ export class LossPipeline {
         this.counts.worker++;
         return box.loss[0];
       }
-      if (s === FAILED) throw new Error("the loss worker failed", { cause: this.failure });
+      if (s === FAILED) {
+        // the worker sent its error before it marked the mailbox: it is on its way
+        while (!this.failure) await new Promise<void>((resolve) => setImmediate(resolve));
+        throw new Error(`the loss worker failed: ${this.failure.message}`, { cause: this.failure });
+      }
       if (s !== RUNNING) throw new Error(`LossPipeline.take: no loss was posted (state ${s})`);
       if (this.failure) throw this.failure;
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -184,6 +247,9 @@ export class LossPipeline {
     this.closed = true;
     Atomics.store(this.box.state, 0, QUIT);
     Atomics.notify(this.box.state, 0);
-    await this.worker.terminate();
+    // on a shared pool the lane ends at the worker's next wake-up (its reply is not awaited: idle,
+    // the pool does not keep the process alive)
+    if (this.started) this.pool.ring(this.worker);
+    if (this.ownsPool) await this.pool.close();
   }
 }

@@ -1,23 +1,22 @@
 /**
  * The fast numerical gradient on worker threads. The main thread does the forward pass and the
  * per-batch quantities (numerical-gradient.ts) into one SharedArrayBuffer; the W1 rows — nearly all
- * the work — are split over the workers by their number of non-zero pixels, while the main thread
- * does b1, W2 and b2. Each parameter is computed the same way in any thread, so the gradient is
- * identical for every thread count. Create one pool per training run and close() it at the end;
- * idle workers are unref'd, so a pool that is never closed (after an error) does not keep the
- * process alive.
+ * the work — are split in `threads` parts by their number of non-zero pixels, part 0 done here and
+ * part k by worker k − 1 of a WorkerPool (pool.ts), while the main thread also does b1, W2 and b2.
+ * Each parameter is computed the same way in any thread, so the gradient is identical for every
+ * thread count. Create one pool per training run and close() it at the end; idle workers are
+ * unref'd, so a pool that is never closed (after an error) does not keep the process alive.
  */
-import { defaultThreads, workerScript } from "./threads.js";
-import { Worker } from "node:worker_threads";
 import type { FloatArray, Labels } from "../book/functions.js";
-import { fastNumericalGradient, gradB1, gradB2, gradW2, prepareBase, type Base, type NetLike } from "../reference/numerical-gradient.js";
+import { fastNumericalGradient, gradB1, gradB2, gradW1Rows, gradW2, prepareBase, type Base, type NetLike } from "../reference/numerical-gradient.js";
 import type { Grads } from "../reference/two-layer-net.js";
+import { defaultThreads, WorkerPool } from "./pool.js";
 
 /** Where each array of a Base sits in the shared buffer: [offset, length] in float64 elements. */
 export type Layout = Record<string, [number, number]>;
 
+/** A "numerical-gradient" job: W1 rows [rows[0], rows[1]) into the buffer at `out`. */
 export interface Job {
-  id: number;
   buffer: SharedArrayBuffer;
   layout: Layout;
   dims: Base["dims"];
@@ -26,13 +25,17 @@ export interface Job {
   out: number;
 }
 
-export type JobReply = { id: number; error?: string };
-
 /** A Base from its layout in a shared buffer (used by the workers). */
 export function baseFromLayout(buffer: SharedArrayBuffer, layout: Layout, dims: Base["dims"]): Base {
   const arrays: Record<string, Float64Array> = {};
   for (const [name, [offset, length]] of Object.entries(layout)) arrays[name] = new Float64Array(buffer, offset * 8, length);
   return { ...(arrays as unknown as Omit<Base, "dims">), dims };
+}
+
+/** Worker side of "numerical-gradient": the job's W1 rows into the shared buffer. */
+export function gradientRowsJob(job: Job): void {
+  const [start, end] = job.rows;
+  gradW1Rows(baseFromLayout(job.buffer, job.layout, job.dims), start, end, new Float64Array(job.buffer, job.out * 8, (end - start) * job.dims.H));
 }
 
 /** Bump allocator over a SharedArrayBuffer that grows (is replaced) when a batch needs more. */
@@ -67,62 +70,36 @@ export { defaultThreads };
 
 export class NumericalGradientPool {
   readonly threads: number;
-  private workers: Worker[] = [];
+  private readonly pool?: WorkerPool;
+  /** Whether close() closes the pool (made here from a thread count). */
+  private readonly ownsPool: boolean;
   private arena = new SharedArena();
-  private nextId = 1;
-  private pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
-  private failure?: Error;
   private closed = false;
   private busy = false;
 
-  /** threads ≤ 1 computes on the calling thread, with no workers. */
-  constructor(threads: number = defaultThreads()) {
-    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive whole number (got ${threads})`);
-    this.threads = threads;
-    if (threads === 1) return;
-    const url = workerScript("numerical-gradient-worker");
-    for (let w = 0; w < threads; w++) {
-      const worker = new Worker(url);
-      worker.unref();
-      worker.on("message", (m: JobReply) => this.settle(m.id, m.error === undefined ? undefined : new Error(m.error)));
-      worker.on("error", (e) => this.fail(e));
-      worker.on("exit", (code) => {
-        if (!this.closed) this.fail(new Error(`numerical-gradient worker exited with code ${code}`));
-      });
-      this.workers.push(worker);
-    }
-  }
-
-  private settle(id: number, error?: Error): void {
-    const p = this.pending.get(id);
-    if (!p) return;
-    this.pending.delete(id);
-    if (error) p.reject(error);
-    else p.resolve();
-  }
-
-  private fail(e: Error): void {
-    this.failure ??= e;
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id);
-      p.reject(e);
-    }
+  /**
+   * `threads`: a thread count (threads ≤ 1 computes on the calling thread, with no workers; more
+   * makes a pool of threads − 1 workers, closed by close()), or a run's pool, shared.
+   */
+  constructor(threads: number | WorkerPool = defaultThreads()) {
+    this.ownsPool = typeof threads === "number";
+    this.pool = typeof threads === "number" ? WorkerPool.forThreads(threads) : threads;
+    this.threads = (this.pool?.size ?? 0) + 1;
   }
 
   async gradient(net: NetLike, x: FloatArray, t: Labels): Promise<Grads> {
     if (this.closed) throw new Error("the numerical-gradient pool is closed");
-    if (this.failure) throw this.failure;
-    if (this.workers.length === 0) return fastNumericalGradient(net, x, t);
+    if (!this.pool) return fastNumericalGradient(net, x, t);
     if (this.busy) throw new Error("NumericalGradientPool.gradient: one call at a time (await the previous one)");
     this.busy = true;
     try {
-      return await this.parallelGradient(net, x, t);
+      return await this.parallelGradient(this.pool, net, x, t);
     } finally {
       this.busy = false;
     }
   }
 
-  private async parallelGradient(net: NetLike, x: FloatArray, t: Labels): Promise<Grads> {
+  private async parallelGradient(pool: WorkerPool, net: NetLike, x: FloatArray, t: Labels): Promise<Grads> {
     const dimsIn = { I: net.inputSize, H: net.hiddenSize, O: net.outputSize };
     let base: Base;
     let outW1: Float64Array;
@@ -136,27 +113,26 @@ export class NumericalGradientPool {
     const layout: Layout = {};
     for (const [name, a] of Object.entries(base)) if (a instanceof Float64Array) layout[name] = [this.arena.offsetOf(a), a.length];
 
-    const jobs = this.splitRows(base).map(([start, end]) => {
-      const id = this.nextId++;
-      const worker = this.workers[(id - 1) % this.workers.length];
-      const job: Job = { id, buffer: this.arena.buffer, layout, dims: base.dims, rows: [start, end], out: this.arena.offsetOf(outW1) + start * H };
-      return new Promise<void>((resolve, reject) => {
-        this.pending.set(id, { resolve, reject });
-        worker.ref(); // keep the process alive while a job is out
-        worker.postMessage(job);
-      }).finally(() => worker.unref());
+    // part 0 here, part k on worker k − 1
+    const [mine, ...theirs] = this.splitRows(base, this.threads);
+    const jobs = theirs.map(([start, end], k) => {
+      const job: Job = { buffer: this.arena.buffer, layout, dims: base.dims, rows: [start, end], out: this.arena.offsetOf(outW1) + start * H };
+      return pool.run(k, "numerical-gradient", job);
     });
+    const all = Promise.all(jobs);
+    all.catch(() => {}); // awaited below; a throw here must not leave it unhandled
+    if (mine) gradW1Rows(base, mine[0], mine[1], outW1.subarray(mine[0] * H, mine[1] * H));
     const grads: Grads = { W1: new Float64Array(I * H), b1: new Float64Array(H), W2: new Float64Array(H * O), b2: new Float64Array(O) };
     gradB1(base, grads.b1);
     gradW2(base, grads.W2);
     gradB2(base, grads.b2);
-    await Promise.all(jobs);
+    await all;
     grads.W1.set(outW1);
     return grads;
   }
 
-  /** W1 rows in one contiguous range per worker, balanced by non-zero pixels (the work). */
-  private splitRows(b: Base): [number, number][] {
+  /** W1 rows in `parts` contiguous ranges, balanced by non-zero pixels (the work); empty ones dropped. */
+  private splitRows(b: Base, parts: number): [number, number][] {
     const { N, I } = b.dims;
     const work = new Float64Array(I);
     let total = 0;
@@ -166,7 +142,6 @@ export class NumericalGradientPool {
       work[i] = c;
       total += c;
     }
-    const parts = this.workers.length;
     const ranges: [number, number][] = [];
     let start = 0, acc = 0;
     for (let p = 0; p < parts; p++) {
@@ -180,12 +155,10 @@ export class NumericalGradientPool {
     return ranges.filter(([s, e]) => e > s);
   }
 
-  /** Terminate the workers (idempotent). */
+  /** Close the pool made here (idempotent); a shared pool is left to its owner. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.fail(new Error("the numerical-gradient pool was closed"));
-    await Promise.all(this.workers.map((w) => w.terminate()));
-    this.workers = [];
+    if (this.ownsPool) await this.pool?.close();
   }
 }

@@ -1,6 +1,6 @@
 /**
- * The engine's threads: one way to find a worker script and one default thread count, for every
- * pool (evaluation, the loss pass, the numerical gradient).
+ * The engine's threads: one way to find a worker script and one default thread count, for the
+ * worker pool (pool.ts) that evaluation, the loss pass and the numerical gradient share.
  */
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -12,7 +12,7 @@ export function defaultThreads(): number {
   return availableParallelism();
 }
 
-/** Path of the compiled worker `name` (e.g. "eval-worker"): beside this module in dist/, or dist/engine/ when run from src/. */
+/** Path of the compiled worker `name` (e.g. "pool-worker"): beside this module in dist/, or dist/engine/ when run from src/. */
 export function workerScript(name: string): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const js = join(here, `${name}.js`);

@@ -13,6 +13,7 @@ import { EvalPool } from "../engine/eval-pool.js";
 import { LossPipeline } from "../engine/loss-pipeline.js";
 import { Network, predictRows, specOf } from "../engine/network.js";
 import { NumericalGradientPool } from "../engine/numerical-gradient-pool.js";
+import { WorkerPool } from "../engine/pool.js";
 import { fastKernelsAvailable } from "../engine/wasm.js";
 import { MultiLayerNet } from "../reference/multi-layer-net.js";
 import { Optimizer, type OptimizerConfig, type OptimizerState } from "../reference/optimizers.js";
@@ -94,11 +95,13 @@ function engineCompute(net: TrainedNet, hp: ResolvedHyperparameters, splits: Mni
   // the reference net's own arrays (batch norm's running statistics too): sync writes into them
   const params: Record<string, Float64Array> = { ...net.params, ...(net instanceof SequentialNet ? net.state : {}) };
   engine.setParams(params);
-  const pool = new EvalPool(engine, splits, o.threads);
+  // the run's workers (threads − 1), shared by evaluation and the loss pass
+  const workers = WorkerPool.forThreads(o.threads);
+  const pool = new EvalPool(engine, splits, workers ?? 1);
   const train = pool.split(0);
   engine.keepImages(train.images);
   const pipeline =
-    o.threads > 1 && o.pipelineAllowed ? new LossPipeline(engine, train.images, train.labels, B, o.lossThread) : undefined;
+    workers && o.pipelineAllowed ? new LossPipeline(engine, train.images, train.labels, B, o.lossThread, workers) : undefined;
   let last: Batch | undefined; // the augmented batch of the last step, which `loss` reads
   return {
     step: async (indices, lr, lossBefore, batch) => {
@@ -117,6 +120,7 @@ function engineCompute(net: TrainedNet, hp: ResolvedHyperparameters, splits: Mni
     close: async () => {
       await pipeline?.close();
       await pool.close();
+      await workers?.close();
     },
   };
 }
