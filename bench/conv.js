@@ -26,7 +26,7 @@ const PY = "/usr/bin/python3";
 const torchEnv = { ...process.env, LD_LIBRARY_PATH: "/usr/lib/x86_64-linux-gnu/openblas-pthread" };
 delete torchEnv.OPENBLAS_CORETYPE;
 delete torchEnv.OPENBLAS_L2_SIZE;
-export const DEFAULT_CONV_PRESETS = ["simple-convnet", "pytorch-example"];
+export const DEFAULT_CONV_PRESETS = ["simple-convnet", "pytorch-example", "best-conv"];
 
 function timed(cmd, args, env = process.env) {
   const t0 = performance.now();
