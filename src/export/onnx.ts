@@ -19,6 +19,8 @@
 import onnxProto from "onnx-proto";
 import { formatLayers } from "../reference/layer-spec.js";
 import { BN_EPS } from "../reference/layers/batch-normalization.js";
+// the book's output side of a window, floor((size + 2·pad − k) / stride) + 1: ONNX's with ceil_mode 0
+import { outSize } from "../reference/layers/layer.js";
 import type { Activation } from "../reference/multi-layer-net.js";
 import type { LayersModelJson, ModelJson } from "../run/model-json.js";
 
@@ -223,8 +225,6 @@ const emitActivation: Emitter<"activation"> = (layer, g) => {
   g.tensor = out;
 };
 
-/** The output side of a window: the book's floor((size + 2·pad − k) / stride) + 1, ONNX's with ceil_mode 0. */
-const outSide = (size: number, k: number, stride: number, pad: number) => Math.floor((size + 2 * pad - k) / stride) + 1;
 
 const emitConv: Emitter<"conv"> = (layer, g) => {
   if (g.shape.length !== 3) throw new RangeError(`${layer.weightName}: a convolution needs an image [C, H, W], but the layer before gives [${g.shape.join(", ")}]`);
@@ -243,7 +243,7 @@ const emitConv: Emitter<"conv"> = (layer, g) => {
     }),
   );
   g.tensor = out;
-  g.shape = [layer.filters, outSide(H, FH, layer.stride, layer.pad), outSide(W, FW, layer.stride, layer.pad)];
+  g.shape = [layer.filters, outSize(H, FH, layer.stride, layer.pad), outSize(W, FW, layer.stride, layer.pad)];
 };
 
 const emitMaxPool: Emitter<"maxpool"> = (layer, g) => {
@@ -261,7 +261,7 @@ const emitMaxPool: Emitter<"maxpool"> = (layer, g) => {
     }),
   );
   g.tensor = out;
-  g.shape = [C, outSide(H, KH, layer.stride, 0), outSide(W, KW, layer.stride, 0)];
+  g.shape = [C, outSize(H, KH, layer.stride, 0), outSize(W, KW, layer.stride, 0)];
 };
 
 const emitScale: Emitter<"scale"> = (layer, g) => {
