@@ -37,6 +37,9 @@ function factorialInverse(k) {
 const BLOCKS = (process.env.KERNELS_BLOCKS ?? "7,6,4,1").split(",").map(Number);
 const WIDE = Math.max(...BLOCKS);
 
+/** A memory's largest size in 64 KiB pages (4 GiB, wasm32's limit): a shared memory must declare one. */
+export const MAX_PAGES = 65536;
+
 export function kernelsWat(type) {
   const t = TYPES[type];
   if (!t) throw new Error(`unknown type ${type}`);
@@ -510,7 +513,9 @@ export function kernelsWat(type) {
   const accLocals = [...Array(WIDE).keys()].map((i) => `(local $a${i} v128)`).join(" ");
 
   return `(module
-  (memory (export "memory") 1)
+  ;; shared, so that the worker pool's threads can run kernels on a network's memory (src/engine/split.ts)
+  (import "env" "memory" (memory $mem 1 ${MAX_PAGES} shared))
+  (export "memory" (memory $mem))
 
   ;; CSR of n rows of D pixel bytes at $img: rows 0..n-1 when $idx < 0, else rows idx[0..n-1] (i32).
   ;; Entry: offs = p × rowBytes, vals = table[byte].

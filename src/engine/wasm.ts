@@ -18,6 +18,7 @@ export interface WasmMemory {
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: unknown };
+  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
 }
 const WebAssembly = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
@@ -33,8 +34,20 @@ export function fastKernelsAvailable(dtype: Dtype): boolean {
   return modules.has(dtype) || existsSync(kernelsPath(dtype));
 }
 
-/** A new instance of the kernels for `dtype` (its own memory), typed as the caller's exports. */
-export function instantiateKernels<T>(dtype: Dtype): T {
+/**
+ * The kernels' memory: shared, so that workers can run kernels on it (split.ts), and declared up to
+ * wasm32's 4 GiB, the maximum the kernels' import names (a shared memory must have one; it is
+ * address space, not memory, until grown).
+ */
+export function newKernelMemory(): WasmMemory {
+  return new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+}
+
+/**
+ * An instance of the kernels for `dtype`, typed as the caller's exports: on a new memory, or on
+ * `memory` (another thread's instance of the same network).
+ */
+export function instantiateKernels<T>(dtype: Dtype, memory: WasmMemory = newKernelMemory()): T {
   let m = modules.get(dtype);
   if (!m) {
     const path = kernelsPath(dtype);
@@ -44,5 +57,5 @@ export function instantiateKernels<T>(dtype: Dtype): T {
     m = new WebAssembly.Module(readFileSync(path));
     modules.set(dtype, m);
   }
-  return new WebAssembly.Instance(m, {}).exports as T;
+  return new WebAssembly.Instance(m, { env: { memory } }).exports as T;
 }
