@@ -74,7 +74,7 @@ export function buildProgram(): Command {
     .option("--early-stop <patience>", "stop after this many evaluations without a better validation accuracy; keep the best weights (needs --val-size)")
     .addOption(new Option("--grad <mode>", `gradient: ${GRAD_MODES.join(" or ")} (default ${d.grad})`))
     .option("--dtype <type>", `compute precision: float32 or float64 (default ${TRAIN_DEFAULTS.dtype}; the model is stored in float64 either way)`)
-    .option("--threads <n>", "threads for evaluation, the book's loss pass and --grad numerical: this one and n − 1 workers (default: every core; results do not depend on it)")
+    .option("--threads <n>", "threads for the training step, evaluation, the book's loss pass and --grad numerical: this one and n − 1 workers (default: every core; results do not depend on it)")
     .option("--weight-init-std <x>", `std of the Gaussian initial weights (default ${d.weightInitStd})`)
     .option("--seed <n>", "random seed for weights and minibatches (default: random, recorded)")
     .option("--eval-every <n>", "iterations between accuracy evaluations (default: one epoch = max(floor(train size / batch size), 1))")

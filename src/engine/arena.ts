@@ -50,6 +50,20 @@ export interface Kernels {
 
 export type FArray = Float32Array | Float64Array;
 
+/** One kernel call: its name and arguments. */
+export type KernelOp = [name: keyof Kernels, ...args: number[]];
+
+/** The threads a training step's work is cut between (split.ts). */
+export interface StepThreads {
+  /** This thread and the workers. */
+  readonly parts: number;
+  /** Work (multiply-adds, or about that) below which a cut costs more than it saves. */
+  readonly minWork: number;
+  /** Run `ops(p, parts)` for every part p at once: part 0 on this thread. */
+  run(ops: (part: number, parts: number) => KernelOp[]): void;
+  gemm: Kernels["gemm"];
+}
+
 export class Arena {
   readonly dtype: Dtype;
   /** Bytes per value. */
@@ -57,6 +71,8 @@ export class Arena {
   /** Values per 16-byte vector. */
   readonly lanes: number;
   readonly k: Kernels;
+  /** While set (during a training step), the work is cut between threads (split.ts). */
+  split?: StepThreads;
   private top = 0;
   private committed = false;
 
@@ -65,6 +81,26 @@ export class Arena {
     this.S = dtype === "float32" ? 4 : 8;
     this.lanes = 16 / this.S;
     this.k = instantiateKernels<Kernels>(dtype);
+  }
+
+  /** The kernel's gemm, on every thread while `split` is set. */
+  gemm(...g: Parameters<Kernels["gemm"]>): void {
+    if (this.split) this.split.gemm(...g);
+    else this.k.gemm(...g);
+  }
+
+  /**
+   * Work cut into parts that write disjoint memory: `ops(p, parts)` for every part, at once while
+   * `split` is set and the `work` (multiply-adds, or about that) pays for it, else as one part here.
+   */
+  run(ops: (part: number, parts: number) => KernelOp[], work: number): void {
+    if (this.split && work >= this.split.minWork) this.split.run(ops);
+    else this.runHere(ops(0, 1));
+  }
+
+  runHere(ops: KernelOp[]): void {
+    const k = this.k as unknown as Record<string, (...a: number[]) => void>;
+    for (const [name, ...args] of ops) k[name](...args);
   }
 
   /** n values rounded up to whole vectors. */

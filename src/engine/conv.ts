@@ -15,7 +15,8 @@
  * in the same order as one product would, so the chunk size changes no value.
  */
 import { outSize } from "../reference/layers/layer.js";
-import type { Arena } from "./arena.js";
+import type { Arena, KernelOp } from "./arena.js";
+import { cutRange } from "./split.js";
 import { Layer, type ImageLayout, type ParamTensor, type Pass } from "./layers.js";
 
 
@@ -96,54 +97,77 @@ export class Convolution extends Layer {
     this.WT = this.a.values(this.layout!.C * this.KV * this.a.lanes);
   }
 
-  /** col [m·P × Kp] = the windows of samples [s0, s0 + m) of x (zeros where a window hangs over the padding). */
-  private im2col(s0: number, m: number): void {
-    const { a } = this;
+  /**
+   * col [m·P × Kp] = the windows of samples [s0, s0 + m) of x (zeros where a window hangs over the
+   * padding): the calls of samples [s0 + from, s0 + to), which fill col's rows of those samples.
+   */
+  private im2col(s0: number, from: number, to: number): KernelOp {
     const { H, W, Cs } = this.inLayout, { H: OH, W: OW } = this.layout!;
-    const inRow = this.inV * 16;
-    a.k.im2col(this.x + s0 * inRow, inRow, m, H, W, Cs, this.FH, this.FW, this.stride, this.pad, OH, OW, this.col, this.KV * 16);
-    this.colHolds = -1;
+    const inRow = this.inV * 16, colRow = this.KV * 16;
+    return ["im2col", this.x + (s0 + from) * inRow, inRow, to - from, H, W, Cs, this.FH, this.FW, this.stride, this.pad, OH, OW, this.col + from * this.P * colRow, colRow];
   }
 
-  /** dx of samples [s0, s0 + m) = col2im(col): every window's values added back onto their pixels, in window order. */
-  private col2im(s0: number, m: number): void {
-    const { a } = this;
+  /** dx of samples [s0 + from, s0 + to) = col2im(their rows of col): every window's values added back onto their pixels, in window order. */
+  private col2im(s0: number, from: number, to: number): KernelOp {
     const { H, W, Cs } = this.inLayout, { H: OH, W: OW } = this.layout!;
-    const inRow = this.inV * 16;
-    a.k.col2im(this.dx + s0 * inRow, inRow, m, H, W, Cs, this.FH, this.FW, this.stride, this.pad, OH, OW, this.col, this.KV * 16);
+    const inRow = this.inV * 16, colRow = this.KV * 16;
+    return ["col2im", this.dx + (s0 + from) * inRow, inRow, to - from, H, W, Cs, this.FH, this.FW, this.stride, this.pad, OH, OW, this.col + from * this.P * colRow, colRow];
   }
 
+  /** The multiply-adds of m samples' product. */
+  private work(m: number): number {
+    return m * this.P * this.K * this.FNV * this.a.lanes;
+  }
+
+  // The batch's samples are cut between the step's threads: each unrolls its samples' windows and
+  // makes their rows of y, dcol and dx. gW sums over every window, so it is cut by its rows instead.
   forward(b: Pass): void {
     const { a, P } = this;
-    const rowY = this.FNV * 16, Kp = this.KV * a.lanes, outRow = this.V * 16;
+    const rowY = this.FNV * 16, colRow = this.KV * 16, outRow = this.V * 16;
     for (let s0 = 0; s0 < b.n; s0 += this.chunk) {
       const m = Math.min(this.chunk, b.n - s0);
-      this.im2col(s0, m);
       // y [m·P × FNp] = col · W + b
-      a.k.gemm(this.col, Kp * a.S, a.S, m * P, this.K, this.W.p, rowY, this.FNV, this.b.p, this.y + s0 * outRow, rowY);
+      a.run((p, parts) => {
+        const [from, to] = cutRange(m, parts, p);
+        if (to === from) return [];
+        const rows = this.col + from * P * colRow;
+        return [this.im2col(s0, from, to), ["gemm", rows, colRow, a.S, (to - from) * P, this.K, this.W.p, rowY, this.FNV, this.b.p, this.y + (s0 + from) * outRow, rowY]];
+      }, this.work(m));
     }
-    if (b.train && b.n <= this.chunk) this.colHolds = b.n;
+    this.colHolds = b.train && b.n <= this.chunk ? b.n : -1;
   }
 
   backward(b: Pass, needDx: boolean): void {
     const { a, P } = this;
-    const k = a.k, rowY = this.FNV * 16, Kp = this.KV * a.lanes, outRow = this.V * 16, FN = this.layout!.C;
+    const k = a.k, rowY = this.FNV * 16, colRow = this.KV * 16, outRow = this.V * 16, FN = this.layout!.C;
     // gb [FNp] = Σ over every window of every sample of dy
     k.sum_rows(this.dy, b.n * P, this.FNV, this.b.g);
     if (needDx) k.transpose_w2(this.W.p, this.WT, this.K, this.KV, FN, this.FNV);
     for (let s0 = 0; s0 < b.n; s0 += this.chunk) {
       const m = Math.min(this.chunk, b.n - s0);
-      if (!(s0 === 0 && this.colHolds === m)) this.im2col(s0, m);
+      if (!(s0 === 0 && this.colHolds === m)) a.run((p, parts) => {
+        const [from, to] = cutRange(m, parts, p);
+        return to === from ? [] : [this.im2col(s0, from, to)];
+      }, this.work(m));
       const dy = this.dy + s0 * outRow;
-      // gW [K × FNp] (+)= colᵀ · dy, GW_ROWS windows at a time so that their dy stays in cache
-      for (let r0 = 0; r0 < m * P; r0 += GW_ROWS) {
-        const rows = Math.min(GW_ROWS, m * P - r0);
-        k.gemm(this.col + r0 * Kp * a.S, a.S, Kp * a.S, this.K, rows, dy + r0 * rowY, rowY, this.FNV, s0 === 0 && r0 === 0 ? -1 : -2, this.W.g, rowY);
-      }
+      // gW [K × FNp] (+)= colᵀ · dy, GW_ROWS windows at a time so that their dy stays in cache;
+      // each thread makes its rows of gW
+      a.run((p, parts) => {
+        const [k0, k1] = cutRange(this.K, parts, p, 2);
+        const ops: KernelOp[] = [];
+        if (k1 > k0) for (let r0 = 0; r0 < m * P; r0 += GW_ROWS) {
+          const rows = Math.min(GW_ROWS, m * P - r0);
+          ops.push(["gemm", this.col + r0 * colRow + k0 * a.S, a.S, colRow, k1 - k0, rows, dy + r0 * rowY, rowY, this.FNV, s0 === 0 && r0 === 0 ? -1 : -2, this.W.g + k0 * rowY, rowY]);
+        }
+        return ops;
+      }, this.work(m));
       if (!needDx) continue;
       // dcol [m·P × Kp] = dy · Wᵀ (into col: its windows are used), then onto dx
-      k.gemm(dy, rowY, a.S, m * P, FN, this.WT, this.KV * 16, this.KV, -1, this.col, this.KV * 16);
-      this.col2im(s0, m);
+      a.run((p, parts) => {
+        const [from, to] = cutRange(m, parts, p);
+        if (to === from) return [];
+        return [["gemm", dy + from * outRow, rowY, a.S, (to - from) * P, FN, this.WT, colRow, this.KV, -1, this.col + from * P * colRow, colRow], this.col2im(s0, from, to)];
+      }, this.work(m));
       this.colHolds = -1;
     }
   }

@@ -16,6 +16,7 @@ import { CEE_DELTA } from "../book/functions.js";
 import { BN_EPS } from "../reference/layers/batch-normalization.js";
 import type { Rng } from "../book/rng.js";
 import type { Arena } from "./arena.js";
+import { cutRange } from "./split.js";
 
 /** What a forward pass needs besides the activations. */
 export interface Pass {
@@ -178,8 +179,14 @@ export class Affine extends Layer {
   forward(b: Pass): void {
     const k = this.a.k, s = this.sparse;
     // y [n × Mp] = x · W + b  (σ(x · W + b) when fused)
-    if (s) k.hidden(s.starts, s.offs, s.vals, b.n, this.W.p, this.b.p, this.y, this.V, this.fusedSigmoid ? 1 : 0);
-    else k.gemm(this.x, this.inV * 16, this.a.S, b.n, this.kIn, this.W.p, this.V * 16, this.V, this.b.p, this.y, this.V * 16);
+    if (s) {
+      // rows of the batch cut between the step's threads (≈ 150 non-zero pixels a row, say)
+      const act = this.fusedSigmoid ? 1 : 0;
+      this.a.run((p, parts) => {
+        const [r0, r1] = cutRange(b.n, parts, p);
+        return r1 === r0 ? [] : [["hidden", s.starts + 4 * r0, s.offs, s.vals, r1 - r0, this.W.p, this.b.p, this.y + r0 * this.V * 16, this.V, act]];
+      }, b.n * 150 * this.V * this.a.lanes);
+    } else this.a.gemm(this.x, this.inV * 16, this.a.S, b.n, this.kIn, this.W.p, this.V * 16, this.V, this.b.p, this.y, this.V * 16);
   }
   backward(b: Pass, needDx: boolean): void {
     const k = this.a.k, s = this.sparse;
@@ -194,11 +201,15 @@ export class Affine extends Layer {
     }
     const rowX = this.inV * 16, rowY = this.V * 16;
     // gW [K × Mp] = xᵀ · dy (logical rows h: the scalars x[r, h] down a column of x)
-    k.gemm(this.x, this.a.S, rowX, this.kIn, b.n, this.dy, rowY, this.V, -1, this.W.g, rowY);
+    this.a.gemm(this.x, this.a.S, rowX, this.kIn, b.n, this.dy, rowY, this.V, -1, this.W.g, rowY);
     if (needDx) {
       // dx [n × Kp] = dy · Wᵀ
-      k.transpose_w2(this.W.p, this.WT, this.kIn, this.inV, this.units, this.V);
-      k.gemm(this.dy, rowY, this.a.S, b.n, this.units, this.WT, rowX, this.inV, -1, this.dx, rowX);
+      // (Wᵀ by ranges of W's rows between the threads: a scalar copy that costs as much as a third of the product)
+      this.a.run((p, parts) => {
+        const [h0, h1] = cutRange(this.kIn, parts, p, 16);
+        return h1 === h0 ? [] : [["transpose_w2", this.W.p + h0 * rowY, this.WT + h0 * this.a.S, h1 - h0, this.inV, this.units, this.V]];
+      }, 16 * this.kIn * this.units);
+      this.a.gemm(this.dy, rowY, this.a.S, b.n, this.units, this.WT, rowX, this.inV, -1, this.dx, rowX);
     }
   }
 }

@@ -17,7 +17,8 @@
 import { PIXEL_SCALE } from "../data/mnist.js";
 import type { Rng } from "../book/rng.js";
 import { ADADELTA_EPS, slotCount, type OptimizerConfig, type OptimizerState } from "../reference/optimizers.js";
-import { Arena } from "./arena.js";
+import { Arena, type KernelOp, type StepThreads } from "./arena.js";
+import { cutRange } from "./split.js";
 import { Affine, BatchNormalization, Dropout, Flatten, Relu, Sigmoid, SoftmaxWithLoss, Tanh, type ImageLayout, type Layer, type ParamTensor, type Pass, type SparseInput } from "./layers.js";
 import { Convolution, Pooling } from "./conv.js";
 import type { Dtype } from "./wasm.js";
@@ -432,9 +433,26 @@ export class Network {
    * The batch stays loaded for `loss`.
    */
   step(images: Uint8Array, labels: ArrayLike<number>, indices: ArrayLike<number>, lr: number, rng?: Rng, lossBefore = false): number {
-    const loss = this.backprop(images, labels, indices, rng, lossBefore);
-    this.update(lr);
-    return loss;
+    return this.onEveryThread(() => {
+      const loss = this.backprop(images, labels, indices, rng, lossBefore);
+      this.update(lr);
+      return loss;
+    });
+  }
+
+  /**
+   * Where the training step's products may be cut between the run's threads (split.ts). Set
+   * only around a step and the book's loss pass: an evaluation keeps the workers for its own rows.
+   */
+  stepSplit?: StepThreads;
+
+  private onEveryThread<T>(f: () => T): T {
+    this.a.split = this.stepSplit;
+    try {
+      return f();
+    } finally {
+      this.a.split = undefined;
+    }
   }
 
   /** Forward (a training pass) and back-propagation into the gradient block; the loss when `withLoss`. */
@@ -468,8 +486,10 @@ export class Network {
   /** The book's loss of the current network on the batch last loaded: a forward pass, dropout off. */
   loss(labels: ArrayLike<number>, indices: ArrayLike<number>): number {
     const n = indices.length;
-    this.forward({ n, train: false });
-    return this.head.forward(n, labels, indices) + this.decayLoss();
+    return this.onEveryThread(() => {
+      this.forward({ n, train: false });
+      return this.head.forward(n, labels, indices) + this.decayLoss();
+    });
   }
 
   /** One book iteration: step, then the loss of the updated network on the same batch. */
@@ -492,23 +512,30 @@ export class Network {
     const c = this.spec.optimizer;
     const P = this.pParams, G = this.pGrads, [M, Q] = this.pSlots, nv = this.paramValues / lanes;
     this.updates++;
+    // an update reads and writes each value on its own: the block is cut into ranges between the threads
+    const by = (name: KernelOp[0], slots: number, ...scalars: number[]) =>
+      this.a.run((p, parts) => {
+        const [v0, v1] = cutRange(nv, parts, p);
+        const at = (q: number) => q + 16 * v0;
+        return v1 === v0 ? [] : [[name, at(P), at(G), ...[M, Q].slice(0, slots).map(at), v1 - v0, ...scalars]];
+      }, 8 * this.paramValues);
     switch (c.optimizer) {
       case "sgd":
-        return k.opt_sgd(P, G, nv, lr);
+        return by("opt_sgd", 0, lr);
       case "momentum":
-        return k.opt_momentum(P, G, M, nv, lr, c.momentum);
+        return by("opt_momentum", 1, lr, c.momentum);
       case "nesterov":
-        return k.opt_nesterov(P, G, M, nv, lr, c.momentum, c.momentum * c.momentum, (1 + c.momentum) * lr);
+        return by("opt_nesterov", 1, lr, c.momentum, c.momentum * c.momentum, (1 + c.momentum) * lr);
       case "adagrad":
-        return k.opt_adagrad(P, G, M, nv, lr);
+        return by("opt_adagrad", 1, lr);
       case "rmsprop":
-        return k.opt_rmsprop(P, G, M, nv, lr, c.rmsDecay, 1 - c.rmsDecay);
+        return by("opt_rmsprop", 1, lr, c.rmsDecay, 1 - c.rmsDecay);
       case "adam": {
         const lrT = (lr * Math.sqrt(1 - c.beta2 ** this.updates)) / (1 - c.beta1 ** this.updates);
-        return k.opt_adam(P, G, M, Q, nv, lrT, 1 - c.beta1, 1 - c.beta2);
+        return by("opt_adam", 2, lrT, 1 - c.beta1, 1 - c.beta2);
       }
       case "adadelta":
-        return k.opt_adadelta(P, G, M, Q, nv, lr, c.adadeltaRho, 1 - c.adadeltaRho, ADADELTA_EPS);
+        return by("opt_adadelta", 2, lr, c.adadeltaRho, 1 - c.adadeltaRho, ADADELTA_EPS);
     }
   }
 

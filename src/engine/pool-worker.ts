@@ -7,6 +7,7 @@ import { parentPort, receiveMessageOnPort, workerData } from "node:worker_thread
 import { evaluateJob, evaluateSetup } from "./eval-pool.js";
 import { lossLane } from "./loss-pipeline.js";
 import { gradientRowsJob } from "./numerical-gradient-pool.js";
+import { kernelLane } from "./split.js";
 import { isLane, type Handler, type JobKind, type JobMessage, type JobReply, type Lane, type WorkerHost, type WorkerInit } from "./pool.js";
 
 if (!parentPort) throw new Error("pool-worker must run in a worker thread");
@@ -19,6 +20,7 @@ const handlers: Record<JobKind, Handler> = {
   evaluate: evaluateJob,
   "numerical-gradient": gradientRowsJob,
   "loss-lane": lossLane,
+  "kernel-lane": kernelLane,
   drop: (payload: { ctx: number }, host) => void host.contexts.delete(payload.ctx),
 };
 

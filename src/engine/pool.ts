@@ -37,7 +37,7 @@ import { defaultThreads, workerScript } from "./threads.js";
 export { defaultThreads };
 
 /** The kinds of job the worker script (pool-worker.ts) knows. */
-export type JobKind = "evaluate-setup" | "evaluate" | "numerical-gradient" | "loss-lane" | "drop";
+export type JobKind = "evaluate-setup" | "evaluate" | "numerical-gradient" | "loss-lane" | "kernel-lane" | "drop";
 
 export interface JobMessage {
   id: number;

@@ -14,6 +14,7 @@ import { LossPipeline } from "../engine/loss-pipeline.js";
 import { Network, predictRows, specOf } from "../engine/network.js";
 import { NumericalGradientPool } from "../engine/numerical-gradient-pool.js";
 import { WorkerPool } from "../engine/pool.js";
+import { StepSplit } from "../engine/split.js";
 import { fastKernelsAvailable } from "../engine/wasm.js";
 import { MultiLayerNet } from "../reference/multi-layer-net.js";
 import { Optimizer, type OptimizerConfig, type OptimizerState } from "../reference/optimizers.js";
@@ -102,6 +103,9 @@ function engineCompute(net: TrainedNet, hp: ResolvedHyperparameters, splits: Mni
   engine.keepImages(train.images);
   const pipeline =
     workers && o.pipelineAllowed ? new LossPipeline(engine, train.images, train.labels, B, o.lossThread, workers) : undefined;
+  // the step on every thread, unless a worker is kept for the loss pass
+  const split = workers && !pipeline ? new StepSplit(engine.a, workers) : undefined;
+  engine.stepSplit = split;
   let last: Batch | undefined; // the augmented batch of the last step, which `loss` reads
   return {
     step: async (indices, lr, lossBefore, batch) => {
@@ -119,6 +123,7 @@ function engineCompute(net: TrainedNet, hp: ResolvedHyperparameters, splits: Mni
     trainImages: train.images,
     close: async () => {
       await pipeline?.close();
+      split?.close();
       await pool.close();
       await workers?.close();
     },

@@ -1,0 +1,157 @@
+/**
+ * The training step on every thread of the run. A layer cuts its work into parts (samples of a
+ * batch, rows or columns of a product, ranges of the parameter block), part 0 runs on this thread
+ * and part k on worker k − 1 of the pool (pool.ts), all on the network's one shared WebAssembly
+ * memory. Every output value is still computed by one thread, in the same order, so a cut changes
+ * no value: results are the same bit for bit for any `--threads`.
+ *
+ * Each worker runs a "kernel-lane" (a lane of the pool: no message per call): this thread writes
+ * the part's kernel calls and a new sequence number into the lane's control block, rings the
+ * worker's bell, runs its own part, then waits until the worker has published the same number.
+ */
+import type { Arena, KernelOp, Kernels, StepThreads } from "./arena.js";
+import type { WorkerPool } from "./pool.js";
+import { instantiateKernels, type Dtype, type WasmMemory } from "./wasm.js";
+
+
+/** The kernels a part may call, by number in the control block. */
+const KERNELS = [
+  "gemm", "im2col", "col2im", "hidden", "transpose_w2",
+  "opt_sgd", "opt_momentum", "opt_nesterov", "opt_adagrad", "opt_rmsprop", "opt_adam", "opt_adadelta",
+] as const satisfies readonly (keyof Kernels)[];
+const KERNEL_ID = new Map<string, number>(KERNELS.map((name, i) => [name, i]));
+
+// The control block: Int32 words (the request number, the last one done or −1 when the lane
+// failed, the stop flag), then from byte 16 Float64 words: the number of calls, then each call's
+// kernel number, argument count and arguments (whole numbers and floats alike are exact in a double).
+const SEQ = 0, DONE = 1, STOP = 2, HEADER = 16, CALL_WORDS = 4096;
+
+/** [from, to) of part p of `total` cut into `parts`, the cuts on multiples of `unit`. */
+export function cutRange(total: number, parts: number, p: number, unit = 1): [number, number] {
+  const at = (q: number) => Math.min(total, Math.round((total * q) / parts / unit) * unit);
+  return [at(p), p === parts - 1 ? total : at(p + 1)];
+}
+
+export interface KernelLanePayload {
+  memory: WasmMemory;
+  dtype: Dtype;
+  control: SharedArrayBuffer;
+}
+
+/** Worker side of "kernel-lane": this worker's instance of the kernels on the network's memory. */
+export function kernelLane(p: KernelLanePayload) {
+  const k = instantiateKernels<Kernels>(p.dtype, p.memory) as unknown as Record<string, (...a: number[]) => void>;
+  const c = new Int32Array(p.control, 0, HEADER / 4);
+  const calls = new Float64Array(p.control, HEADER, CALL_WORDS);
+  let served = Atomics.load(c, DONE);
+  return {
+    poll(): boolean {
+      if (Atomics.load(c, STOP) !== 0) return true;
+      const seq = Atomics.load(c, SEQ);
+      if (seq !== served) {
+        for (let i = 0, w = 1; i < calls[0]; i++) {
+          const fn = k[KERNELS[calls[w]]], n = calls[w + 1];
+          fn(...calls.subarray(w + 2, w + 2 + n));
+          w += 2 + n;
+        }
+        served = seq;
+        Atomics.store(c, DONE, seq);
+        Atomics.notify(c, DONE);
+      }
+      return false;
+    },
+    failed(): void {
+      Atomics.store(c, DONE, -1);
+      Atomics.notify(c, DONE);
+    },
+  };
+}
+
+/** The threads of a run's training step: this one and a kernel lane on every worker of `pool`. */
+export class StepSplit implements StepThreads {
+  readonly parts: number;
+  /** Below this many multiply-adds (≈ 0.1 ms here) work is not cut: waking a worker would cost more (tests set 0). */
+  minWork = 1 << 20;
+  private readonly k: Kernels;
+  private readonly lanes: { c: Int32Array; calls: Float64Array }[] = [];
+  private seq = 0;
+  private failure?: Error;
+
+  constructor(private readonly a: Arena, private readonly pool: WorkerPool) {
+    this.k = a.k;
+    this.parts = 1 + pool.size;
+    for (let w = 0; w < pool.size; w++) {
+      const control = new SharedArrayBuffer(HEADER + 8 * CALL_WORDS);
+      this.lanes.push({ c: new Int32Array(control, 0, HEADER / 4), calls: new Float64Array(control, HEADER, CALL_WORDS) });
+      const payload: KernelLanePayload = { memory: a.k.memory, dtype: a.dtype, control };
+      pool.run(w, "kernel-lane", payload, { keepAlive: false }).catch((e: Error) => (this.failure ??= e));
+    }
+  }
+
+  run(ops: (part: number, parts: number) => KernelOp[]): void {
+    if (this.failure) throw new Error(`a worker of the training step failed: ${this.failure.message}`);
+    const seq = ++this.seq;
+    for (let w = 0; w < this.lanes.length; w++) {
+      const { c, calls } = this.lanes[w];
+      let at = 1, n = 0;
+      for (const [name, ...args] of ops(w + 1, this.parts)) {
+        if (at + 2 + args.length > CALL_WORDS) throw new RangeError("too many kernel calls for one part of a step");
+        calls[at] = KERNEL_ID.get(name)!;
+        calls[at + 1] = args.length;
+        calls.set(args, at + 2);
+        at += 2 + args.length;
+        n++;
+      }
+      calls[0] = n;
+      Atomics.store(c, SEQ, seq);
+      this.pool.ring(w);
+    }
+    this.a.runHere(ops(0, this.parts));
+    for (const { c } of this.lanes) this.wait(c, seq);
+  }
+
+  /**
+   * gemm cut by output rows or by output columns, whichever makes the threads read less twice:
+   * cutting rows makes every thread read all of M (count × yV vectors), cutting columns all of S
+   * (nq rows × count). Products too small to pay for a wake-up stay whole.
+   */
+  gemm(...g: Parameters<Kernels["gemm"]>): void {
+    const [S0, qStride, iStride, nq, count, M0, mStride, yV, B, Y, yStride] = g;
+    const lanes = 16 / this.a.S, parts = this.parts;
+    const byCols = nq < yV * lanes && yV >= 4 * parts;
+    if (nq * count * yV * lanes < this.minWork || (!byCols && nq < 2 * parts)) return this.k.gemm(...g);
+    this.run((p) => {
+      const [from, to] = cutRange(byCols ? yV : nq, parts, p, byCols ? 4 : 2);
+      if (to === from) return [];
+      return [
+        byCols
+          ? ["gemm", S0, qStride, iStride, nq, count, M0 + 16 * from, mStride, to - from, B >= 0 ? B + 16 * from : B, Y + 16 * from, yStride]
+          : ["gemm", S0 + from * qStride, qStride, iStride, to - from, count, M0, mStride, yV, B, Y + from * yStride, yStride],
+      ];
+    });
+  }
+
+  private wait(c: Int32Array, seq: number): void {
+    for (let spin = 0; spin < 1000; spin++) if (Atomics.load(c, DONE) === seq) return;
+    // a part takes milliseconds: a worker silent for this long is gone (this thread does not return
+    // to its event loop here, so the pool cannot tell)
+    const deadline = Date.now() + 600_000;
+    for (;;) {
+      const d = Atomics.load(c, DONE);
+      if (d === seq) return;
+      if (d === -1 || Date.now() > deadline) throw new Error("a worker of the training step failed or stopped answering");
+      Atomics.wait(c, DONE, d, 1000);
+    }
+  }
+
+  /**
+   * Close the lanes (the pool stays open). Each ends at its worker's next wake-up; its reply is
+   * not awaited, since an idle pool does not keep the process alive.
+   */
+  close(): void {
+    for (let w = 0; w < this.lanes.length; w++) {
+      Atomics.store(this.lanes[w].c, STOP, 1);
+      this.pool.ring(w);
+    }
+  }
+}

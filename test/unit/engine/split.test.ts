@@ -1,0 +1,135 @@
+/**
+ * The training step cut between threads (src/engine/split.ts): every value is computed by one
+ * thread in the same order whatever the cut, so a step on 2 or 3 threads must give the parameters
+ * of a step on one, bit for bit. The cut is forced everywhere (minWork = 0) on small nets, and
+ * checked on the product alone against the uncut kernel.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Rng } from "../../../src/book/rng.js";
+import { Arena } from "../../../src/engine/arena.js";
+import { Convolution } from "../../../src/engine/conv.js";
+import { Network, specOf } from "../../../src/engine/network.js";
+import { WorkerPool } from "../../../src/engine/pool.js";
+import { cutRange, StepSplit } from "../../../src/engine/split.js";
+import { DTYPES, type Dtype } from "../../../src/engine/wasm.js";
+import { parseLayerList } from "../../../src/reference/layer-spec.js";
+import { buildReferenceNet } from "../../../src/reference/net-from-spec.js";
+import type { OptimizerConfig } from "../../../src/reference/optimizers.js";
+
+const D = 784;
+let pools: WorkerPool[] = [];
+beforeAll(() => {
+  pools = [new WorkerPool(1), new WorkerPool(2)];
+});
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.close()));
+});
+
+function images(rng: Rng, n: number): Uint8Array {
+  const out = new Uint8Array(n * D);
+  for (let i = 0; i < out.length; i++) if (rng.uniform() < 0.3) out[i] = 1 + rng.int(255);
+  return out;
+}
+
+describe("cutRange", () => {
+  it("cuts [0, total) into contiguous parts on whole units, the last one taking the rest", () => {
+    for (const [total, parts, unit] of [[10, 3, 1], [288, 2, 2], [7, 3, 2], [1, 3, 1], [37, 3, 4]]) {
+      let at = 0;
+      for (let p = 0; p < parts; p++) {
+        const [from, to] = cutRange(total, parts, p, unit);
+        expect(from).toBe(at);
+        expect(to).toBeGreaterThanOrEqual(from);
+        if (p < parts - 1) expect(to % unit).toBe(0);
+        at = to;
+      }
+      expect(at).toBe(total);
+    }
+  });
+});
+
+describe.each(DTYPES)("gemm cut between threads (%s)", (dtype) => {
+  it.each([
+    ["by rows", 90, 37, 3],
+    ["by columns", 6, 37, 24],
+  ])("%s: the whole product bit for bit, with a bias row, from zero and accumulating", (_, nq, count, yV) => {
+    const a = new Arena(dtype as Dtype);
+    const lanes = a.lanes;
+    const S0 = a.values(nq * count), M0 = a.values(count * yV * lanes), B = a.values(yV * lanes);
+    const Y1 = a.values(nq * yV * lanes), Y2 = a.values(nq * yV * lanes);
+    a.commit();
+    const rng = new Rng(7);
+    for (const [p, n] of [[S0, nq * count], [M0, count * yV * lanes], [B, yV * lanes]]) {
+      const v = a.f(p, n);
+      for (let i = 0; i < n; i++) v[i] = rng.normal();
+    }
+    for (const pool of pools) {
+      const split = new StepSplit(a, pool);
+      split.minWork = 0;
+      for (const init of [B, -1, -2]) {
+        const args = (Y: number) => [S0, count * a.S, a.S, nq, count, M0, yV * 16, yV, init, Y, yV * 16] as const;
+        a.f(Y1, nq * yV * lanes).fill(0.5);
+        a.f(Y2, nq * yV * lanes).fill(0.5);
+        a.k.gemm(...args(Y1));
+        split.gemm(...args(Y2));
+        expect(Array.from(a.f(Y2, nq * yV * lanes))).toEqual(Array.from(a.f(Y1, nq * yV * lanes)));
+      }
+      split.close();
+    }
+  });
+});
+
+const NETS = {
+  "a conv net (im2col in chunks, a second conv, dropout)": "conv 6 5x5, relu, maxpool 2, conv 8 3x3 p1, relu, dropout 0.25, affine 24, relu, affine 10",
+  "a fully connected net (the sparse first layer, dense products)": "affine 48, relu, affine 40, tanh, affine 10",
+  "batch norm": "conv 4 3x3 s2, batchnorm, relu, affine 16, batchnorm, sigmoid, affine 10",
+};
+const ADAM: OptimizerConfig = { optimizer: "adam", momentum: 0.9, rmsDecay: 0.99, beta1: 0.9, beta2: 0.999, adadeltaRho: 0.9 };
+
+describe.each(DTYPES)("training steps on 1, 2 and 3 threads (%s)", (dtype) => {
+  it.each(Object.entries(NETS))("%s: the same losses and parameters bit for bit", (_, text) => {
+    const saved = Convolution.colValues;
+    Convolution.colValues = 6000; // a batch of 12 in several chunks
+    try {
+      const specs = parseLayerList(text).layers;
+      const rng = new Rng(3);
+      const imgs = images(rng, 40), labels = Uint8Array.from({ length: 40 }, () => rng.int(10));
+      const batches = [0, 1, 2, 3].map((i) => Int32Array.from({ length: 12 }, (_, r) => (i * 7 + r * 3) % 40));
+      const run = (pool?: WorkerPool) => {
+        const ref = buildReferenceNet(specs, new Rng(5), { init: "he" });
+        const net = new Network(specOf(ref, dtype as Dtype, 12, ADAM));
+        net.setParams({ ...ref.params, ...ref.state });
+        const split = pool ? new StepSplit(net.a, pool) : undefined;
+        if (split) split.minWork = 0;
+        net.stepSplit = split;
+        const drops = new Rng(9);
+        const losses = batches.map((idx) => [net.step(imgs, labels, idx, 0.01, drops, true), net.loss(labels, idx)]);
+        split?.close();
+        return { losses, params: net.params() };
+      };
+      const one = run();
+      for (const pool of pools) {
+        const many = run(pool);
+        expect(many.losses).toEqual(one.losses);
+        for (const [name, v] of Object.entries(one.params)) expect(Array.from(many.params[name]), name).toEqual(Array.from(v));
+      }
+    } finally {
+      Convolution.colValues = saved;
+    }
+  });
+});
+
+describe("a failed worker", () => {
+  it("fails the step with a message instead of waiting for it", async () => {
+    const pool = new WorkerPool(1);
+    const specs = parseLayerList("affine 16, relu, affine 10").layers;
+    const net = new Network(specOf(buildReferenceNet(specs, new Rng(1), { init: "he" }), "float32", 8, ADAM));
+    const split = new StepSplit(net.a, pool);
+    split.minWork = 0;
+    net.stepSplit = split;
+    await pool.close();
+    await new Promise((r) => setTimeout(r, 0));
+    const rng = new Rng(2);
+    const imgs = images(rng, 8), labels = new Uint8Array(8);
+    expect(() => net.step(imgs, labels, Int32Array.from([0, 1, 2, 3]), 0.1)).toThrow(/a worker of the training step failed/);
+  });
+});
