@@ -274,18 +274,22 @@ export class Dropout extends Layer {
     super(a, inUnits, inV, inUnits, layout);
     if (layout) this.at = storedIndices(layout, inUnits);
   }
+  /** The batch's uniforms, drawn in the reference's order (row by row, logical unit by unit). */
+  private u = new Float64Array(0);
   override reserve(maxRows: number): void {
     this.mask = this.a.values(maxRows * this.V * this.a.lanes);
   }
   forward(b: Pass): void {
-    const { a } = this;
+    const { a, units } = this;
     const w = this.V * a.lanes;
     a.u8().copyWithin(this.y, this.x, this.x + b.n * w * a.S);
     if (!b.train) return;
     const m = a.f(this.mask, b.n * w), keep = 1 / (1 - this.p);
     m.fill(0);
-    const at = this.at;
-    for (let r = 0; r < b.n; r++) for (let j = 0; j < this.units; j++) m[r * w + (at ? at[j] : j)] = b.rng!.uniform() >= this.p ? keep : 0;
+    if (this.u.length < b.n * units) this.u = new Float64Array(b.n * units);
+    const u = this.u, at = this.at;
+    b.rng!.fillUniform(u, b.n * units);
+    for (let r = 0; r < b.n; r++) for (let j = 0; j < units; j++) m[r * w + (at ? at[j] : j)] = u[r * units + j] >= this.p ? keep : 0;
     a.k.mul(this.y, this.mask, b.n * this.V);
   }
   backward(b: Pass): void {
