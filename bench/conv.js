@@ -1,6 +1,6 @@
 // The conv presets on the engine against PyTorch CPU, side by side, alternating (part of `npm run bench`
 // unless --no-conv; alone: node bench/conv.js [--repeats N] [--conv-presets simple-convnet,pytorch-example,…]
-// [--skip-eval] [--eval-limit N] [--min-time S]).
+// [--skip-eval] [--eval-limit N] [--min-time S] [--torch-threads 1,2]).
 //   presets   ONE epoch of each preset: `mnist-train --config configs/<preset>.json --epochs 1 --seed 0`
 //             against bench/torch_beyond.py --epochs 1 on the same recipe, at 1 and 2 threads (PyTorch's
 //             best counts). Two rows: the training loop (ours: the trainer's wallTimeS; PyTorch: its loopS,
@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { argValue } from "./args.js";
-import { dataDir, f, median, PY, root, timed, torchEnv } from "./peer.js";
+import { dataDir, f, median, PY, root, tableHead, timed, torchEnv, torchThreads } from "./peer.js";
 
 export const DEFAULT_CONV_PRESETS = ["simple-convnet", "pytorch-example", "best-conv"];
 
@@ -28,11 +28,10 @@ function presetFile(preset) {
   return preset.includes("/") || preset.endsWith(".json") ? preset : join("configs", `${preset}.json`);
 }
 
-export function convBench({ repeats = 1, presets = DEFAULT_CONV_PRESETS, evalBench = true, evalLimit = 0, minTime = 2, log = (s) => process.stderr.write(s + "\n") } = {}) {
+export function convBench({ repeats = 1, presets = DEFAULT_CONV_PRESETS, evalBench = true, evalLimit = 0, minTime = 2, threads = [1, 2], log = (s) => process.stderr.write(s + "\n") } = {}) {
   const haveTorch = existsSync(PY) && spawnSync(PY, ["-c", "import torch"], { env: torchEnv, stdio: "ignore" }).status === 0;
   const lines = ["", "Conv nets (the engine) against PyTorch CPU (float32, OpenBLAS), one epoch, medians, ours and the peer alternating:", ""];
   if (!haveTorch) return [...lines, "PyTorch: skipped: peer not available (/usr/bin/python3 has no torch)"].join("\n");
-  const threads = [1, 2];
   const rows = [];
   const skipped = [];
   for (const preset of presets) {
@@ -116,7 +115,7 @@ export function convBench({ repeats = 1, presets = DEFAULT_CONV_PRESETS, evalBen
     rows.push([`${label}: evaluation of ${n} images s, ours ${poolThreads} threads (the trainer's pool)`, median(evalPool), threads.map((t) => median(torchEval[t])), "", 3]);
   }
   if (rows.length) {
-    lines.push("| work | ours | PyTorch 1 thread | PyTorch 2 threads | ours / PyTorch's best | notes |", "|---|---|---|---|---|---|");
+    lines.push(tableHead(threads));
     for (const [label, ours, torch, note, digits = 2] of rows) {
       const best = torch.every((x) => x != null) ? Math.min(...torch) : null;
       lines.push(`| ${label} | ${f(ours, digits)} | ${torch.map((x) => f(x, digits)).join(" | ")} | ${ours != null && best ? `${(ours / best).toFixed(2)}×` : "—"} | ${note} |`);
@@ -141,6 +140,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       evalBench: !process.argv.includes("--skip-eval"),
       evalLimit: Number(argValue("--eval-limit", "0")),
       minTime: Number(argValue("--min-time", "2")),
+      threads: torchThreads(argValue("--torch-threads", "1,2")),
     }) + "\n",
   );
 }

@@ -1,5 +1,5 @@
 // Deeper nets on the engine against PyTorch CPU, side by side, alternating (part of `npm run bench`;
-// alone: node bench/deep.js [--repeats N] [--presets fast,best-mlp] [--skip-presets]).
+// alone: node bench/deep.js [--repeats N] [--presets fast,best-mlp] [--skip-presets] [--torch-threads 1,2]).
 //   presets   whole-process time of `mnist-train --config configs/<preset>.json --seed 0` against
 //             bench/torch_beyond.py on the same recipe (PyTorch at 1 and 2 threads: its best counts)
 //   dense     one training iteration of a 784-1024-1024-10 relu net with Adam (batch 100)
@@ -11,15 +11,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { argValue } from "./args.js";
-import { dataDir, f, median, PY, timed, torchEnv } from "./peer.js";
+import { dataDir, f, median, PY, tableHead, timed, torchEnv, torchThreads } from "./peer.js";
 
 
-export function deepBench({ repeats = 1, presets = ["fast", "best-mlp"], log = (s) => process.stderr.write(s + "\n") } = {}) {
+export function deepBench({ repeats = 1, presets = ["fast", "best-mlp"], threads = [1, 2], log = (s) => process.stderr.write(s + "\n") } = {}) {
   const haveTorch = existsSync(PY) && spawnSync(PY, ["-c", "import torch"], { env: torchEnv, stdio: "ignore" }).status === 0;
   const lines = ["", "Deeper nets (the engine) against PyTorch CPU (float32, OpenBLAS), medians, ours and the peer alternating:", ""];
   if (!haveTorch) return [...lines, "PyTorch: skipped: peer not available (/usr/bin/python3 has no torch)"].join("\n");
   const rows = [];
-  const threads = [1, 2];
   for (const preset of presets) {
     const config = join("configs", `${preset}.json`);
     const ours = [], oursAcc = [], torch = Object.fromEntries(threads.map((t) => [t, []]));
@@ -61,7 +60,7 @@ export function deepBench({ repeats = 1, presets = ["fast", "best-mlp"], log = (
     const best = Math.min(...threads.map((t) => median(torch[t])));
     rows.push([label, median(ours), threads.map((t) => median(torch[t])), best, ""]);
   }
-  lines.push("| work | ours | PyTorch 1 thread | PyTorch 2 threads | ours / PyTorch's best | notes |", "|---|---|---|---|---|---|");
+  lines.push(tableHead(threads));
   for (const [label, ours, torch, best, notes] of rows) {
     lines.push(`| ${label} | ${f(ours)} | ${torch.map((x) => f(x)).join(" | ")} | ${ours != null && best ? `${(ours / best).toFixed(2)}×` : "—"} | ${notes} |`);
   }
@@ -71,5 +70,5 @@ export function deepBench({ repeats = 1, presets = ["fast", "best-mlp"], log = (
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const presets = process.argv.includes("--skip-presets") ? [] : argValue("--presets", "fast,best-mlp").split(",");
-  process.stdout.write(deepBench({ repeats: Number(argValue("--repeats", "1")), presets }) + "\n");
+  process.stdout.write(deepBench({ repeats: Number(argValue("--repeats", "1")), presets, threads: torchThreads(argValue("--torch-threads", "1,2")) }) + "\n");
 }

@@ -30,3 +30,10 @@ export const median = (xs) => {
   return s.length ? s[s.length >> 1] : null;
 };
 export const f = (x, d = 2) => (x == null ? "—" : x.toFixed(d));
+
+/** PyTorch's thread counts from --torch-threads (default 1 and 2: its best counts on this kind of machine). */
+export const torchThreads = (text) => text.split(",").map(Number).filter((t) => Number.isInteger(t) && t > 0);
+
+/** The header of a table of ours against PyTorch at each of `threads`. */
+export const tableHead = (threads) =>
+  [`| work | ours | ${threads.map((t) => `PyTorch ${t} thread${t === 1 ? "" : "s"}`).join(" | ")} | ours / PyTorch's best (of these) | notes |`, `|---|---|${threads.map(() => "---|").join("")}---|---|`].join("\n");

@@ -1,7 +1,8 @@
 // npm run bench [-- --iters N] [--repeats N]: ours against the NumPy (and PyTorch) reference
 // implementations in ../shared/peers/ (when present), side by side, alternating A B A B; then the
 // deeper nets (bench/deep.js, unless --no-deep; --deep-repeats N) and the conv presets against
-// PyTorch (bench/conv.js, unless --no-conv; --conv-repeats N, --conv-presets a,b,c).
+// PyTorch (bench/conv.js, unless --no-conv; --conv-repeats N, --conv-presets a,b,c); PyTorch at
+// 1 and 2 threads unless --torch-threads says which.
 // Writes bench/results/latest.md and prints it.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
@@ -11,6 +12,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { argValue } from "./args.js";
 import { deepBench } from "./deep.js";
+import { torchThreads } from "./peer.js";
 import { convBench, DEFAULT_CONV_PRESETS } from "./conv.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -200,10 +202,11 @@ if (!process.argv.includes("--no-numerical")) {
     lines.push(`| ratio naive / fast | ${Math.round(n.ratio)}× |`);
   } else lines.push("", "Numerical gradient benchmark failed (see stderr).");
 }
-if (!process.argv.includes("--no-deep")) lines.push(deepBench({ repeats: Number(argValue("--deep-repeats", "1")), log }));
+const threads = torchThreads(argValue("--torch-threads", "1,2"));
+if (!process.argv.includes("--no-deep")) lines.push(deepBench({ repeats: Number(argValue("--deep-repeats", "1")), threads, log }));
 if (!process.argv.includes("--no-conv")) {
   const presets = argValue("--conv-presets", DEFAULT_CONV_PRESETS.join(",")).split(",").filter(Boolean);
-  lines.push(convBench({ repeats: Number(argValue("--conv-repeats", "1")), presets, log }));
+  lines.push(convBench({ repeats: Number(argValue("--conv-repeats", "1")), presets, threads, log }));
 }
 const md = lines.join("\n") + "\n";
 mkdirSync(join(root, "bench", "results"), { recursive: true });
