@@ -699,11 +699,12 @@ export function kernelsWat(type) {
   ;; first turned by pixel (CSC: cs[p] = end of pixel p's entries, crow = dZ row byte offsets, cval),
   ;; so each row of G is read and written once per column block, its terms summed in registers in
   ;; ascending batch rows: the reference's order for every element.
-  (func (export "grad_w1") (param $starts i32) (param $offs i32) (param $vals i32) (param $n i32)
-        (param $dZ i32) (param $G i32) (param $HV i32) (param $D i32) (param $rowBytes i32)
-        (param $cs i32) (param $crow i32) (param $cval i32)
-    (local $r i32) (local $s i32) (local $e i32) (local $zrow i32) (local $jb i32) (local $colOff i32) (local $k i32)
-    (local $wp i32) (local $v v128) (local $p i32) (local $q i32) (local $total i32) (local $acc i32) ${accLocals}
+  ;; by_pixel turns the batch (dZ rows rowBytes apart, as G's); grad_w1 then makes G's column
+  ;; vectors [0, HV) from it, so that threads can make disjoint column ranges from one CSC.
+  (func (export "by_pixel") (param $starts i32) (param $offs i32) (param $vals i32) (param $n i32)
+        (param $D i32) (param $rowBytes i32) (param $cs i32) (param $crow i32) (param $cval i32)
+    (local $r i32) (local $s i32) (local $e i32) (local $zrow i32) (local $k i32)
+    (local $p i32) (local $q i32) (local $total i32) (local $acc i32)
     ;; counts per pixel, then their running sum: cs[p] = the start of pixel p's entries
     (memory.fill (local.get $cs) (i32.const 0) (i32.shl (i32.add (local.get $D) (i32.const 1)) (i32.const 2)))
     (local.set $total (i32.load (i32.add (local.get $starts) (i32.shl (local.get $n) (i32.const 2)))))
@@ -727,7 +728,7 @@ export function kernelsWat(type) {
       (br_if $f_done (i32.ge_u (local.get $r) (local.get $n)))
       (local.set $k (i32.load (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
       (local.set $e (i32.load offset=4 (i32.add (local.get $starts) (i32.shl (local.get $r) (i32.const 2)))))
-      (local.set $zrow (i32.shl (i32.mul (local.get $r) (local.get $HV)) (i32.const 4)))
+      (local.set $zrow (i32.mul (local.get $r) (local.get $rowBytes)))
       (block $fe_done (loop $fe
         (br_if $fe_done (i32.ge_u (local.get $k) (local.get $e)))
         (local.set $q (i32.add (local.get $cs) (i32.shl (i32.div_u (i32.load (i32.add (local.get $offs) (i32.shl (local.get $k) (i32.const 2)))) (local.get $rowBytes)) (i32.const 2))))
@@ -739,7 +740,12 @@ export function kernelsWat(type) {
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $fe)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $f)))
+      (br $f))))
+
+  (func (export "grad_w1") (param $dZ i32) (param $G i32) (param $HV i32) (param $D i32) (param $rowBytes i32)
+        (param $cs i32) (param $crow i32) (param $cval i32)
+    (local $s i32) (local $e i32) (local $zrow i32) (local $jb i32) (local $colOff i32) (local $k i32)
+    (local $wp i32) (local $v v128) (local $p i32) ${accLocals}
     (local.set $jb (i32.const 0))
     ${BLOCKS.map(gradBlock).join("")})
 

@@ -17,7 +17,8 @@ export interface Kernels {
   // affine layers
   hidden(starts: number, offs: number, vals: number, n: number, W: number, b: number, Z: number, HV: number, act: number): void;
   grad_w1_rows(starts: number, offs: number, vals: number, n: number, dZ: number, G: number, HV: number): void;
-  grad_w1(starts: number, offs: number, vals: number, n: number, dZ: number, G: number, HV: number, D: number, rowBytes: number, cs: number, crow: number, cval: number): void;
+  by_pixel(starts: number, offs: number, vals: number, n: number, D: number, rowBytes: number, cs: number, crow: number, cval: number): void;
+  grad_w1(dZ: number, G: number, HV: number, D: number, rowBytes: number, cs: number, crow: number, cval: number): void;
   logits(X: number, n: number, KV: number, W: number, b: number, Y: number, MV: number): void;
   dense_grad(X: number, n: number, KV: number, K: number, dY: number, MV: number, gW: number): void;
   dense_dx(dY: number, n: number, M: number, MV: number, WT: number, KV: number, dX: number): void;

@@ -195,8 +195,15 @@ export class Affine extends Layer {
     if (s) {
       // gW [D × Mp] += xᵀ · dy over the non-zero pixels (gW is 0 here: the optimizer zeroes it)
       // by pixel (CSC) for wide layers; row by row where turning the batch costs more than it saves
-      if (this.V >= CSC_MIN_VECTORS) k.grad_w1(s.starts, s.offs, s.vals, b.n, this.dy, this.W.g, this.V, s.D, this.V * 16, s.cs, s.crow, s.cval);
-      else k.grad_w1_rows(s.starts, s.offs, s.vals, b.n, this.dy, this.W.g, this.V);
+      if (this.V >= CSC_MIN_VECTORS) {
+        const rowBytes = this.V * 16;
+        k.by_pixel(s.starts, s.offs, s.vals, b.n, s.D, rowBytes, s.cs, s.crow, s.cval);
+        // gW's column vectors cut between the step's threads, all reading the one CSC
+        this.a.run((p, parts) => {
+          const [j0, j1] = cutRange(this.V, parts, p, 4);
+          return j1 === j0 ? [] : [["grad_w1", this.dy + 16 * j0, this.W.g + 16 * j0, j1 - j0, s.D, rowBytes, s.cs, s.crow, s.cval]];
+        }, b.n * 150 * this.V * this.a.lanes);
+      } else k.grad_w1_rows(s.starts, s.offs, s.vals, b.n, this.dy, this.W.g, this.V);
       return;
     }
     const rowX = this.inV * 16, rowY = this.V * 16;

@@ -16,7 +16,7 @@ import { instantiateKernels, type Dtype, type WasmMemory } from "./wasm.js";
 
 /** The kernels a part may call, by number in the control block. */
 const KERNELS = [
-  "gemm", "im2col", "col2im", "hidden", "transpose_w2",
+  "gemm", "im2col", "col2im", "hidden", "transpose_w2", "grad_w1",
   "opt_sgd", "opt_momentum", "opt_nesterov", "opt_adagrad", "opt_rmsprop", "opt_adam", "opt_adadelta",
 ] as const satisfies readonly (keyof Kernels)[];
 const KERNEL_ID = new Map<string, number>(KERNELS.map((name, i) => [name, i]));

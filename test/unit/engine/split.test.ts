@@ -81,6 +81,7 @@ describe.each(DTYPES)("gemm cut between threads (%s)", (dtype) => {
 const NETS = {
   "a conv net (im2col in chunks, a second conv, dropout)": "conv 6 5x5, relu, maxpool 2, conv 8 3x3 p1, relu, dropout 0.25, affine 24, relu, affine 10",
   "a fully connected net (the sparse first layer, dense products)": "affine 48, relu, affine 40, tanh, affine 10",
+  "a wide first layer (its gradient by pixel, cut by columns)": "affine 160, relu, affine 10",
   "batch norm": "conv 4 3x3 s2, batchnorm, relu, affine 16, batchnorm, sigmoid, affine 10",
 };
 const ADAM: OptimizerConfig = { optimizer: "adam", momentum: 0.9, rmsDecay: 0.99, beta1: 0.9, beta2: 0.999, adadeltaRho: 0.9 };
