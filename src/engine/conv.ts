@@ -29,6 +29,8 @@ export interface ConvGeometry {
 
 /** Windows per product of gW (their dy and col in cache while every row of gW is made). */
 const GW_ROWS = 256;
+/** Products of gW per exchange between the step's threads. */
+const GW_CALLS = 128;
 
 
 export class Convolution extends Layer {
@@ -151,16 +153,19 @@ export class Convolution extends Layer {
       }, this.work(m));
       const dy = this.dy + s0 * outRow;
       // gW [K × FNp] (+)= colᵀ · dy, GW_ROWS windows at a time so that their dy stays in cache;
-      // each thread makes its rows of gW
-      a.run((p, parts) => {
-        const [k0, k1] = cutRange(this.K, parts, p, 2);
-        const ops: KernelOp[] = [];
-        if (k1 > k0) for (let r0 = 0; r0 < m * P; r0 += GW_ROWS) {
-          const rows = Math.min(GW_ROWS, m * P - r0);
-          ops.push(["gemm", this.col + r0 * colRow + k0 * a.S, a.S, colRow, k1 - k0, rows, dy + r0 * rowY, rowY, this.FNV, s0 === 0 && r0 === 0 ? -1 : -2, this.W.g + k0 * rowY, rowY]);
-        }
-        return ops;
-      }, this.work(m));
+      // each thread makes its rows of gW (GW_CALLS products per exchange: a part's calls must fit its lane)
+      for (let g0 = 0; g0 < m * P; g0 += GW_ROWS * GW_CALLS) {
+        const g1 = Math.min(m * P, g0 + GW_ROWS * GW_CALLS);
+        a.run((p, parts) => {
+          const [k0, k1] = cutRange(this.K, parts, p, 2);
+          const ops: KernelOp[] = [];
+          if (k1 > k0) for (let r0 = g0; r0 < g1; r0 += GW_ROWS) {
+            const rows = Math.min(GW_ROWS, g1 - r0);
+            ops.push(["gemm", this.col + r0 * colRow + k0 * a.S, a.S, colRow, k1 - k0, rows, dy + r0 * rowY, rowY, this.FNV, s0 === 0 && r0 === 0 ? -1 : -2, this.W.g + k0 * rowY, rowY]);
+          }
+          return ops;
+        }, this.work((g1 - g0) / P));
+      }
       if (!needDx) continue;
       // dcol [m·P × Kp] = dy · Wᵀ (into col: its windows are used), then onto dx
       a.run((p, parts) => {

@@ -86,36 +86,44 @@ const NETS = {
 };
 const ADAM: OptimizerConfig = { optimizer: "adam", momentum: 0.9, rmsDecay: 0.99, beta1: 0.9, beta2: 0.999, adadeltaRho: 0.9 };
 
+/** Losses and parameters after 4 Adam steps of `batch` images, on this thread or cut between it and `pool`'s workers. */
+function sameOnEveryThreadCount(text: string, dtype: Dtype, batch: number, colValues: number): void {
+  const saved = Convolution.colValues;
+  Convolution.colValues = colValues;
+  try {
+    const specs = parseLayerList(text).layers;
+    const rng = new Rng(3);
+    const imgs = images(rng, 4 * batch), labels = Uint8Array.from({ length: 4 * batch }, () => rng.int(10));
+    const batches = [0, 1, 2, 3].map((i) => Int32Array.from({ length: batch }, (_, r) => (i * 7 + r * 3) % (4 * batch)));
+    const run = (pool?: WorkerPool) => {
+      const ref = buildReferenceNet(specs, new Rng(5), { init: "he" });
+      const net = new Network(specOf(ref, dtype, batch, ADAM));
+      net.setParams({ ...ref.params, ...ref.state });
+      const split = pool ? new StepSplit(net.a, pool) : undefined;
+      if (split) split.minWork = 0;
+      net.stepSplit = split;
+      const drops = new Rng(9);
+      const losses = batches.map((idx) => [net.step(imgs, labels, idx, 0.01, drops, true), net.loss(labels, idx)]);
+      split?.close();
+      return { losses, params: net.params() };
+    };
+    const one = run();
+    for (const pool of pools) {
+      const many = run(pool);
+      expect(many.losses).toEqual(one.losses);
+      for (const [name, v] of Object.entries(one.params)) expect(Array.from(many.params[name]), name).toEqual(Array.from(v));
+    }
+  } finally {
+    Convolution.colValues = saved;
+  }
+}
+
 describe.each(DTYPES)("training steps on 1, 2 and 3 threads (%s)", (dtype) => {
   it.each(Object.entries(NETS))("%s: the same losses and parameters bit for bit", (_, text) => {
-    const saved = Convolution.colValues;
-    Convolution.colValues = 6000; // a batch of 12 in several chunks
-    try {
-      const specs = parseLayerList(text).layers;
-      const rng = new Rng(3);
-      const imgs = images(rng, 40), labels = Uint8Array.from({ length: 40 }, () => rng.int(10));
-      const batches = [0, 1, 2, 3].map((i) => Int32Array.from({ length: 12 }, (_, r) => (i * 7 + r * 3) % 40));
-      const run = (pool?: WorkerPool) => {
-        const ref = buildReferenceNet(specs, new Rng(5), { init: "he" });
-        const net = new Network(specOf(ref, dtype as Dtype, 12, ADAM));
-        net.setParams({ ...ref.params, ...ref.state });
-        const split = pool ? new StepSplit(net.a, pool) : undefined;
-        if (split) split.minWork = 0;
-        net.stepSplit = split;
-        const drops = new Rng(9);
-        const losses = batches.map((idx) => [net.step(imgs, labels, idx, 0.01, drops, true), net.loss(labels, idx)]);
-        split?.close();
-        return { losses, params: net.params() };
-      };
-      const one = run();
-      for (const pool of pools) {
-        const many = run(pool);
-        expect(many.losses).toEqual(one.losses);
-        for (const [name, v] of Object.entries(one.params)) expect(Array.from(many.params[name]), name).toEqual(Array.from(v));
-      }
-    } finally {
-      Convolution.colValues = saved;
-    }
+    sameOnEveryThreadCount(text, dtype, 12, 6000); // a batch of 12 in several im2col chunks
+  });
+  it("a conv's gW over more windows than one exchange carries (several exchanges per chunk)", () => {
+    sameOnEveryThreadCount("conv 2 1x1, relu, affine 10", dtype, 48, 1 << 22); // 48 × 784 windows: 147 products of 256
   });
 });
 
