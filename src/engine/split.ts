@@ -133,14 +133,18 @@ export class StepSplit implements StepThreads {
 
   private wait(c: Int32Array, seq: number): void {
     for (let spin = 0; spin < 1000; spin++) if (Atomics.load(c, DONE) === seq) return;
-    // a part takes milliseconds: a worker silent for this long is gone (this thread does not return
-    // to its event loop here, so the pool cannot tell)
-    const deadline = Date.now() + 600_000;
+    // A part takes milliseconds: a worker silent for two minutes of this thread's waiting is gone
+    // (this thread does not return to its event loop here, so the pool cannot tell). A wait that
+    // took far longer than asked is not counted: the process was stopped (Ctrl-Z), not the worker.
+    let waited = 0;
     for (;;) {
       const d = Atomics.load(c, DONE);
       if (d === seq) return;
-      if (d === -1 || Date.now() > deadline) throw new Error("a worker of the training step failed or stopped answering");
+      if (d === -1 || waited > 120_000) throw new Error("a worker of the training step failed or stopped answering");
+      const t0 = Date.now();
       Atomics.wait(c, DONE, d, 1000);
+      const dt = Date.now() - t0;
+      if (dt < 5000) waited += dt;
     }
   }
 
