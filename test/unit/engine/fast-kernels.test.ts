@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { denseLayers, Network, NO_OPTIMIZER } from "../../../src/engine/network.js";
 import { fastKernelsAvailable } from "../../../src/engine/wasm.js";
+import { Arena } from "../../../src/engine/arena.js";
 import { LossPipeline } from "../../../src/engine/loss-pipeline.js";
 import { matmul } from "../../../src/book/matrix.js";
 import { Rng } from "../../../src/book/rng.js";
@@ -248,4 +249,38 @@ describe.skipIf(!built)("trainer on the fast path", () => {
       expect(two.r.state).toEqual({ ...one.r.state, elapsedS: two.r.state.elapsedS });
     }
   });
+});
+
+describe.skipIf(!built)("gemm against a plain loop in the same order", () => {
+  // Y[q] = init + Σ_i S[q, i] × M[i], i ascending, each multiply and add rounded to the dtype: the
+  // kernel walks long sums in blocks (partial sums kept in Y), which must not change a bit
+  const round = (dtype: Dtype) => (dtype === "float32" ? Math.fround : (v: number) => v);
+  for (const dtype of ["float32", "float64"] as const) {
+    it.each([0, 1, 7, 256, 257, 600, 1031])(`${dtype}: a sum of %i terms, each init (bias row, zero, accumulate)`, (count) => {
+      const a = new Arena(dtype);
+      const nq = 5, yV = 3, cols = yV * a.lanes;
+      const S0 = a.values(Math.max(1, nq * count)), M0 = a.values(Math.max(1, count * cols)), B = a.values(cols), Y = a.values(nq * cols);
+      a.commit();
+      const rng = new Rng(count + 1);
+      const fill = (p: number, n: number) => a.f(p, n).forEach((_, i, v) => (v[i] = rng.normal()));
+      fill(S0, nq * count);
+      fill(M0, count * cols);
+      fill(B, cols);
+      const r = round(dtype);
+      const s = Array.from(a.f(S0, nq * count)), m = Array.from(a.f(M0, count * cols)), b = Array.from(a.f(B, cols));
+      for (const init of [B, -1, -2]) {
+        a.f(Y, nq * cols).fill(0.25);
+        const expected: number[] = [];
+        for (let q = 0; q < nq; q++) {
+          for (let j = 0; j < cols; j++) {
+            let acc = init === B ? b[j] : init === -2 ? 0.25 : 0;
+            for (let i = 0; i < count; i++) acc = r(acc + r(s[q * count + i] * m[i * cols + j]));
+            expected.push(acc);
+          }
+        }
+        a.k.gemm(S0, count * a.S, a.S, nq, count, M0, cols * a.S, yV, init, Y, cols * a.S);
+        expect(Array.from(a.f(Y, nq * cols))).toEqual(expected);
+      }
+    });
+  }
 });
