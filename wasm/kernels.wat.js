@@ -340,6 +340,23 @@ export function kernelsWat(type) {
     ...[0, 1].flatMap((q) => GEMM_W.length ? [...Array(4).keys()].map((j) => `(local $g${q}_${j} v128)`) : []),
     ...[...Array(4).keys()].map((j) => `(local $m${j} v128)`),
   ].join(" ");
+  // transpose_w2's block: rows r_i = W[h + i, o …] → WT[o + j, h …] = (r_0[j], r_1[j], …)
+  const lo32 = "0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23", hi32 = "8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31";
+  const lo64 = "0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23", hi64 = "8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31";
+  const rowAt = (i, base, stride) => (i === 0 ? `(local.get ${base})` : `(i32.add (local.get ${base}) (i32.mul (local.get ${stride}) (i32.const ${i})))`);
+  const rowsIn = [...Array(t.lanes).keys()].map((i) => `(local.set $r${i} (v128.load ${rowAt(i, "$src", "$rowW")}))`).join(" ");
+  const shuffle = (bytes, x, y) => `(i8x16.shuffle ${bytes} (local.get ${x}) (local.get ${y}))`;
+  const columns = t.lanes === 4
+    ? // pairs of rows interleaved (t0 = r0_0 r1_0 r0_1 r1_1, …), then their 64-bit halves
+      [`(local.set $t0 ${shuffle(lo32, "$r0", "$r1")}) (local.set $t1 ${shuffle(hi32, "$r0", "$r1")})`,
+        `(local.set $t2 ${shuffle(lo32, "$r2", "$r3")}) (local.set $t3 ${shuffle(hi32, "$r2", "$r3")})`,
+        [shuffle(lo64, "$t0", "$t2"), shuffle(hi64, "$t0", "$t2"), shuffle(lo64, "$t1", "$t3"), shuffle(hi64, "$t1", "$t3")]]
+    : ["", "", [shuffle(lo64, "$r0", "$r1"), shuffle(hi64, "$r0", "$r1")]];
+  const transposeBlock = `${rowsIn}
+          ${columns[0]} ${columns[1]}
+          ${columns[2].map((c, j) => `(v128.store ${rowAt(j, "$dst", "$rowT")} ${c})`).join(" ")}`;
+  const transposeLocals = [...Array(t.lanes).keys()].map((i) => `(local $r${i} v128) (local $t${i} v128)`).join(" ");
+
   // gemm walks the sum in blocks of ≈ GEMM_KB terms (the count cut evenly), each block's partial sums
   // kept in Y for the next (the accumulate mode): the same additions in the same order, but a block's
   // strip of M (GEMM_KB × 4 vectors, 16 KiB) stays in L1 while every output row uses it, where a
@@ -847,36 +864,52 @@ export function kernelsWat(type) {
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rows))))
 
-  ;; W2T [Op × Hp] = W2ᵀ for the first H rows / O columns (the padding stays 0).
-  ;; WT [O × Hp] = Wᵀ for W [H × Op] (the first H rows / O columns; the padding stays 0), in 16 × 16
-  ;; tiles so that both sides stay in cache.
+  ;; WT [O × Hp] = Wᵀ for W [H × Op] (the first H rows / O columns; the padding stays 0, and WT's
+  ;; rows ≥ O are not touched). Whole ${t.lanes} × ${t.lanes} blocks by SIMD shuffles, a cache line of WT
+  ;; (${64 / S} columns) filled at a time: the scalar copy it replaces, both sides 4 KiB apart on 1024-wide
+  ;; rows, missed L1 at every step. The edges that are not whole blocks go by scalars.
+  (func $transposeEdge (param $W2 i32) (param $W2T i32) (param $h0 i32) (param $h1 i32) (param $o0 i32) (param $o1 i32) (param $rowW i32) (param $rowT i32)
+    (local $h i32) (local $o i32)
+    (local.set $h (local.get $h0))
+    (block $h_done (loop $hl
+      (br_if $h_done (i32.ge_u (local.get $h) (local.get $h1)))
+      (local.set $o (local.get $o0))
+      (block $o_done (loop $ol
+        (br_if $o_done (i32.ge_u (local.get $o) (local.get $o1)))
+        (${T}.store (i32.add (i32.add (local.get $W2T) (i32.mul (local.get $o) (local.get $rowT))) (i32.shl (local.get $h) (i32.const ${Math.log2(S)})))
+          (${T}.load (i32.add (i32.add (local.get $W2) (i32.mul (local.get $h) (local.get $rowW))) (i32.shl (local.get $o) (i32.const ${Math.log2(S)})))))
+        (local.set $o (i32.add (local.get $o) (i32.const 1)))
+        (br $ol)))
+      (local.set $h (i32.add (local.get $h) (i32.const 1)))
+      (br $hl))))
   (func $transposeW2 (export "transpose_w2") (param $W2 i32) (param $W2T i32) (param $H i32) (param $HV i32) (param $O i32) (param $OV i32)
-    (local $h i32) (local $o i32) (local $Hp i32) (local $Op i32) (local $h0 i32) (local $o0 i32) (local $he i32) (local $oe i32)
-    (local.set $Hp (i32.mul (local.get $HV) (i32.const ${t.lanes})))
-    (local.set $Op (i32.mul (local.get $OV) (i32.const ${t.lanes})))
+    (local $h i32) (local $o i32) (local $h0 i32) (local $he i32) (local $hf i32) (local $of i32) (local $rowW i32) (local $rowT i32) (local $src i32) (local $dst i32)
+    ${transposeLocals}
+    (local.set $rowW (i32.shl (local.get $OV) (i32.const 4)))
+    (local.set $rowT (i32.shl (local.get $HV) (i32.const 4)))
+    (local.set $hf (i32.and (local.get $H) (i32.const ${-t.lanes})))
+    (local.set $of (i32.and (local.get $O) (i32.const ${-t.lanes})))
     (block $h0_done (loop $h0l
-      (br_if $h0_done (i32.ge_u (local.get $h0) (local.get $H)))
-      (local.set $he (select (i32.add (local.get $h0) (i32.const 16)) (local.get $H) (i32.lt_u (i32.add (local.get $h0) (i32.const 16)) (local.get $H))))
-      (local.set $o0 (i32.const 0))
-      (block $o0_done (loop $o0l
-        (br_if $o0_done (i32.ge_u (local.get $o0) (local.get $O)))
-        (local.set $oe (select (i32.add (local.get $o0) (i32.const 16)) (local.get $O) (i32.lt_u (i32.add (local.get $o0) (i32.const 16)) (local.get $O))))
+      (br_if $h0_done (i32.ge_u (local.get $h0) (local.get $hf)))
+      (local.set $he (select (i32.add (local.get $h0) (i32.const ${64 / S})) (local.get $hf) (i32.lt_u (i32.add (local.get $h0) (i32.const ${64 / S})) (local.get $hf))))
+      (local.set $o (i32.const 0))
+      (block $o_done (loop $ol
+        (br_if $o_done (i32.ge_u (local.get $o) (local.get $of)))
         (local.set $h (local.get $h0))
         (block $h_done (loop $hl
           (br_if $h_done (i32.ge_u (local.get $h) (local.get $he)))
-          (local.set $o (local.get $o0))
-          (block $o_done (loop $ol
-            (br_if $o_done (i32.ge_u (local.get $o) (local.get $oe)))
-            (${T}.store (i32.add (local.get $W2T) (i32.shl (i32.add (i32.mul (local.get $o) (local.get $Hp)) (local.get $h)) (i32.const ${Math.log2(S)})))
-              (${T}.load (i32.add (local.get $W2) (i32.shl (i32.add (i32.mul (local.get $h) (local.get $Op)) (local.get $o)) (i32.const ${Math.log2(S)})))))
-            (local.set $o (i32.add (local.get $o) (i32.const 1)))
-            (br $ol)))
-          (local.set $h (i32.add (local.get $h) (i32.const 1)))
+          (local.set $src (i32.add (i32.add (local.get $W2) (i32.mul (local.get $h) (local.get $rowW))) (i32.shl (local.get $o) (i32.const ${Math.log2(S)}))))
+          (local.set $dst (i32.add (i32.add (local.get $W2T) (i32.mul (local.get $o) (local.get $rowT))) (i32.shl (local.get $h) (i32.const ${Math.log2(S)}))))
+          ${transposeBlock}
+          (local.set $h (i32.add (local.get $h) (i32.const ${t.lanes})))
           (br $hl)))
-        (local.set $o0 (i32.add (local.get $o0) (i32.const 16)))
-        (br $o0l)))
-      (local.set $h0 (i32.add (local.get $h0) (i32.const 16)))
-      (br $h0l))))
+        (local.set $o (i32.add (local.get $o) (i32.const ${t.lanes})))
+        (br $ol)))
+      (local.set $h0 (i32.add (local.get $h0) (i32.const ${64 / S})))
+      (br $h0l)))
+    ;; the columns past the last whole block (every row), then the rows past it
+    (call $transposeEdge (local.get $W2) (local.get $W2T) (i32.const 0) (local.get $H) (local.get $of) (local.get $O) (local.get $rowW) (local.get $rowT))
+    (call $transposeEdge (local.get $W2) (local.get $W2T) (local.get $hf) (local.get $H) (i32.const 0) (local.get $of) (local.get $rowW) (local.get $rowT)))
   ;; gW [Hin rows × Op] = Xᵀ · dY for X [n × Hp] (HV vectors a row), dY [n × Op]; rows ≥ Hin untouched.
   (func (export "dense_grad") (param $X i32) (param $n i32) (param $HV i32) (param $Hin i32) (param $dY i32) (param $OV i32) (param $gW i32)
     (local $h i32) (local $rowBytesO i32) (local $rowBytesH i32) ${blockLocals} ${accLocals}

@@ -284,3 +284,23 @@ describe.skipIf(!built)("gemm against a plain loop in the same order", () => {
     });
   }
 });
+
+describe.skipIf(!built)("transpose_w2", () => {
+  for (const dtype of ["float32", "float64"] as const) {
+    it(`${dtype}: WT[o, h] = W[h, o] for h < H, o < O, and nothing else written (whole blocks and edges)`, () => {
+      for (const [H, O] of [[1, 1], [3, 5], [4, 4], [5, 3], [17, 30], [33, 37], [64, 8], [40, 1]]) {
+        const a = new Arena(dtype);
+        const L = a.lanes, HV = Math.ceil(H / L) + 1, OV = Math.ceil(O / L) + 1; // padded past the next vector
+        const W = a.values(H * OV * L), WT = a.values((O + 3) * HV * L); // rows past O: must stay as they are
+        a.commit();
+        const w = a.f(W, H * OV * L), wt = a.f(WT, (O + 3) * HV * L);
+        w.forEach((_, i) => (w[i] = i + 1));
+        wt.fill(-7);
+        a.k.transpose_w2(W, WT, H, HV, O, OV);
+        const expected = new Array(wt.length).fill(-7);
+        for (let h = 0; h < H; h++) for (let o = 0; o < O; o++) expected[o * HV * L + h] = w[h * OV * L + o];
+        expect(Array.from(wt), `${H} × ${O}`).toEqual(expected);
+      }
+    });
+  }
+});
