@@ -253,12 +253,13 @@ describe.skipIf(!built)("trainer on the fast path", () => {
 
 describe.skipIf(!built)("gemm against a plain loop in the same order", () => {
   // Y[q] = init + Σ_i S[q, i] × M[i], i ascending, each multiply and add rounded to the dtype: the
-  // kernel walks long sums in blocks (partial sums kept in Y), which must not change a bit
+  // kernel works on panels of rows and walks long sums in blocks (partial sums kept in Y), which
+  // must not change a bit
   const round = (dtype: Dtype) => (dtype === "float32" ? Math.fround : (v: number) => v);
   for (const dtype of ["float32", "float64"] as const) {
-    it.each([0, 1, 7, 256, 257, 600, 1031])(`${dtype}: a sum of %i terms, each init (bias row, zero, accumulate)`, (count) => {
+    it.each([[0, 5], [1, 129], [7, 300], [256, 5], [257, 131], [600, 3], [1031, 2]])(`${dtype}: sums of %i terms, %i rows, each init (bias row, zero, accumulate)`, (count, nq) => {
       const a = new Arena(dtype);
-      const nq = 5, yV = 3, cols = yV * a.lanes;
+      const yV = 3, cols = yV * a.lanes;
       const S0 = a.values(Math.max(1, nq * count)), M0 = a.values(Math.max(1, count * cols)), B = a.values(cols), Y = a.values(nq * cols);
       a.commit();
       const rng = new Rng(count + 1);
