@@ -306,7 +306,7 @@ export function kernelsWat(type) {
    * with s(q, i) the scalar at S0 + q × qStride + i × iStride, M[i] at M0 + i × mStride, init = B
    * (a vector row), Y[q] itself when B = −2 (accumulate: a product over several calls, e.g. a
    * convolution's dW over chunks of the batch, sums in the same order as one call), else 0. Forward: S = X, M = W. dX: S = dY, M = Wᵀ, no B. dW: q = the
-   * input unit h, i = the batch row: S = X by columns, M = dY.
+   * input unit h, i = the batch row: S = X by columns (or Xᵀ by rows), M = dY.
    */
   const gemmBlock = (rows, w) => {
     const qs = [...Array(rows).keys()], js = [...Array(w).keys()];
