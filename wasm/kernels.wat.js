@@ -195,7 +195,6 @@ export function kernelsWat(type) {
         (local.set $jb (i32.add (local.get $jb) (i32.const ${w})))
         (br $${tag}${w})))`;
   };
-  const ZERO = () => "(v128.const i32x4 0 0 0 0)";
   const blockLocals = `(local $jb i32) (local $colOff i32) (local $sp i32) (local $mp i32) (local $i i32) (local $l v128)`;
   // a row's logits: A[r] = b2 + Σ_h Z[r,h] W2[h]
   const logitBlock = broadcastBlock({
@@ -205,20 +204,6 @@ export function kernelsWat(type) {
     store: (j) => `(v128.store offset=${16 * j} (i32.add (i32.add (local.get $A) (i32.mul (local.get $r) (local.get $rowBytesO))) (local.get $colOff)) (local.get $a${j}))`,
   });
 
-  // The engine's dense layers (src/engine/layers.ts): the same register blocks on general shapes.
-  // a dense layer's weight gradient, row h < Hin: gW[h] = Σ_r X[r,h] dY[r]
-  const dgBlock = broadcastBlock({
-    tag: "dg", cols: "(local.get $OV)", count: "(local.get $n)",
-    s0: `(i32.add (local.get $X) (i32.shl (local.get $h) (i32.const ${Math.log2(S)})))`, sStep: "(local.get $rowBytesH)",
-    m0: "(local.get $dY)", mStep: "(local.get $rowBytesO)", init: ZERO,
-    store: (j) => `(v128.store offset=${16 * j} (i32.add (i32.add (local.get $gW) (i32.mul (local.get $h) (local.get $rowBytesO))) (local.get $colOff)) (local.get $a${j}))`,
-  });
-  // a row of a dense layer's input gradient: dX[r] = Σ_{o<O} dY[r,o] Wᵀ[o]
-  const dxBlock = broadcastBlock({
-    tag: "dx", cols: "(local.get $HV)", count: "(local.get $O)",
-    s0: "(local.get $yrow)", sStep: `(i32.const ${S})`, m0: "(local.get $WT)", mStep: "(local.get $rowBytesH)", init: ZERO,
-    store: (j) => `(v128.store offset=${16 * j} (i32.add (i32.add (local.get $dX) (i32.mul (local.get $r) (local.get $rowBytesH))) (local.get $colOff)) (local.get $a${j}))`,
-  });
 
   /**
    * An element-wise kernel over nv vectors: exported `name` with pointer params `ptrs` (the first is
@@ -300,8 +285,8 @@ export function kernelsWat(type) {
 
   /**
    * gemm: the dense layers' three products in one kernel, in register blocks of 2 output rows × w
-   * vectors, the blocks of output columns outermost so that a strip of M (count × w vectors) stays in
-   * cache while every row uses it:
+   * vectors, walking strips of output columns so that a strip of M stays in cache while the rows use
+   * it (within panels of rows and blocks of the sum: GEMM_QB, GEMM_KB below):
    *   Y[q] (yV vectors) = init + Σ_{i < count} s(q, i) × M[i]      (i ascending: the reference's order)
    * with s(q, i) the scalar at S0 + q × qStride + i × iStride, M[i] at M0 + i × mStride, init = B
    * (a vector row), Y[q] itself when B = −2 (accumulate: a product over several calls, e.g. a
@@ -920,31 +905,6 @@ export function kernelsWat(type) {
     ;; the columns past the last whole block (every row), then the rows past it
     (call $transposeEdge (local.get $W2) (local.get $W2T) (i32.const 0) (local.get $H) (local.get $of) (local.get $O) (local.get $rowW) (local.get $rowT))
     (call $transposeEdge (local.get $W2) (local.get $W2T) (local.get $hf) (local.get $H) (i32.const 0) (local.get $of) (local.get $rowW) (local.get $rowT)))
-  ;; gW [Hin rows × Op] = Xᵀ · dY for X [n × Hp] (HV vectors a row), dY [n × Op]; rows ≥ Hin untouched.
-  (func (export "dense_grad") (param $X i32) (param $n i32) (param $HV i32) (param $Hin i32) (param $dY i32) (param $OV i32) (param $gW i32)
-    (local $h i32) (local $rowBytesO i32) (local $rowBytesH i32) ${blockLocals} ${accLocals}
-    (local.set $rowBytesO (i32.shl (local.get $OV) (i32.const 4)))
-    (local.set $rowBytesH (i32.shl (local.get $HV) (i32.const 4)))
-    (block $h_done (loop $hl
-      (br_if $h_done (i32.ge_u (local.get $h) (local.get $Hin)))
-      (local.set $jb (i32.const 0))
-      ${[4, 3, 2, 1].map(dgBlock).join("")}
-      (local.set $h (i32.add (local.get $h) (i32.const 1)))
-      (br $hl))))
-
-  ;; dX [n × Hp] = dY · Wᵀ, dY [n × Op] (the first O lanes of a row used), WT [Op × Hp] = Wᵀ.
-  (func (export "dense_dx") (param $dY i32) (param $n i32) (param $O i32) (param $OV i32) (param $WT i32) (param $HV i32) (param $dX i32)
-    (local $r i32) (local $yrow i32) (local $rowBytesO i32) (local $rowBytesH i32) ${blockLocals} ${accLocals}
-    (local.set $rowBytesO (i32.shl (local.get $OV) (i32.const 4)))
-    (local.set $rowBytesH (i32.shl (local.get $HV) (i32.const 4)))
-    (block $rows_done (loop $rows
-      (br_if $rows_done (i32.ge_u (local.get $r) (local.get $n)))
-      (local.set $yrow (i32.add (local.get $dY) (i32.mul (local.get $r) (local.get $rowBytesO))))
-      (local.set $jb (i32.const 0))
-      ${BLOCKS.map(dxBlock).join("")}
-      (local.set $r (i32.add (local.get $r) (i32.const 1)))
-      (br $rows))))
-
   ;; out [V vectors] = Σ_r X[r] for X [n × V vectors] (r ascending): a bias gradient.
   (func (export "sum_rows") (param $X i32) (param $n i32) (param $V i32) (param $out i32)
     (local $v i32) (local $r i32) (local $p i32) (local $acc v128) (local $rowBytes i32)

@@ -20,8 +20,6 @@ export interface Kernels {
   by_pixel(starts: number, offs: number, vals: number, n: number, D: number, rowBytes: number, cs: number, crow: number, cval: number): void;
   grad_w1(dZ: number, G: number, HV: number, D: number, rowBytes: number, cs: number, crow: number, cval: number): void;
   logits(X: number, n: number, KV: number, W: number, b: number, Y: number, MV: number): void;
-  dense_grad(X: number, n: number, KV: number, K: number, dY: number, MV: number, gW: number): void;
-  dense_dx(dY: number, n: number, M: number, MV: number, WT: number, KV: number, dX: number): void;
   transpose_w2(W: number, WT: number, K: number, KV: number, M: number, MV: number): void;
   sum_rows(X: number, n: number, V: number, out: number): void;
   gemm(S0: number, qStride: number, iStride: number, nq: number, count: number, M0: number, mStride: number, yV: number, B: number, Y: number, yStride: number): void;
