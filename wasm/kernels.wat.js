@@ -905,22 +905,46 @@ export function kernelsWat(type) {
     ;; the columns past the last whole block (every row), then the rows past it
     (call $transposeEdge (local.get $W2) (local.get $W2T) (i32.const 0) (local.get $H) (local.get $of) (local.get $O) (local.get $rowW) (local.get $rowT))
     (call $transposeEdge (local.get $W2) (local.get $W2T) (local.get $hf) (local.get $H) (i32.const 0) (local.get $of) (local.get $rowW) (local.get $rowT)))
-  ;; out [V vectors] = Σ_r X[r] for X [n × V vectors] (r ascending): a bias gradient.
-  (func (export "sum_rows") (param $X i32) (param $n i32) (param $V i32) (param $out i32)
-    (local $v i32) (local $r i32) (local $p i32) (local $acc v128) (local $rowBytes i32)
-    (local.set $rowBytes (i32.shl (local.get $V) (i32.const 4)))
+  ;; out [V vectors] = Σ_r X[r] for X [n rows, rowBytes apart, of ≥ V vectors] (r ascending): a
+  ;; bias gradient. Four vectors (a cache line) a pass down the rows, so that X is read once.
+  (func (export "sum_rows") (param $X i32) (param $n i32) (param $V i32) (param $out i32) (param $rowBytes i32)
+    (local $v i32) (local $r i32) (local $p i32) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (block $v4_done (loop $v4
+      (br_if $v4_done (i32.gt_u (i32.add (local.get $v) (i32.const 4)) (local.get $V)))
+      (local.set $a0 (v128.const i32x4 0 0 0 0))
+      (local.set $a1 (v128.const i32x4 0 0 0 0))
+      (local.set $a2 (v128.const i32x4 0 0 0 0))
+      (local.set $a3 (v128.const i32x4 0 0 0 0))
+      (local.set $p (i32.add (local.get $X) (i32.shl (local.get $v) (i32.const 4))))
+      (local.set $r (i32.const 0))
+      (block $r4_done (loop $r4
+        (br_if $r4_done (i32.ge_u (local.get $r) (local.get $n)))
+        (local.set $a0 (${V}.add (local.get $a0) (v128.load (local.get $p))))
+        (local.set $a1 (${V}.add (local.get $a1) (v128.load offset=16 (local.get $p))))
+        (local.set $a2 (${V}.add (local.get $a2) (v128.load offset=32 (local.get $p))))
+        (local.set $a3 (${V}.add (local.get $a3) (v128.load offset=48 (local.get $p))))
+        (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $r4)))
+      (local.set $p (i32.add (local.get $out) (i32.shl (local.get $v) (i32.const 4))))
+      (v128.store (local.get $p) (local.get $a0))
+      (v128.store offset=16 (local.get $p) (local.get $a1))
+      (v128.store offset=32 (local.get $p) (local.get $a2))
+      (v128.store offset=48 (local.get $p) (local.get $a3))
+      (local.set $v (i32.add (local.get $v) (i32.const 4)))
+      (br $v4)))
     (block $v_done (loop $vl
       (br_if $v_done (i32.ge_u (local.get $v) (local.get $V)))
-      (local.set $acc (v128.const i32x4 0 0 0 0))
+      (local.set $a0 (v128.const i32x4 0 0 0 0))
       (local.set $p (i32.add (local.get $X) (i32.shl (local.get $v) (i32.const 4))))
       (local.set $r (i32.const 0))
       (block $r_done (loop $rl
         (br_if $r_done (i32.ge_u (local.get $r) (local.get $n)))
-        (local.set $acc (${V}.add (local.get $acc) (v128.load (local.get $p))))
+        (local.set $a0 (${V}.add (local.get $a0) (v128.load (local.get $p))))
         (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rl)))
-      (v128.store (i32.add (local.get $out) (i32.shl (local.get $v) (i32.const 4))) (local.get $acc))
+      (v128.store (i32.add (local.get $out) (i32.shl (local.get $v) (i32.const 4))) (local.get $a0))
       (local.set $v (i32.add (local.get $v) (i32.const 1)))
       (br $vl))))
 ${imageKernels}

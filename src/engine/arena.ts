@@ -5,6 +5,7 @@
  * addressed by byte offsets; the typed-array views are made on demand, so a memory that grows
  * never leaves a stale view behind.
  */
+import { cutRange } from "./split.js";
 import { instantiateKernels, type Dtype, type WasmMemory } from "./wasm.js";
 
 /** The kernels of wasm/kernels.wat.js (pointers are byte offsets, widths in 16-byte vectors). */
@@ -21,7 +22,7 @@ export interface Kernels {
   grad_w1(dZ: number, G: number, HV: number, D: number, rowBytes: number, cs: number, crow: number, cval: number): void;
   logits(X: number, n: number, KV: number, W: number, b: number, Y: number, MV: number): void;
   transpose_w2(W: number, WT: number, K: number, KV: number, M: number, MV: number): void;
-  sum_rows(X: number, n: number, V: number, out: number): void;
+  sum_rows(X: number, n: number, V: number, out: number, rowBytes: number): void;
   gemm(S0: number, qStride: number, iStride: number, nq: number, count: number, M0: number, mStride: number, yV: number, B: number, Y: number, yStride: number): void;
   // images kept channels last (src/engine/conv.ts)
   im2col(X: number, inRow: number, m: number, H: number, W: number, Cs: number, FH: number, FW: number, stride: number, pad: number, OH: number, OW: number, col: number, rowBytes: number): void;
@@ -95,6 +96,17 @@ export class Arena {
   run(ops: (part: number, parts: number) => KernelOp[], work: number): void {
     if (this.split && work >= this.split.minWork) this.split.run(ops);
     else this.runHere(ops(0, 1));
+  }
+
+  /**
+   * An element-wise kernel `name`(pointers…, nv) over nv vectors, cut by whole cache lines between
+   * the threads (each value costs about what a few multiply-adds do: it is a load and a store).
+   */
+  elementwise(name: keyof Kernels, ptrs: readonly number[], nv: number): void {
+    this.run((p, parts) => {
+      const [v0, v1] = cutRange(nv, parts, p, 4);
+      return v1 === v0 ? [] : [[name, ...ptrs.map((q) => q + 16 * v0), v1 - v0]];
+    }, 4 * nv * this.lanes);
   }
 
   runHere(ops: KernelOp[]): void {

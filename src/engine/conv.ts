@@ -142,8 +142,11 @@ export class Convolution extends Layer {
   backward(b: Pass, needDx: boolean): void {
     const { a, P } = this;
     const k = a.k, rowY = this.FNV * 16, colRow = this.KV * 16, outRow = this.V * 16, FN = this.layout!.C;
-    // gb [FNp] = Σ over every window of every sample of dy
-    k.sum_rows(this.dy, b.n * P, this.FNV, this.b.g);
+    // gb [FNp] = Σ over every window of every sample of dy (its vectors cut between the threads)
+    a.run((p, parts) => {
+      const [v0, v1] = cutRange(this.FNV, parts, p, 4);
+      return v1 === v0 ? [] : [["sum_rows", this.dy + 16 * v0, b.n * P, v1 - v0, this.b.g + 16 * v0, rowY]];
+    }, b.n * P * this.FNV * a.lanes);
     if (needDx) k.transpose_w2(this.W.p, this.WT, this.K, this.KV, FN, this.FNV);
     for (let s0 = 0; s0 < b.n; s0 += this.chunk) {
       const m = Math.min(this.chunk, b.n - s0);
@@ -206,14 +209,23 @@ export class Pooling extends Layer {
     this.arg = this.a.alloc(maxRows * this.V * this.a.lanes * 4);
   }
 
+  // (samples cut between the threads; arg has one i32 per output value, outRow / S of them a sample)
   forward(b: Pass): void {
     const { H, W, Cs } = this.inLayout, { H: OH, W: OW } = this.layout!;
-    this.a.k.maxpool(this.x, this.inV * 16, b.n, H, W, Cs, this.PH, this.PW, this.stride, this.pad, OH, OW, this.y, this.V * 16, this.arg);
+    const inRow = this.inV * 16, outRow = this.V * 16, argRow = (outRow / this.a.S) * 4;
+    this.a.run((p, parts) => {
+      const [s0, s1] = cutRange(b.n, parts, p);
+      return s1 === s0 ? [] : [["maxpool", this.x + s0 * inRow, inRow, s1 - s0, H, W, Cs, this.PH, this.PW, this.stride, this.pad, OH, OW, this.y + s0 * outRow, outRow, this.arg + s0 * argRow]];
+    }, b.n * this.inV * this.a.lanes);
   }
 
   backward(b: Pass, needDx: boolean): void {
     if (!needDx) return;
     const { H, W, Cs } = this.layout!;
-    this.a.k.maxpool_bwd(this.dy, this.V * 16, b.n, H * W * Cs, this.dx, this.inV * 16, this.arg);
+    const inRow = this.inV * 16, outRow = this.V * 16, argRow = (outRow / this.a.S) * 4;
+    this.a.run((p, parts) => {
+      const [s0, s1] = cutRange(b.n, parts, p);
+      return s1 === s0 ? [] : [["maxpool_bwd", this.dy + s0 * outRow, outRow, s1 - s0, H * W * Cs, this.dx + s0 * inRow, inRow, this.arg + s0 * argRow]];
+    }, b.n * this.inV * this.a.lanes);
   }
 }

@@ -199,7 +199,7 @@ export class Affine extends Layer {
   backward(b: Pass, needDx: boolean): void {
     const k = this.a.k, s = this.sparse;
     // gb [Mp] = Σ_rows dy
-    k.sum_rows(this.dy, b.n, this.V, this.b.g);
+    k.sum_rows(this.dy, b.n, this.V, this.b.g, this.V * 16);
     if (s) {
       // gW [D × Mp] += xᵀ · dy over the non-zero pixels (gW is 0 here: the optimizer zeroes it)
       // by pixel (CSC) for wide layers; row by row where turning the batch costs more than it saves
@@ -265,10 +265,10 @@ export class Sigmoid extends Layer {
 export class Relu extends Layer {
   override readonly inPlace = true;
   forward(b: Pass): void {
-    this.a.k.relu(this.y, b.n * this.V);
+    this.a.elementwise("relu", [this.y], b.n * this.V);
   }
   backward(b: Pass): void {
-    this.a.k.relu_bwd(this.dx, this.y, b.n * this.V);
+    this.a.elementwise("relu_bwd", [this.dx, this.y], b.n * this.V);
   }
 }
 
@@ -312,12 +312,12 @@ export class Dropout extends Layer {
     const u = this.u, at = this.at;
     b.rng!.fillUniform(u, b.n * units);
     for (let r = 0; r < b.n; r++) for (let j = 0; j < units; j++) m[r * w + (at ? at[j] : j)] = u[r * units + j] >= this.p ? keep : 0;
-    a.k.mul(this.y, this.mask, b.n * this.V);
+    a.elementwise("mul", [this.y, this.mask], b.n * this.V);
   }
   backward(b: Pass): void {
     const { a } = this;
     a.u8().copyWithin(this.dx, this.dy, this.dy + b.n * this.V * 16);
-    a.k.mul(this.dx, this.mask, b.n * this.V);
+    a.elementwise("mul", [this.dx, this.mask], b.n * this.V);
   }
 }
 

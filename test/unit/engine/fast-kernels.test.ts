@@ -305,3 +305,29 @@ describe.skipIf(!built)("transpose_w2", () => {
     });
   }
 });
+
+describe.skipIf(!built)("sum_rows", () => {
+  for (const dtype of ["float32", "float64"] as const) {
+    it(`${dtype}: out[j] = Σ_r X[r, j], r ascending, over V vectors of rows wider than V (whole cache lines and the rest)`, () => {
+      const round = dtype === "float32" ? Math.fround : (v: number) => v;
+      for (const [n, V] of [[0, 3], [1, 4], [7, 5], [300, 9], [33, 1]]) {
+        const a = new Arena(dtype);
+        const L = a.lanes, rowV = V + 2; // rows wider than the columns summed
+        const X = a.values(Math.max(1, n) * rowV * L), out = a.values((V + 1) * L);
+        a.commit();
+        const x = a.f(X, n * rowV * L), o = a.f(out, (V + 1) * L);
+        const rng = new Rng(n + V);
+        x.forEach((_, i) => (x[i] = rng.normal()));
+        o.fill(-7);
+        a.k.sum_rows(X, n, V, out, rowV * 16);
+        const expected = new Array((V + 1) * L).fill(-7);
+        for (let j = 0; j < V * L; j++) {
+          let acc = 0;
+          for (let r = 0; r < n; r++) acc = round(acc + x[r * rowV * L + j]);
+          expected[j] = acc;
+        }
+        expect(Array.from(o), `${n} rows × ${V} vectors`).toEqual(expected);
+      }
+    });
+  }
+});

@@ -83,6 +83,7 @@ const NETS = {
   "a fully connected net (the sparse first layer, dense products)": "affine 48, relu, affine 40, tanh, affine 10",
   "a wide first layer (its gradient by pixel, cut by columns)": "affine 160, relu, affine 10",
   "batch norm": "conv 4 3x3 s2, batchnorm, relu, affine 16, batchnorm, sigmoid, affine 10",
+  "32 channels (the bias gradient cut by vectors, padded pooling and dropout cut by samples)": "conv 32 3x3 s3, relu, maxpool 2 p1, dropout 0.5, affine 10",
 };
 const ADAM: OptimizerConfig = { optimizer: "adam", momentum: 0.9, rmsDecay: 0.99, beta1: 0.9, beta2: 0.999, adadeltaRho: 0.9 };
 
