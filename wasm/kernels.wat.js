@@ -905,6 +905,25 @@ export function kernelsWat(type) {
     ;; the columns past the last whole block (every row), then the rows past it
     (call $transposeEdge (local.get $W2) (local.get $W2T) (i32.const 0) (local.get $H) (local.get $of) (local.get $O) (local.get $rowW) (local.get $rowT))
     (call $transposeEdge (local.get $W2) (local.get $W2T) (local.get $hf) (local.get $H) (i32.const 0) (local.get $of) (local.get $rowW) (local.get $rowT)))
+  ;; Dropout's mask for n rows: M[r, at[j]] = U[r, j] ≥ p ? keep : 0 for the logical units j < units
+  ;; (U: float64 uniforms, row by row; at: each unit's stored position, i32; M's rows rowBytes apart).
+  (func (export "dropout_mask") (param $U i32) (param $at i32) (param $n i32) (param $units i32) (param $M i32) (param $rowBytes i32)
+        (param $p f64) (param $keep ${T})
+    (local $r i32) (local $j i32) (local $m i32)
+    (block $r_done (loop $rl
+      (br_if $r_done (i32.ge_u (local.get $r) (local.get $n)))
+      (local.set $m (i32.add (local.get $M) (i32.mul (local.get $r) (local.get $rowBytes))))
+      (local.set $j (i32.const 0))
+      (block $j_done (loop $jl
+        (br_if $j_done (i32.ge_u (local.get $j) (local.get $units)))
+        (${T}.store (i32.add (local.get $m) (i32.shl (i32.load (i32.add (local.get $at) (i32.shl (local.get $j) (i32.const 2)))) (i32.const ${Math.log2(S)})))
+          (select (local.get $keep) (${T}.const 0) (f64.ge (f64.load (local.get $U)) (local.get $p))))
+        (local.set $U (i32.add (local.get $U) (i32.const 8)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $jl)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rl))))
+
   ;; out [V vectors] = Σ_r X[r] for X [n rows, rowBytes apart, of ≥ V vectors] (r ascending): a
   ;; bias gradient. Four vectors (a cache line) a pass down the rows, so that X is read once.
   (func (export "sum_rows") (param $X i32) (param $n i32) (param $V i32) (param $out i32) (param $rowBytes i32)

@@ -23,6 +23,7 @@ export interface Kernels {
   logits(X: number, n: number, KV: number, W: number, b: number, Y: number, MV: number): void;
   transpose_w2(W: number, WT: number, K: number, KV: number, M: number, MV: number): void;
   sum_rows(X: number, n: number, V: number, out: number, rowBytes: number): void;
+  dropout_mask(U: number, at: number, n: number, units: number, M: number, rowBytes: number, p: number, keep: number): void;
   gemm(S0: number, qStride: number, iStride: number, nq: number, count: number, M0: number, mStride: number, yV: number, B: number, Y: number, yStride: number): void;
   // images kept channels last (src/engine/conv.ts)
   im2col(X: number, inRow: number, m: number, H: number, W: number, Cs: number, FH: number, FW: number, stride: number, pad: number, OH: number, OW: number, col: number, rowBytes: number): void;
@@ -151,6 +152,11 @@ export class Arena {
   /** A view of n values at p. */
   f(p: number, n: number): FArray {
     return this.dtype === "float32" ? new Float32Array(this.k.memory.buffer, p, n) : new Float64Array(this.k.memory.buffer, p, n);
+  }
+
+  /** A float64 view of n numbers at p (whatever the dtype). */
+  f64(p: number, n: number): Float64Array {
+    return new Float64Array(this.k.memory.buffer, p, n);
   }
 
   i32(p: number, n: number): Int32Array {

@@ -290,28 +290,35 @@ export class Tanh extends Layer {
  */
 export class Dropout extends Layer {
   private mask = 0;
-  /** Where each logical unit is kept (an image's layout), so masks are drawn in the reference's order. */
-  private readonly at?: Int32Array;
+  /** Where each logical unit is kept in a row (an image's layout), so masks are drawn in the reference's order. */
+  private readonly at: Int32Array;
+  /** The batch's uniforms (float64), drawn in the reference's order: row by row, logical unit by unit. */
+  private u = 0;
+  /** `at` in the kernels' memory. */
+  private atPtr = 0;
   constructor(a: Arena, inUnits: number, inV: number, readonly p: number, layout?: ImageLayout) {
     super(a, inUnits, inV, inUnits, layout);
-    if (layout) this.at = storedIndices(layout, inUnits);
+    this.at = storedIndices(layout, inUnits);
   }
-  /** The batch's uniforms, drawn in the reference's order (row by row, logical unit by unit). */
-  private u = new Float64Array(0);
   override reserve(maxRows: number): void {
     this.mask = this.a.values(maxRows * this.V * this.a.lanes);
+    this.u = this.a.alloc(maxRows * this.units * 8);
+    this.atPtr = this.a.alloc(this.units * 4);
   }
   forward(b: Pass): void {
     const { a, units } = this;
-    const w = this.V * a.lanes;
+    const w = this.V * a.lanes, rowBytes = w * a.S;
     a.u8().copyWithin(this.y, this.x, this.x + b.n * w * a.S);
     if (!b.train) return;
-    const m = a.f(this.mask, b.n * w), keep = 1 / (1 - this.p);
-    m.fill(0);
-    if (this.u.length < b.n * units) this.u = new Float64Array(b.n * units);
-    const u = this.u, at = this.at;
-    b.rng!.fillUniform(u, b.n * units);
-    for (let r = 0; r < b.n; r++) for (let j = 0; j < units; j++) m[r * w + (at ? at[j] : j)] = u[r * units + j] >= this.p ? keep : 0;
+    if (w !== units) a.f(this.mask, b.n * w).fill(0); // a row's padding
+    a.i32(this.atPtr, units).set(this.at);
+    b.rng!.fillUniform(a.f64(this.u, b.n * units), b.n * units);
+    const keep = 1 / (1 - this.p);
+    // m [n × w] = u ≥ p ? keep : 0 at each unit's place, rows cut between the threads
+    a.run((part, parts) => {
+      const [r0, r1] = cutRange(b.n, parts, part);
+      return r1 === r0 ? [] : [["dropout_mask", this.u + r0 * units * 8, this.atPtr, r1 - r0, units, this.mask + r0 * rowBytes, rowBytes, this.p, keep]];
+    }, 4 * b.n * units);
     a.elementwise("mul", [this.y, this.mask], b.n * this.V);
   }
   backward(b: Pass): void {

@@ -18,7 +18,7 @@ import { instantiateKernels, type Dtype, type WasmMemory } from "./wasm.js";
 const KERNELS = [
   "gemm", "im2col", "col2im", "hidden", "transpose_w2", "grad_w1",
   "opt_sgd", "opt_momentum", "opt_nesterov", "opt_adagrad", "opt_rmsprop", "opt_adam", "opt_adadelta",
-  "relu", "relu_bwd", "mul", "maxpool", "maxpool_bwd", "sum_rows",
+  "relu", "relu_bwd", "mul", "maxpool", "maxpool_bwd", "sum_rows", "dropout_mask",
 ] as const satisfies readonly (keyof Kernels)[];
 const KERNEL_ID = new Map<string, number>(KERNELS.map((name, i) => [name, i]));
 
