@@ -64,15 +64,20 @@ function serveLanes(): void {
   }
 }
 
-// With a lane open the next part usually comes within microseconds, and waking from Atomics.wait
-// costs far more (≈ 0.1–0.2 ms on a virtual machine): watch the bell for a while before sleeping.
+// A kernel lane's next part usually comes within microseconds, and waking from Atomics.wait costs
+// far more (≈ 0.1–0.2 ms on a virtual machine): while the lane asks for it, watch the bell for a
+// while before sleeping.
 const SPIN_MS = 0.5;
+const spinning = () => {
+  for (const lane of lanes.values()) if (lane.spin?.()) return true;
+  return false;
+};
 
 for (;;) {
   const rung = Atomics.load(bell, 0);
   for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) runJob(m.message as JobMessage);
   serveLanes();
-  if (lanes.size > 0) {
+  if (spinning()) {
     const until = performance.now() + SPIN_MS;
     for (let i = 1; Atomics.load(bell, 0) === rung; i++) if ((i & 255) === 0 && performance.now() > until) break;
   }

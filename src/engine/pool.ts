@@ -68,6 +68,8 @@ export interface WorkerHost {
 export interface Lane {
   poll(): boolean;
   failed(): void;
+  /** Whether the worker should watch its bell for a while after a poll before sleeping (default no). */
+  spin?(): boolean;
 }
 
 /** Worker side: a job kind's handler; returns the reply's value, or a Lane. */

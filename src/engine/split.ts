@@ -23,11 +23,26 @@ const KERNELS = [
 const KERNEL_ID = new Map<string, number>(KERNELS.map((name, i) => [name, i]));
 
 // The control block: Int32 words (the request number, the last one done or −1 when the lane
-// failed, the stop flag), then from byte 16 Float64 words: the number of calls, then each call's
-// kernel number, argument count and arguments (whole numbers and floats alike are exact in a double).
-const SEQ = 0, DONE = 1, STOP = 2, HEADER = 16, CALL_WORDS = 4096;
-/** How long this thread watches for a worker's answer before sleeping on it. */
+// failed, the stop flag, whether the worker watches its bell between parts), then from byte 16
+// Float64 words: the number of calls, then each call's kernel number, argument count and
+// arguments (whole numbers and floats alike are exact in a double).
+const SEQ = 0, DONE = 1, STOP = 2, SPIN = 3, HEADER = 16, CALL_WORDS = 4096;
+/** How long this thread watches for a worker's answer before sleeping on it (while watching is on). */
 const SPIN_MS = 1;
+/**
+ * Watching saves a wake-up per part on a quiet machine (configs/fast.json: 0.82× the time), but
+ * when another process wants the cores it takes the time the other thread needs (the same run
+ * beside a busy loop: 1.74× the time). So it stays on only while the process gets about a core a
+ * thread: its CPU time over the wall time of the steps, measured over CHECK_MS of them. Turned
+ * off, it is tried again after RETRY_MS, then twice as long each time it fails, up to 32 s.
+ */
+const CHECK_MS = 100, RETRY_MS = 4000, RETRY_MAX_MS = 32_000;
+/** A pause between two parts longer than this is not part of a step (evaluation, files, the user). */
+const GAP_MS = 20;
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 
 /** [from, to) of part p of `total` cut into `parts`, the cuts on multiples of `unit`. */
 export function cutRange(total: number, parts: number, p: number, unit = 1): [number, number] {
@@ -63,11 +78,44 @@ export function kernelLane(p: KernelLanePayload) {
       }
       return false;
     },
+    spin: () => Atomics.load(c, SPIN) === 1,
     failed(): void {
       Atomics.store(c, DONE, -1);
       Atomics.notify(c, DONE);
     },
   };
+}
+
+/**
+ * When the step's threads watch for each other (see CHECK_MS): fed the wall and CPU time of the
+ * steps' stretches, it answers whether watching is on.
+ */
+export class SpinPolicy {
+  private on = true;
+  private retryMs = RETRY_MS;
+  private retryAt = 0;
+  private wallMs = 0;
+  private cpuMs = 0;
+  private checks = 0;
+
+  constructor(private readonly threads: number) {}
+
+  observe(wallMs: number, cpuMs: number, now: number): boolean {
+    this.wallMs += wallMs;
+    this.cpuMs += cpuMs;
+    if (this.wallMs < CHECK_MS) return this.on;
+    const cores = this.cpuMs / this.wallMs;
+    this.wallMs = this.cpuMs = 0;
+    // (the first window is the workers' start: setting up, compiling, evaluating)
+    if (this.checks++ === 0) return this.on;
+    if (this.on && cores < this.threads - 0.5) {
+      this.on = false;
+      this.retryAt = now + this.retryMs;
+      this.retryMs = Math.min(2 * this.retryMs, RETRY_MAX_MS);
+    } else if (this.on) this.retryMs = RETRY_MS;
+    else if (now >= this.retryAt) this.on = true;
+    return this.on;
+  }
 }
 
 /** The threads of a run's training step: this one and a kernel lane on every worker of `pool`. */
@@ -79,13 +127,21 @@ export class StepSplit implements StepThreads {
   private readonly lanes: { c: Int32Array; calls: Float64Array }[] = [];
   private seq = 0;
   private failure?: Error;
+  /** Whether the threads watch for each other before sleeping (SPIN_MS). */
+  private readonly spin: SpinPolicy;
+  private spinning = true;
+  /** Where the last part ended (wall and CPU ms). */
+  private lastEnd = -Infinity;
+  private lastCpu = 0;
 
   constructor(private readonly a: Arena, private readonly pool: WorkerPool) {
     this.k = a.k;
     this.parts = 1 + pool.size;
+    this.spin = new SpinPolicy(this.parts);
     for (let w = 0; w < pool.size; w++) {
       const control = new SharedArrayBuffer(HEADER + 8 * CALL_WORDS);
       this.lanes.push({ c: new Int32Array(control, 0, HEADER / 4), calls: new Float64Array(control, HEADER, CALL_WORDS) });
+      Atomics.store(this.lanes[w].c, SPIN, 1);
       const payload: KernelLanePayload = { memory: a.k.memory, dtype: a.dtype, control };
       pool.run(w, "kernel-lane", payload, { keepAlive: false }).catch((e: Error) => (this.failure ??= e));
     }
@@ -93,6 +149,8 @@ export class StepSplit implements StepThreads {
 
   run(ops: (part: number, parts: number) => KernelOp[]): void {
     if (this.failure) throw new Error(`a worker of the training step failed: ${this.failure.message}`);
+    const t0 = performance.now(), c0 = cpuMs();
+    if (t0 - this.lastEnd < GAP_MS) this.count(t0 - this.lastEnd, c0 - this.lastCpu);
     const seq = ++this.seq;
     for (let w = 0; w < this.lanes.length; w++) {
       const { c, calls } = this.lanes[w];
@@ -111,6 +169,20 @@ export class StepSplit implements StepThreads {
     }
     this.a.runHere(ops(0, this.parts));
     for (const { c } of this.lanes) this.wait(c, seq);
+    this.lastEnd = performance.now();
+    this.lastCpu = cpuMs();
+    this.count(this.lastEnd - t0, this.lastCpu - c0);
+  }
+
+  /** A stretch of a step for the spin policy, which may turn watching on or off. */
+  private count(wallMs: number, cpuMs: number): void {
+    const on = this.spin.observe(wallMs, cpuMs, performance.now());
+    if (on !== this.spinning) this.setSpinning(on);
+  }
+
+  private setSpinning(on: boolean): void {
+    this.spinning = on;
+    for (const { c } of this.lanes) Atomics.store(c, SPIN, on ? 1 : 0);
   }
 
   /**
@@ -137,8 +209,10 @@ export class StepSplit implements StepThreads {
   private wait(c: Int32Array, seq: number): void {
     // the worker's part ends about when this thread's does: watch for it before sleeping, since
     // waking from Atomics.wait costs ≈ 0.1–0.2 ms on a virtual machine
-    const until = performance.now() + SPIN_MS;
-    for (let i = 1; Atomics.load(c, DONE) !== seq; i++) if ((i & 255) === 0 && performance.now() > until) break;
+    if (this.spinning) {
+      const until = performance.now() + SPIN_MS;
+      for (let i = 1; Atomics.load(c, DONE) !== seq; i++) if ((i & 255) === 0 && performance.now() > until) break;
+    }
     if (Atomics.load(c, DONE) === seq) return;
     // A part takes milliseconds: a worker silent for two minutes of this thread's waiting is gone
     // (this thread does not return to its event loop here, so the pool cannot tell). A wait that

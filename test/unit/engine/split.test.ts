@@ -10,7 +10,7 @@ import { Arena } from "../../../src/engine/arena.js";
 import { Convolution } from "../../../src/engine/conv.js";
 import { Network, specOf } from "../../../src/engine/network.js";
 import { WorkerPool } from "../../../src/engine/pool.js";
-import { cutRange, StepSplit } from "../../../src/engine/split.js";
+import { cutRange, SpinPolicy, StepSplit } from "../../../src/engine/split.js";
 import { DTYPES, type Dtype } from "../../../src/engine/wasm.js";
 import { parseLayerList } from "../../../src/reference/layer-spec.js";
 import { buildReferenceNet } from "../../../src/reference/net-from-spec.js";
@@ -141,5 +141,39 @@ describe("a failed worker", () => {
     const rng = new Rng(2);
     const imgs = images(rng, 8), labels = new Uint8Array(8);
     expect(() => net.step(imgs, labels, Int32Array.from([0, 1, 2, 3]), 0.1)).toThrow(/a worker of the training step failed/);
+  });
+});
+
+describe("SpinPolicy (whether the step's threads watch for each other)", () => {
+  // windows of 100 ms of steps at `cores` of CPU time per wall ms, from time `t`
+  const feed = (p: SpinPolicy, t: number, cores: number, windows = 1) => {
+    let on = true;
+    for (let w = 0; w < windows; w++) on = p.observe(100, 100 * cores, t + 100 * (w + 1));
+    return on;
+  };
+  it("stays on while the process gets about a core a thread, ignoring the first window", () => {
+    const p = new SpinPolicy(2);
+    expect(feed(p, 0, 0.8)).toBe(true); // the workers' start
+    expect(feed(p, 100, 1.9, 50)).toBe(true);
+    expect(p.observe(40, 10, 5200)).toBe(true); // under a window: no decision
+  });
+  it("turns off when another process takes the cores, tries again after 4 s, then 8, 16, 32 s at most", () => {
+    const p = new SpinPolicy(2);
+    feed(p, 0, 2);
+    expect(feed(p, 100, 1.3)).toBe(false);
+    expect(feed(p, 200, 1.0, 38)).toBe(false); // until 4,000 ms after turning off (at 200)
+    expect(feed(p, 4100, 1.0)).toBe(true); // the try
+    expect(feed(p, 4200, 1.3)).toBe(false); // failed: next try 8 s later
+    expect(feed(p, 4300, 1.0, 78)).toBe(false);
+    expect(feed(p, 12200, 1.0)).toBe(true);
+    expect(feed(p, 12300, 1.9, 10)).toBe(true); // succeeded: stays on, and the wait is 4 s again
+    expect(feed(p, 13300, 1.2)).toBe(false);
+    expect(feed(p, 13400, 1.0, 38)).toBe(false);
+    expect(feed(p, 17400, 1.0)).toBe(true);
+  });
+  it("with 3 threads on 2 cores, watching never pays", () => {
+    const p = new SpinPolicy(3);
+    feed(p, 0, 2);
+    expect(feed(p, 100, 2)).toBe(false);
   });
 });
