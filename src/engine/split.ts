@@ -33,8 +33,9 @@ const SPIN_MS = 1;
  * Watching saves a wake-up per part on a quiet machine (configs/fast.json: 0.82× the time), but
  * when another process wants the cores it takes the time the other thread needs (the same run
  * beside a busy loop: 1.74× the time). So it stays on only while the process gets about a core a
- * thread: its CPU time over the wall time of the steps, measured over CHECK_MS of them. Turned
- * off, it is tried again after RETRY_MS, then twice as long each time it fails, up to 32 s.
+ * thread: its CPU time over the wall time of the steps, measured over windows of CHECK_MS of them
+ * (two low ones running turn it off). Turned off, it is tried again after RETRY_MS, then twice as
+ * long each time it fails, up to 32 s.
  */
 const CHECK_MS = 100, RETRY_MS = 4000, RETRY_MAX_MS = 32_000;
 /** A pause between two parts longer than this is not part of a step (evaluation, files, the user). */
@@ -97,6 +98,7 @@ export class SpinPolicy {
   private wallMs = 0;
   private cpuMs = 0;
   private checks = 0;
+  private low = 0;
 
   constructor(private readonly threads: number) {}
 
@@ -108,12 +110,18 @@ export class SpinPolicy {
     this.wallMs = this.cpuMs = 0;
     // (the first window is the workers' start: setting up, compiling, evaluating)
     if (this.checks++ === 0) return this.on;
-    if (this.on && cores < this.threads - 0.5) {
-      this.on = false;
-      this.retryAt = now + this.retryMs;
-      this.retryMs = Math.min(2 * this.retryMs, RETRY_MAX_MS);
-    } else if (this.on) this.retryMs = RETRY_MS;
-    else if (now >= this.retryAt) this.on = true;
+    if (this.on) {
+      if (cores >= this.threads - 0.5) {
+        this.low = 0;
+        this.retryMs = RETRY_MS;
+      } else if (++this.low === 2) {
+        // (two windows running, so that a hiccup of the machine does not turn it off)
+        this.on = false;
+        this.low = 0;
+        this.retryAt = now + this.retryMs;
+        this.retryMs = Math.min(2 * this.retryMs, RETRY_MAX_MS);
+      }
+    } else if (now >= this.retryAt) this.on = true;
     return this.on;
   }
 }
