@@ -124,6 +124,8 @@ export abstract class Layer {
   }
   /** Reserve this layer's own buffers (parameters are reserved by the network). */
   reserve(_maxRows: number): void {}
+  /** Once the memory holds every buffer: write what stays the same from step to step. */
+  committed(): void {}
   abstract forward(b: Pass): void;
   /** dx from dy (and the parameters' gradients); `needDx` false for the first layer. */
   abstract backward(b: Pass, needDx: boolean): void;
@@ -300,18 +302,23 @@ export class Dropout extends Layer {
     super(a, inUnits, inV, inUnits, layout);
     this.at = storedIndices(layout, inUnits);
   }
+  private maxRows = 0;
   override reserve(maxRows: number): void {
+    this.maxRows = maxRows;
     this.mask = this.a.values(maxRows * this.V * this.a.lanes);
     this.u = this.a.alloc(maxRows * this.units * 8);
     this.atPtr = this.a.alloc(this.units * 4);
+  }
+  override committed(): void {
+    this.a.i32(this.atPtr, this.units).set(this.at);
+    // a row's padding: dropout_mask writes only the units' places
+    this.a.f(this.mask, this.maxRows * this.V * this.a.lanes).fill(0);
   }
   forward(b: Pass): void {
     const { a, units } = this;
     const w = this.V * a.lanes, rowBytes = w * a.S;
     a.u8().copyWithin(this.y, this.x, this.x + b.n * w * a.S);
     if (!b.train) return;
-    if (w !== units) a.f(this.mask, b.n * w).fill(0); // a row's padding
-    a.i32(this.atPtr, units).set(this.at);
     b.rng!.fillUniform(a.f64(this.u, b.n * units), b.n * units);
     const keep = 1 / (1 - this.p);
     // m [n × w] = u ≥ p ? keep : 0 at each unit's place, rows cut between the threads

@@ -239,6 +239,7 @@ export class Network {
     this.head = new SoftmaxWithLoss(a, last.units, last.V, last.y, last.dy, pLab);
     a.commit();
     a.f(this.pTable, 256).set(PIXEL_SCALE);
+    for (const l of layers) l.committed();
   }
 
 
