@@ -16,7 +16,7 @@ import { CEE_DELTA } from "../book/functions.js";
 import { BN_EPS } from "../reference/layers/batch-normalization.js";
 import type { Rng } from "../book/rng.js";
 import type { Arena } from "./arena.js";
-import { cutRange } from "./split.js";
+import { cutByCount, cutRange } from "./split.js";
 
 /** What a forward pass needs besides the activations. */
 export interface Pass {
@@ -190,12 +190,12 @@ export class Affine extends Layer {
     const k = this.a.k, s = this.sparse;
     // y [n × Mp] = x · W + b  (σ(x · W + b) when fused)
     if (s) {
-      // rows of the batch cut between the step's threads (≈ 150 non-zero pixels a row, say)
-      const act = this.fusedSigmoid ? 1 : 0;
+      // rows of the batch cut between the step's threads by their non-zero pixels (the work)
+      const act = this.fusedSigmoid ? 1 : 0, ends = this.a.i32(s.starts, b.n + 1);
       this.a.run((p, parts) => {
-        const [r0, r1] = cutRange(b.n, parts, p);
+        const [r0, r1] = cutByCount(ends, b.n, parts, p);
         return r1 === r0 ? [] : [["hidden", s.starts + 4 * r0, s.offs, s.vals, r1 - r0, this.W.p, this.b.p, this.y + r0 * this.V * 16, this.V, act]];
-      }, b.n * 150 * this.V * this.a.lanes);
+      }, (ends[b.n] - ends[0]) * this.V * this.a.lanes);
     } else this.a.gemm(this.x, this.inV * 16, this.a.S, b.n, this.kIn, this.W.p, this.V * 16, this.V, this.b.p, this.y, this.V * 16);
   }
   backward(b: Pass, needDx: boolean): void {

@@ -51,6 +51,27 @@ export function cutRange(total: number, parts: number, p: number, unit = 1): [nu
   return [at(p), p === parts - 1 ? total : at(p + 1)];
 }
 
+/**
+ * [from, to) of part p of rows [0, n) cut into `parts` holding about equal counts, as the running
+ * counts `ends` (n + 1 of them, ascending: a CSR's row starts) give them: the rows of a sparse
+ * batch by their non-zero pixels, since the work goes by those.
+ */
+export function cutByCount(ends: ArrayLike<number>, n: number, parts: number, p: number): [number, number] {
+  const at = (q: number) => {
+    if (q <= 0) return 0;
+    if (q >= parts) return n;
+    const target = ends[0] + ((ends[n] - ends[0]) * q) / parts;
+    let lo = 0, hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ends[mid] < target) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo > 0 && target - ends[lo - 1] < ends[lo] - target ? lo - 1 : lo;
+  };
+  return [at(p), at(p + 1)];
+}
+
 export interface KernelLanePayload {
   memory: WasmMemory;
   dtype: Dtype;
@@ -138,9 +159,10 @@ export class StepSplit implements StepThreads {
   /** Whether the threads watch for each other before sleeping (SPIN_MS). */
   private readonly spin: SpinPolicy;
   private spinning = true;
-  /** Where the last part ended (wall and CPU ms). */
+  /** Where the last part ended, and where the window of steps being measured began (wall and CPU ms). */
   private lastEnd = -Infinity;
-  private lastCpu = 0;
+  private windowWall = 0;
+  private windowCpu = 0;
 
   constructor(private readonly a: Arena, private readonly pool: WorkerPool) {
     this.k = a.k;
@@ -157,8 +179,12 @@ export class StepSplit implements StepThreads {
 
   run(ops: (part: number, parts: number) => KernelOp[]): void {
     if (this.failure) throw new Error(`a worker of the training step failed: ${this.failure.message}`);
-    const t0 = performance.now(), c0 = cpuMs();
-    if (t0 - this.lastEnd < GAP_MS) this.count(t0 - this.lastEnd, c0 - this.lastCpu);
+    const t0 = performance.now();
+    // a pause (evaluation, files, the user) is not part of a step: a new window begins here
+    if (t0 - this.lastEnd >= GAP_MS) {
+      this.windowWall = t0;
+      this.windowCpu = cpuMs();
+    }
     const seq = ++this.seq;
     for (let w = 0; w < this.lanes.length; w++) {
       const { c, calls } = this.lanes[w];
@@ -177,15 +203,15 @@ export class StepSplit implements StepThreads {
     }
     this.a.runHere(ops(0, this.parts));
     for (const { c } of this.lanes) this.wait(c, seq);
-    this.lastEnd = performance.now();
-    this.lastCpu = cpuMs();
-    this.count(this.lastEnd - t0, this.lastCpu - c0);
-  }
-
-  /** A stretch of a step for the spin policy, which may turn watching on or off. */
-  private count(wallMs: number, cpuMs: number): void {
-    const on = this.spin.observe(wallMs, cpuMs, performance.now());
-    if (on !== this.spinning) this.setSpinning(on);
+    const t1 = (this.lastEnd = performance.now());
+    // (the CPU clock is a system call: read once a window, not at every part)
+    if (t1 - this.windowWall >= CHECK_MS) {
+      const cpu = cpuMs();
+      const on = this.spin.observe(t1 - this.windowWall, cpu - this.windowCpu, t1);
+      if (on !== this.spinning) this.setSpinning(on);
+      this.windowWall = t1;
+      this.windowCpu = cpu;
+    }
   }
 
   private setSpinning(on: boolean): void {

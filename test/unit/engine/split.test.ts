@@ -10,7 +10,7 @@ import { Arena } from "../../../src/engine/arena.js";
 import { Convolution } from "../../../src/engine/conv.js";
 import { Network, specOf } from "../../../src/engine/network.js";
 import { WorkerPool } from "../../../src/engine/pool.js";
-import { cutRange, SpinPolicy, StepSplit } from "../../../src/engine/split.js";
+import { cutByCount, cutRange, SpinPolicy, StepSplit } from "../../../src/engine/split.js";
 import { DTYPES, type Dtype } from "../../../src/engine/wasm.js";
 import { parseLayerList } from "../../../src/reference/layer-spec.js";
 import { buildReferenceNet } from "../../../src/reference/net-from-spec.js";
@@ -43,6 +43,46 @@ describe("cutRange", () => {
         at = to;
       }
       expect(at).toBe(total);
+    }
+  });
+});
+
+describe("cutByCount", () => {
+  /** The cut of rows with these counts into `parts` (a CSR's running starts). */
+  const cuts = (counts: number[], parts: number) => {
+    const ends = [0];
+    for (const c of counts) ends.push(ends[ends.length - 1] + c);
+    return Array.from({ length: parts }, (_, p) => cutByCount(ends, counts.length, parts, p));
+  };
+  it("cuts rows into contiguous parts holding about equal counts, every row in one part", () => {
+    // 10 rows: the first three hold most of the entries
+    expect(cuts([40, 40, 40, 5, 5, 5, 5, 5, 5, 10], 2)).toEqual([[0, 2], [2, 10]]);
+    expect(cuts([1, 1, 1, 1], 2)).toEqual([[0, 2], [2, 4]]);
+    expect(cuts([3, 3, 3, 3, 3, 3], 3)).toEqual([[0, 2], [2, 4], [4, 6]]);
+    // one row with everything: the other parts are empty
+    expect(cuts([0, 100, 0], 3)).toEqual([[0, 1], [1, 2], [2, 3]]);
+    expect(cuts([100], 3)).toEqual([[0, 0], [0, 1], [1, 1]]);
+    expect(cuts([], 2)).toEqual([[0, 0], [0, 0]]);
+  });
+  it("gives each part at most half a row more than its share", () => {
+    const rng = new Rng(4);
+    for (let trial = 0; trial < 50; trial++) {
+      const counts = Array.from({ length: 1 + rng.int(120) }, () => rng.int(300));
+      const total = counts.reduce((a, b) => a + b, 0), parts = 1 + rng.int(4);
+      let at = 0;
+      for (const [from, to] of cuts(counts, parts)) {
+        expect(from).toBe(at);
+        expect(to).toBeGreaterThanOrEqual(from);
+        at = to;
+      }
+      expect(at).toBe(counts.length);
+      // each boundary is at the row end nearest its share of the total
+      const ends = [0];
+      for (const c of counts) ends.push(ends[ends.length - 1] + c);
+      for (let q = 1; q < parts; q++) {
+        const b = cuts(counts, parts)[q][0], target = (total * q) / parts;
+        for (let r = 0; r <= counts.length; r++) expect(Math.abs(ends[b] - target)).toBeLessThanOrEqual(Math.abs(ends[r] - target));
+      }
     }
   });
 });
