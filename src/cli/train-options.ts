@@ -6,9 +6,9 @@
 import { z } from "zod";
 import { UsageError } from "../errors.js";
 import { readJsonFile } from "../io/files.js";
-import { describeZodIssue } from "../io/zod-message.js";
+import { describeZodIssue, kebab } from "../io/zod-message.js";
 import { DATA_SOURCES } from "../data/mnist.js";
-import { checkLayersInput, HyperparametersSchema, int } from "../train/hyperparameters.js";
+import { checkLayersInput, HyperparametersSchema, int, NOT_WITH_LAYERS } from "../train/hyperparameters.js";
 
 export const TrainOptionsSchema = HyperparametersSchema.extend({
   dataSource: z.enum(DATA_SOURCES as ["bundled", "download"], { error: `must be ${DATA_SOURCES.join(" or ")}` }).default("bundled"),
@@ -53,19 +53,35 @@ export function flagValues(flags: Record<string, unknown>): Record<string, unkno
   return out;
 }
 
-/** Resolve options: schema defaults < config file < flags. */
+/** The run's length, given one of two ways. */
+const LENGTH = ["epochs", "iters"] as const;
+
+/**
+ * Resolve options: schema defaults < config file < flags. The run's length and its net are each
+ * one setting that can be given two ways: a flag for one way replaces the file's setting, whichever
+ * way the file gives it (--iters its "epochs", --layers its "hiddenSize"). A shorthand flag
+ * (--hidden-size, --activation, --dropout) cannot edit a file's layer list: that is refused.
+ */
 export async function resolveTrainOptions(flags: Record<string, unknown>, configFile?: string): Promise<TrainOptions> {
   const fromFile = configFile ? await readJsonFile(configFile, TrainOptionsSchema.partial(), 1024 * 1024, (f, d) => new UsageError(`${f}: ${d}`)) : {};
   const given = flagValues(flags);
-  const parsed = TrainOptionsSchema.safeParse({ ...stripUndefined(fromFile), ...given });
+  // the keys the file itself gives (its parsed form has every default filled in)
+  const fileKeys = configFile ? stripUndefined(await readJsonFile(configFile, z.record(z.string(), z.unknown()), 1024 * 1024, (f, d) => new UsageError(`${f}: ${d}`))) : {};
+  if (configFile) checkLayersInput(fileKeys, "key", `${configFile}: `);
+  checkLayersInput(given, "flag");
+  const file = stripUndefined(fromFile);
+  if (LENGTH.some((k) => given[k] !== undefined)) for (const k of LENGTH) delete file[k];
+  if (given.layers !== undefined) for (const k of NOT_WITH_LAYERS) delete file[k];
+  else if (fileKeys.layers !== undefined) {
+    const k = NOT_WITH_LAYERS.find((key) => given[key] !== undefined);
+    if (k) throw new UsageError(`--${kebab(k)}: ${configFile} declares the whole net as "layers"; change it with --layers`);
+  }
+  const parsed = TrainOptionsSchema.safeParse({ ...file, ...given });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     // A bad value here came from a flag (the file was valid on its own).
     throw new UsageError(describeZodIssue(issue, flags, "flag"));
   }
-  // the keys the file itself gives (its parsed form has every default filled in)
-  const fileKeys = configFile ? await readJsonFile(configFile, z.record(z.string(), z.unknown()), 1024 * 1024, (f, d) => new UsageError(`${f}: ${d}`)) : {};
-  checkLayersInput({ ...stripUndefined(fileKeys), ...given }, "flag");
   return parsed.data;
 }
 

@@ -130,11 +130,11 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
     runDir = resume as string;
     ({ hp, configSha256, checkpoint, lock } = await openResume(runDir, hyperFlags, { config, out, force, name }, note));
   } else {
+    if (hyperFlags.iters !== undefined && hyperFlags.epochs !== undefined) throw new UsageError("--epochs and --iters cannot both be given");
     const options = await resolveTrainOptions(hyperFlags, config as string | undefined);
-    configIters = config !== undefined ? await configValue(config as string, "iters") : undefined;
-    if (configIters !== undefined && options.epochs !== undefined && hyperFlags.iters === undefined && hyperFlags.epochs !== undefined) {
-      throw new UsageError("--epochs and --iters cannot both be given (--iters comes from the --config file)");
-    }
+    // (a length flag replaces the file's; without one, the file's two must agree: checked below)
+    const lengthFlag = hyperFlags.iters !== undefined || hyperFlags.epochs !== undefined;
+    configIters = config !== undefined && !lengthFlag ? await configValue(config as string, "iters") : undefined;
     runDir = (out as string | undefined) ?? (name !== undefined ? namedRunDir(name as string) : defaultRunDir());
     // Before the data is loaded: a bad --out fails in milliseconds, and nothing is created yet.
     await checkRunDirUsable(runDir, Boolean(force), out === undefined && name !== undefined ? "--name" : "--out");
@@ -145,7 +145,6 @@ async function trainMain(argv: string[], signals: SignalState): Promise<number> 
 
   const data = await loadForCommand(hp.dataSource, hp.dataDir, log);
   if (!checkpoint) {
-    if (hyperFlags.iters !== undefined && hp.epochs !== undefined) throw new UsageError("--epochs and --iters cannot both be given");
     hp = resolveSettings(hp, data.train.count);
     // A --config with both (a run's config.json has both, iters = epochs × the epoch's iterations).
     if (configIters !== undefined && hyperFlags.iters === undefined && hp.epochs !== undefined && configIters !== hp.iters) {

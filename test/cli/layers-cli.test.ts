@@ -157,14 +157,35 @@ describe("bad layer lists and conflicting options: exit 2, one line, no stack tr
     expect(existsSync(out)).toBe(false);
   });
 
-  it("a --config file's layers with a --hidden-size flag (or both in the file) is the same error", async () => {
+  it("a --config file's layers with a --hidden-size flag, or both in the file, is refused, naming the file", async () => {
     const file = path.join(tmp.dir, "layers.json");
     writeFileSync(file, JSON.stringify({ layers: [{ type: "affine", units: 10 }] }));
     const r = await runBin("mnist-train", ["--config", file, "--hidden-size", "20", "--iters", "1", "--out", path.join(tmp.dir, "bad2")]);
-    expect([r.code, r.stderr]).toEqual([2, "mnist-train: --layers and --hidden-size cannot both be given (the layer list declares the whole net)\n"]);
+    expect([r.code, r.stderr]).toEqual([2, `mnist-train: --hidden-size: ${file} declares the whole net as "layers"; change it with --layers\n`]);
     writeFileSync(file, JSON.stringify({ layers: "conv 2 3x3, affine 10", dropout: 0.1 }));
     const s = await runBin("mnist-train", ["--config", file, "--iters", "1", "--out", path.join(tmp.dir, "bad3")]);
-    expect([s.code, s.stderr]).toEqual([2, "mnist-train: --layers and --dropout cannot both be given (the layer list declares the whole net)\n"]);
+    expect([s.code, s.stderr]).toEqual([2, `mnist-train: ${file}: "layers" and "dropout" cannot both be given (the layer list declares the whole net)\n`]);
+  });
+
+});
+
+describe("flags over a --config file", () => {
+  it("flags override a --config file's net and length, whichever way the file gives them", async () => {
+    // a fully connected config of hidden sizes and epochs, run with a layer list for a few iterations
+    const file = path.join(tmp.dir, "mlp.json");
+    writeFileSync(file, JSON.stringify({ hiddenSize: 30, activation: "tanh", dropout: 0.2, epochs: 3, batchSize: 10 }));
+    const out = path.join(tmp.dir, "overridden");
+    const r = await runBin("mnist-train", ["--config", file, "--layers", "affine 12, relu, affine 10", "--iters", "4", "--train-limit", "100", "--test-limit", "50", "--quiet", "--out", out]);
+    expect(r.code, r.stderr).toBe(0);
+    const cfg = JSON.parse(readFileSync(path.join(out, "config.json"), "utf8"));
+    expect([cfg.layers, cfg.iters, cfg.epochs, cfg.hiddenSize, cfg.dropout, cfg.batchSize]).toEqual(["affine 12, relu, affine 10", 4, undefined, undefined, undefined, 10]);
+    // a config of iterations, run for an epoch
+    writeFileSync(file, JSON.stringify({ iters: 7, batchSize: 20 }));
+    const out2 = path.join(tmp.dir, "overridden2");
+    const s = await runBin("mnist-train", ["--config", file, "--epochs", "1", "--train-limit", "100", "--test-limit", "50", "--quiet", "--out", out2]);
+    expect(s.code, s.stderr).toBe(0);
+    const cfg2 = JSON.parse(readFileSync(path.join(out2, "config.json"), "utf8"));
+    expect([cfg2.epochs, cfg2.iters]).toEqual([1, 5]);
   });
 });
 
