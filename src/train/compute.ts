@@ -49,6 +49,8 @@ export interface Compute {
 
 export interface ComputeOptions {
   threads: number;
+  /** The run's worker pool when the caller started it (TrainOptions.workers): the engine's, closed with it. */
+  workers?: WorkerPool;
   kernels: "fast" | "reference";
   numerical?: { naive?: boolean };
   /** Whether the loss pass may run on a worker (sampling with replacement, SGD: undoable). */
@@ -76,6 +78,8 @@ export function computeFor(
   o: ComputeOptions,
 ): Compute {
   const dtype = hp.dtype ?? "float32";
+  // (the reference ways have no use for a pool started for the engine)
+  if (hp.grad === "numerical" || o.kernels === "reference" || !fastKernelsAvailable(dtype)) void o.workers?.close();
   if (hp.grad === "numerical") {
     if (!(net instanceof TwoLayerNet)) throw new RangeError("--grad numerical is for the book's two-layer net only");
     return referenceCompute(net, hp, splits, rng, new Optimizer(optimizerConfig(hp), sizesOf(net.params)), o);
@@ -97,7 +101,7 @@ function engineCompute(net: TrainedNet, hp: ResolvedHyperparameters, splits: Mni
   const params: Record<string, Float64Array> = { ...net.params, ...(net instanceof SequentialNet ? net.state : {}) };
   engine.setParams(params);
   // the run's workers (threads − 1), shared by evaluation and the loss pass
-  const workers = WorkerPool.forThreads(o.threads);
+  const workers = o.workers ?? WorkerPool.forThreads(o.threads);
   const pool = new EvalPool(engine, splits, workers ?? 1);
   const train = pool.split(0);
   engine.keepImages(train.images);

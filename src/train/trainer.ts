@@ -86,6 +86,7 @@ export async function train(data: TrainData, hp: ResolvedHyperparameters, option
     : undefined;
   const compute = computeFor(net, hp, evalSplits, rng, {
     threads: options.threads ?? defaultThreads(),
+    workers: options.workers,
     kernels: options.kernels ?? "fast",
     numerical: options.numerical,
     // the pipelined loss undoes one step on a late stop: with-replacement draws and plain SGD only;

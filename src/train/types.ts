@@ -1,6 +1,7 @@
 /** What the training loop takes and gives: its data, options, events, result and resumable state. */
 import type { RngState } from "../book/rng.js";
 import type { MnistSplit } from "../data/mnist.js";
+import type { WorkerPool } from "../engine/pool.js";
 import type { MultiLayerNet } from "../reference/multi-layer-net.js";
 import type { OptimizerState } from "../reference/optimizers.js";
 import type { SequentialNet } from "../reference/sequential-net.js";
@@ -110,6 +111,11 @@ export interface TrainOptions {
   numerical?: { naive?: boolean };
   /** Threads for the accuracy passes, the loss pass and the numerical gradient (default: every core); results do not depend on it. */
   threads?: number;
+  /**
+   * The run's worker pool (threads − 1 workers), started by the caller before the data loads so
+   * that its threads start up meanwhile; the run takes it over and closes it. Else one is started here.
+   */
+  workers?: WorkerPool;
   /** The loss pass on a worker: `auto` (default) when measured faster, `always` whenever it may (for tests). */
   lossThread?: "auto" | "always";
   /** `fast` (default): the engine in hp.dtype. `reference`: the plain float64 reference nets. */
