@@ -24,6 +24,7 @@ export interface Kernels {
   transpose_w2(W: number, WT: number, K: number, KV: number, M: number, MV: number): void;
   sum_rows(X: number, n: number, V: number, out: number, rowBytes: number): void;
   dropout_mask(U: number, at: number, n: number, units: number, M: number, rowBytes: number, p: number, keep: number): void;
+  uniforms(out: number, n: number, st: number): void;
   gemm(S0: number, qStride: number, iStride: number, nq: number, count: number, M0: number, mStride: number, yV: number, B: number, Y: number, yStride: number): void;
   // images kept channels last (src/engine/conv.ts)
   im2col(X: number, inRow: number, m: number, H: number, W: number, Cs: number, FH: number, FW: number, stride: number, pad: number, OH: number, OW: number, col: number, rowBytes: number): void;

@@ -298,6 +298,8 @@ export class Dropout extends Layer {
   private u = 0;
   /** `at` in the kernels' memory. */
   private atPtr = 0;
+  /** The generator's four state words, for the kernel that draws the uniforms. */
+  private rngPtr = 0;
   constructor(a: Arena, inUnits: number, inV: number, readonly p: number, layout?: ImageLayout) {
     super(a, inUnits, inV, inUnits, layout);
     this.at = storedIndices(layout, inUnits);
@@ -308,6 +310,7 @@ export class Dropout extends Layer {
     this.mask = this.a.values(maxRows * this.V * this.a.lanes);
     this.u = this.a.alloc(maxRows * this.units * 8);
     this.atPtr = this.a.alloc(this.units * 4);
+    this.rngPtr = this.a.alloc(16);
   }
   override committed(): void {
     this.a.i32(this.atPtr, this.units).set(this.at);
@@ -319,7 +322,12 @@ export class Dropout extends Layer {
     const w = this.V * a.lanes, rowBytes = w * a.S;
     a.u8().copyWithin(this.y, this.x, this.x + b.n * w * a.S);
     if (!b.train) return;
-    b.rng!.fillUniform(a.f64(this.u, b.n * units), b.n * units);
+    // the uniforms, drawn from the run's generator by a kernel (the numbers of Rng.fillUniform; a
+    // JavaScript loop took ≈ 8 ns each: a millisecond a step for 100 rows of 800 units)
+    const rng = b.rng!, state = rng.getState(), words = a.i32(this.rngPtr, 4);
+    words.set(state.s);
+    a.k.uniforms(this.u, b.n * units, this.rngPtr);
+    rng.setState({ ...state, s: Array.from(new Uint32Array(words.buffer, words.byteOffset, 4)) });
     const keep = 1 / (1 - this.p);
     // m [n × w] = u ≥ p ? keep : 0 at each unit's place, rows cut between the threads
     a.run((part, parts) => {

@@ -286,6 +286,28 @@ describe.skipIf(!built)("gemm against a plain loop in the same order", () => {
   }
 });
 
+describe.skipIf(!built)("uniforms (dropout's draws)", () => {
+  for (const dtype of ["float32", "float64"] as const) {
+    it(`${dtype}: the numbers of Rng.fillUniform, bit for bit, and the generator left in the same state`, () => {
+      const a = new Arena(dtype);
+      const out = a.alloc(8 * 5000), st = a.alloc(16);
+      a.commit();
+      for (const [seed, n] of [[0, 1], [7, 4999], [123456789, 5000], [2 ** 32 + 5, 0]]) {
+        const ref = new Rng(seed), rng = new Rng(seed);
+        ref.uniform(); // a state past the seed's first words
+        rng.uniform();
+        const expected = new Float64Array(n);
+        ref.fillUniform(expected);
+        const words = a.i32(st, 4);
+        words.set(rng.getState().s);
+        a.k.uniforms(out, n, st);
+        expect(Array.from(a.f64(out, n))).toEqual(Array.from(expected));
+        expect(Array.from(new Uint32Array(words.buffer, words.byteOffset, 4))).toEqual(ref.getState().s);
+      }
+    });
+  }
+});
+
 describe.skipIf(!built)("transpose_w2", () => {
   for (const dtype of ["float32", "float64"] as const) {
     it(`${dtype}: WT[o, h] = W[h, o] for h < H, o < O, and nothing else written (whole blocks and edges)`, () => {
