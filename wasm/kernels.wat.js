@@ -907,7 +907,7 @@ export function kernelsWat(type) {
     (call $transposeEdge (local.get $W2) (local.get $W2T) (local.get $hf) (local.get $H) (i32.const 0) (local.get $of) (local.get $rowW) (local.get $rowT)))
   ;; out[i] (float64) = the book's Rng.uniform() for i < n, from the xoshiro128** state at $st (four
   ;; u32 words), which is advanced: (first word >>> 5) × 2^26 + (second word >>> 6), over 2^53 (× 2^−53: exact). The
-  ;; same numbers as Rng.fillUniform, a few times faster than JavaScript draws them (dropout's masks).
+  ;; numbers of as many Rng.uniform() calls, in order, faster than JavaScript draws them (dropout's masks).
   (func (export "uniforms") (param $out i32) (param $n i32) (param $st i32)
     (local $s0 i32) (local $s1 i32) (local $s2 i32) (local $s3 i32) (local $t i32) (local $x i32) (local $hi i32) (local $i i32)
     (local.set $s0 (i32.load (local.get $st)))

@@ -47,35 +47,6 @@ export class Rng {
     return (hi * 67108864 + lo) / 9007199254740992;
   }
 
-  /**
-   * out[i] = uniform() for i < n, in that order: the same numbers as n calls, a few times faster
-   * (the state stays in local variables), for the engine's dropout masks.
-   */
-  fillUniform(out: Float64Array, n = out.length): void {
-    let s0 = this.s[0] | 0, s1 = this.s[1] | 0, s2 = this.s[2] | 0, s3 = this.s[3] | 0;
-    for (let i = 0; i < n; i++) {
-      let hi = 0;
-      for (let k = 0; k < 2; k++) {
-        // nextUint32, inlined: the first word's high 27 bits, then the second's high 26
-        const r = Math.imul(s1, 5);
-        const x = Math.imul((r << 7) | (r >>> 25), 9) >>> 0;
-        const t = s1 << 9;
-        s2 ^= s0;
-        s3 ^= s1;
-        s1 ^= s2;
-        s0 ^= s3;
-        s2 ^= t;
-        s3 = (s3 << 11) | (s3 >>> 21);
-        if (k === 0) hi = x >>> 5;
-        else out[i] = (hi * 67108864 + (x >>> 6)) / 9007199254740992;
-      }
-    }
-    this.s[0] = s0;
-    this.s[1] = s1;
-    this.s[2] = s2;
-    this.s[3] = s3;
-  }
-
   /** Uniform integer in [0, n), unbiased (rejection on the top of the uint32 range). */
   int(n: number): number {
     if (!(n >= 1 && n <= 2 ** 32 && Number.isInteger(n))) throw new RangeError(`int(n) needs an integer 1 ≤ n ≤ 2^32 (got ${n})`);
