@@ -542,6 +542,15 @@ export function kernelsWat(type) {
       (local.set $n (i32.add (local.get $n) (i32.const 1)))
       (br $nl))))`;
 
+  // One xoshiro128** word into $x, the state $s0..$s3 advanced (src/book/rng.ts: nextUint32)
+  const xoshiroWord = `(local.set $x (i32.mul (i32.rotl (i32.mul (local.get $s1) (i32.const 5)) (i32.const 7)) (i32.const 9)))
+      (local.set $t (i32.shl (local.get $s1) (i32.const 9)))
+      (local.set $s2 (i32.xor (local.get $s2) (local.get $s0)))
+      (local.set $s3 (i32.xor (local.get $s3) (local.get $s1)))
+      (local.set $s1 (i32.xor (local.get $s1) (local.get $s2)))
+      (local.set $s0 (i32.xor (local.get $s0) (local.get $s3)))
+      (local.set $s2 (i32.xor (local.get $s2) (local.get $t)))
+      (local.set $s3 (i32.rotl (local.get $s3) (i32.const 11)))`;
   const accLocals = [...Array(WIDE).keys()].map((i) => `(local $a${i} v128)`).join(" ");
 
   return `(module
@@ -916,23 +925,9 @@ export function kernelsWat(type) {
     (local.set $s3 (i32.load offset=12 (local.get $st)))
     (block $done (loop $lp
       (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-      (local.set $x (i32.mul (i32.rotl (i32.mul (local.get $s1) (i32.const 5)) (i32.const 7)) (i32.const 9)))
-      (local.set $t (i32.shl (local.get $s1) (i32.const 9)))
-      (local.set $s2 (i32.xor (local.get $s2) (local.get $s0)))
-      (local.set $s3 (i32.xor (local.get $s3) (local.get $s1)))
-      (local.set $s1 (i32.xor (local.get $s1) (local.get $s2)))
-      (local.set $s0 (i32.xor (local.get $s0) (local.get $s3)))
-      (local.set $s2 (i32.xor (local.get $s2) (local.get $t)))
-      (local.set $s3 (i32.rotl (local.get $s3) (i32.const 11)))
+      ${xoshiroWord}
       (local.set $hi (i32.shr_u (local.get $x) (i32.const 5)))
-      (local.set $x (i32.mul (i32.rotl (i32.mul (local.get $s1) (i32.const 5)) (i32.const 7)) (i32.const 9)))
-      (local.set $t (i32.shl (local.get $s1) (i32.const 9)))
-      (local.set $s2 (i32.xor (local.get $s2) (local.get $s0)))
-      (local.set $s3 (i32.xor (local.get $s3) (local.get $s1)))
-      (local.set $s1 (i32.xor (local.get $s1) (local.get $s2)))
-      (local.set $s0 (i32.xor (local.get $s0) (local.get $s3)))
-      (local.set $s2 (i32.xor (local.get $s2) (local.get $t)))
-      (local.set $s3 (i32.rotl (local.get $s3) (i32.const 11)))
+      ${xoshiroWord}
       (f64.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 3)))
         (f64.mul (f64.add (f64.mul (f64.convert_i32_u (local.get $hi)) (f64.const 67108864))
                           (f64.convert_i32_u (i32.shr_u (local.get $x) (i32.const 6))))

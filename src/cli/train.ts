@@ -5,10 +5,10 @@
 import { createHash } from "node:crypto";
 import { appendFileSync, copyFileSync, existsSync, mkdirSync, promises as fs } from "node:fs";
 import os, { availableParallelism } from "node:os";
-import { defaultThreads, WorkerPool } from "../engine/pool.js";
 import path from "node:path";
 import { Option, type Command } from "commander";
 import { DivergedError, FileFormatError, MnistError, UsageError, WriteError } from "../errors.js";
+import { defaultThreads, WorkerPool } from "../engine/pool.js";
 import { errorCode, parseJsonText, readJsonFile, writeFileAtomic, writeFileAtomicSync } from "../io/files.js";
 import { describeZodIssue, kebab } from "../io/zod-message.js";
 import { toModelJson } from "../run/model-json.js";
